@@ -1,0 +1,70 @@
+"""The one place where errors become RFC 9457 problem+json responses."""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from service.errors import FieldError, NewsdeskError, UpstreamTimeout, UpstreamUnavailable
+
+log = logging.getLogger(__name__)
+PROBLEM_JSON = "application/problem+json"
+TYPE_BASE = "https://newsdesk.dev/problems/"
+
+
+def problem(status: int, slug: str, title: str, detail: str, errors: list[FieldError] | None = None,
+            headers: dict[str, str] | None = None) -> JSONResponse:
+    body: dict[str, Any] = {"type": TYPE_BASE + slug, "title": title, "status": status, "detail": detail}
+    if errors:
+        body["errors"] = [e.as_dict() for e in errors]
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def from_domain(exc: NewsdeskError) -> JSONResponse:
+    headers = None
+    if isinstance(exc, UpstreamUnavailable | UpstreamTimeout) and exc.retry_after is not None:
+        headers = {"Retry-After": str(max(1, math.ceil(exc.retry_after)))}
+    return problem(exc.status, exc.slug, exc.title, exc.detail, exc.errors, headers)
+
+
+def _field_name(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc]
+    if parts and parts[0] in ("body", "query", "path", "header"):
+        where, rest = parts[0], parts[1:]
+        return ".".join(rest) if rest and where != "body" else ("body." + ".".join(rest) if rest else where)
+    return ".".join(parts) or "body"
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(NewsdeskError)
+    async def _domain(_: Request, exc: NewsdeskError) -> JSONResponse:
+        if exc.status >= 500:
+            log.warning("%s: %s", exc.slug, exc.detail)
+        return from_domain(exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = []
+        for err in exc.errors():
+            msg = err.get("msg", "invalid")
+            if err.get("type") == "json_invalid":
+                msg = f"invalid JSON: {err.get('ctx', {}).get('error', msg)}"
+            errors.append(FieldError(_field_name(tuple(err.get("loc", ()))), msg.removeprefix("Value error, ")))
+        detail = "; ".join(f"{e.field}: {e.message}" for e in errors) or "invalid request"
+        return problem(422, "invalid-input", "Invalid input", detail, errors)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        slug = {404: "not-found", 405: "method-not-allowed", 413: "payload-too-large"}.get(exc.status_code, "http-error")
+        return problem(exc.status_code, slug, str(exc.detail), str(exc.detail))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error")
+        return problem(500, "internal-error", "Internal error", "an unexpected error occurred; see the server log")

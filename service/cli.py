@@ -1,0 +1,164 @@
+"""The ``newsdesk`` command. It calls the same pipeline functions as the HTTP API."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from service.config import REPO_ROOT, get_settings
+from service.errors import FieldError, NewsdeskError
+from service.ingest.parse import RawItem, expand_paths, parse_jsonl, read_path
+from service.ingest.pipeline import ItemOutcome, ingest_batch
+from service.runtime import Services, build_services
+from service.store.catalog import Filters
+from service.timeutil import parse_bound
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Newsdesk: cited news answers, summaries and briefings.")
+out = Console()
+err = Console(stderr=True)
+T = TypeVar("T")
+
+
+def fail_on_domain_errors(fn: Callable[..., T]) -> Callable[..., T]:
+    """Translate domain errors into a clear message and exit code (the CLI's edge)."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> T:
+        try:
+            return fn(*args, **kwargs)
+        except NewsdeskError as exc:
+            err.print(f"[bold red]error:[/] {exc.detail}")
+            for fe in exc.errors:
+                err.print(f"  {fe.field}: {fe.message}")
+            raise typer.Exit(exc.exit_code) from exc
+
+    return wrapper
+
+
+@contextmanager
+def services() -> Iterator[Services]:
+    svc = build_services(get_settings())
+    try:
+        yield svc
+    finally:
+        svc.close()
+
+
+def gather(paths: list[str]) -> list[RawItem]:
+    items: list[RawItem] = []
+    for arg in paths:
+        if arg == "-":
+            items.extend(parse_jsonl(sys.stdin.read().splitlines(), "<stdin>"))
+            continue
+        for path in expand_paths([arg]):
+            if not path.exists():
+                items.append(RawItem(str(path), None, "no such file or directory"))
+            else:
+                items.extend(read_path(path))
+    return items
+
+
+def run_ingest(svc: Services, raw: list[RawItem], *, show_progress: bool) -> list[ItemOutcome]:
+    """Ingest parsed files; unreadable ones are reported as failures and the rest go on."""
+    readable = [(r.origin, r.data) for r in raw if r.error is None]
+    unreadable = [ItemOutcome(-1, r.origin, errors=[FieldError(r.origin, r.error)])
+                  for r in raw if r.error is not None]
+    with Progress(TextColumn("ingesting"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=err, disable=not show_progress, transient=True) as bar:
+        task = bar.add_task("ingest", total=len(readable))
+        outcomes = ingest_batch(svc.store, readable, max_chars=svc.settings.max_article_chars,
+                                prefix=lambda i: "", on_progress=lambda n: bar.advance(task, n))
+    return outcomes + unreadable
+
+
+@app.command()
+@fail_on_domain_errors
+def ingest(
+    paths: Annotated[list[str], typer.Argument(help="Files, folders, globs, or - for JSONL on stdin.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print per-item results as JSON.")] = False,
+) -> None:
+    """Ingest articles from .txt, .md, .html, .json and .jsonl files."""
+    raw = gather(paths)
+    with services() as svc:
+        outcomes = run_ingest(svc, raw, show_progress=sys.stderr.isatty())
+    counts = {s: sum(o.status == s for o in outcomes) for s in ("created", "updated", "unchanged", "failed")}
+    if as_json:
+        out.print_json(json.dumps({"results": [asdict(o) for o in outcomes], **counts}))
+    else:
+        out.print(" ".join(f"{k}: {v}" for k, v in counts.items()))
+        for o in outcomes:
+            if o.status == "failed":
+                reasons = "; ".join(f"{e.field}: {e.message}" if e.field not in ("", o.origin) else e.message
+                                    for e in o.errors)
+                out.print(f"  failed {o.origin}: {reasons}")
+    if counts["failed"]:
+        raise typer.Exit(1)
+
+
+@app.command()
+@fail_on_domain_errors
+def search(
+    query: str,
+    k: int = 8,
+    since: str | None = None,
+    until: str | None = None,
+    source: Annotated[list[str] | None, typer.Option()] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Retrieval only: the best matching sentences with their ids and scores."""
+    from service.api.search import to_response
+
+    filters = Filters(sources=tuple(source or ()), since=parse_bound(since, "since"),
+                      until=parse_bound(until, "until", upper=True))
+    with services() as svc:
+        result = svc.retriever.search(query, k=k, filters=filters)
+    if as_json:
+        out.print_json(to_response(result).model_dump_json())
+        return
+    for h in result.sentences:
+        out.print(f"[bold]{h.score:.3f}[/] [cyan]{h.id}[/] {h.text}")
+        out.print(f"       [dim]{h.title} · {h.source} · {h.published_at or 'undated'}[/]")
+
+
+@app.command()
+@fail_on_domain_errors
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    seed: Annotated[bool, typer.Option(help="Ingest the seeds/ folder at start-up.")] = True,
+) -> None:
+    """Run the HTTP API (OpenAPI docs at /docs)."""
+    import uvicorn
+
+    from service.main import create_app
+
+    settings = get_settings()
+    seeds_dir = settings.seeds_dir or REPO_ROOT / "seeds"
+
+    def ingest_seeds(svc: Services) -> None:
+        if not seed or not seeds_dir.is_dir():
+            return
+        outcomes = run_ingest(svc, gather([str(seeds_dir)]), show_progress=False)
+        logging.getLogger("newsdesk").info("seeds: %s", {o.origin: o.status for o in outcomes})
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    uvicorn.run(create_app(settings, on_startup=ingest_seeds), host=host, port=port)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

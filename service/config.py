@@ -1,0 +1,126 @@
+"""Typed settings, read from the environment (prefix NEWSDESK_) the FastAPI way.
+
+Settings are built lazily by :func:`get_settings`, never at import time, so tests and the CLI
+can construct their own.  Secrets are never stored here: only the *name* of the environment
+variable that holds an API key.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_data_dir() -> Path:
+    return Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share")) / "newsdesk"
+
+
+def _default_cache_dir() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "newsdesk"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="NEWSDESK_", extra="forbid", env_file=None)
+
+    # --- storage -------------------------------------------------------------------------
+    data_dir: Path = Field(default_factory=_default_data_dir)
+    """Catalogue (SQLite), Chroma persistent store and call log live here."""
+    cache_dir: Path = Field(default_factory=_default_cache_dir)
+    """Machine-wide cache: the assembled GGUF model and tiktoken encodings (shared by runs)."""
+    chroma_host: str | None = None
+    """When set, use a Chroma server over HTTP instead of the embedded persistent store."""
+    chroma_port: int = 8000
+    chroma_ssl: bool = False
+    collection_prefix: str = "newsdesk"
+
+    # --- embeddings ----------------------------------------------------------------------
+    embedder: Literal["minilm", "openai"] = "minilm"
+    embed_batch_size: int = Field(default=32, ge=1, le=1024)
+    openai_embedding_model: str = "text-embedding-3-small"
+
+    # --- OpenAI-compatible endpoint (chat and embeddings) ----------------------------------
+    openai_base_url: str | None = None
+    openai_api_key_env: str = "OPENAI_API_KEY"
+    """Name of the environment variable holding the key. The key itself is never stored."""
+
+    # --- ingest --------------------------------------------------------------------------
+    encoding: Literal["cl100k_base", "o200k_base"] = "cl100k_base"
+    chunk_tokens: int = Field(default=192, ge=16, le=2048)
+    chunk_overlap_tokens: int = Field(default=32, ge=0, le=1024)
+    max_body_bytes: int = Field(default=5_000_000, ge=1024)
+    max_article_chars: int = Field(default=500_000, ge=100)
+    seeds_dir: Path | None = None
+    """Folder ingested by ``newsdesk serve --seed``; defaults to the repo's seeds/."""
+
+    # --- generation ----------------------------------------------------------------------
+    llm_backend: str = "local"
+    """Registry name: local | openai | fake."""
+    llm_model: str | None = None
+    """Model name passed to the backend; each backend has its own default."""
+    llm_timeout_s: float = Field(default=120.0, gt=0)
+    llm_max_retries: int = Field(default=3, ge=0, le=10)
+    llm_retry_backoff_s: float = Field(default=0.5, ge=0)
+    """First retry delay of the OpenAI backend; doubles per attempt, plus jitter."""
+    llm_retry_backoff_max_s: float = Field(default=20.0, ge=0)
+    """Cap on one retry delay, including a server's Retry-After."""
+    llm_threads: int = Field(default=2, ge=1, le=64)
+    llm_context_tokens: int = Field(default=4096, ge=512)
+    local_model: Literal["qwen2.5-coder-1.5b", "qwen2.5-coder-0.5b"] = "qwen2.5-coder-1.5b"
+    local_queue_timeout_s: float = Field(default=300.0, gt=0)
+    """How long a request waits for the busy local model before it gets a 503."""
+
+    # --- retrieval & verification ----------------------------------------------------------
+    top_k: int = Field(default=8, ge=1, le=100)
+    relevance_floor: float = 0.35
+    """Best dense sentence cosine below which /v1/ask abstains without calling the model."""
+    support_threshold: float | None = None
+    """Answer sentences scoring below this are dropped. None: use the calibrated value."""
+
+    # --- briefings -------------------------------------------------------------------------
+    briefing_schedule: str | None = None
+    """'HH:MM' local time (with briefing_timezone) at which `serve` builds the daily briefing."""
+    briefing_timezone: str = "UTC"
+
+    @field_validator("briefing_schedule")
+    @classmethod
+    def _check_schedule(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        hh, sep, mm = v.partition(":")
+        if not sep or not (hh.isdigit() and mm.isdigit()) or int(hh) > 23 or int(mm) > 59:
+            raise ValueError("briefing_schedule must be HH:MM")
+        return v
+
+    @model_validator(mode="after")
+    def _check_overlap(self) -> Settings:
+        if self.chunk_overlap_tokens >= self.chunk_tokens:
+            raise ValueError("chunk_overlap_tokens must be smaller than chunk_tokens")
+        return self
+
+    @property
+    def catalog_path(self) -> Path:
+        return self.data_dir / "catalog.sqlite3"
+
+    @property
+    def chroma_path(self) -> Path:
+        return self.data_dir / "chroma"
+
+    @property
+    def logs_path(self) -> Path:
+        return self.data_dir / "logs.sqlite3"
+
+    def openai_api_key(self) -> str | None:
+        return os.environ.get(self.openai_api_key_env)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
+
+
+REPO_ROOT = Path(__file__).resolve().parent.parent

@@ -1,0 +1,106 @@
+"""Domain errors.
+
+Raised anywhere inside the pipeline; translated exactly once at the edge: into RFC 9457
+problem+json by the FastAPI app (service/api/problems.py) and into a message plus exit code
+by the CLI (service/cli.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class FieldError:
+    field: str
+    message: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"field": self.field, "message": self.message}
+
+
+class NewsdeskError(Exception):
+    """Base class. ``status`` is the HTTP status; ``slug`` names the problem type."""
+
+    status: int = 500
+    slug: str = "internal-error"
+    title: str = "Internal error"
+    exit_code: int = 1
+
+    def __init__(self, detail: str, *, errors: list[FieldError] | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.errors: list[FieldError] = errors or []
+
+
+class InvalidInput(NewsdeskError):
+    status = 422
+    slug = "invalid-input"
+    title = "Invalid input"
+    exit_code = 2
+
+    @classmethod
+    def for_field(cls, field_name: str, message: str) -> InvalidInput:
+        return cls(f"{field_name}: {message}", errors=[FieldError(field_name, message)])
+
+
+class PayloadTooLarge(NewsdeskError):
+    status = 413
+    slug = "payload-too-large"
+    title = "Payload too large"
+    exit_code = 2
+
+
+class NotFound(NewsdeskError):
+    status = 404
+    slug = "not-found"
+    title = "Not found"
+    exit_code = 3
+
+
+class ModelMissing(NewsdeskError):
+    """A model file that must ship in a package is not installed. Never downloaded."""
+
+    status = 503
+    slug = "model-missing"
+    title = "Model not installed"
+    exit_code = 4
+
+
+class UpstreamUnavailable(NewsdeskError):
+    """The model backend failed after bounded retries (429, 5xx, connection) or is busy."""
+
+    status = 503
+    slug = "upstream-unavailable"
+    title = "Model backend unavailable"
+    exit_code = 5
+
+    def __init__(self, detail: str, *, retry_after: float | None = None) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+
+class UpstreamTimeout(NewsdeskError):
+    status = 504
+    slug = "upstream-timeout"
+    title = "Model backend timed out"
+    exit_code = 5
+
+    def __init__(self, detail: str, *, retry_after: float | None = None) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+
+class ConfigError(NewsdeskError):
+    status = 500
+    slug = "configuration-error"
+    title = "Configuration error"
+    exit_code = 6
+
+
+@dataclass
+class ItemFailure:
+    """One failed item of a batch (the batch itself goes on)."""
+
+    index: int
+    errors: list[FieldError] = field(default_factory=list)

@@ -1,0 +1,159 @@
+"""Turn files into raw article dicts: .txt, .md, .html, .json, .jsonl, and JSONL on stdin.
+
+Parsing never validates; :class:`service.ingest.article.ArticleInput` does, the same way for
+files and for HTTP.  A file that cannot be read raises :class:`InvalidInput` naming the file.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from service.errors import InvalidInput
+
+SUPPORTED = {".txt", ".md", ".markdown", ".html", ".htm", ".json", ".jsonl"}
+_SENTENCE_END = re.compile(r"[.!?…”\"’')\]]$")
+
+
+@dataclass(frozen=True)
+class RawItem:
+    """An article-shaped dict and where it came from (for error messages)."""
+
+    origin: str
+    data: dict[str, Any] | None
+    error: str | None = None
+
+
+def expand_paths(args: Iterable[str]) -> Iterator[Path]:
+    """Files, folders (recursively, supported suffixes only) and glob patterns."""
+    for arg in args:
+        matches = [Path(p) for p in glob.glob(arg, recursive=True)] if any(c in arg for c in "*?[") else [Path(arg)]
+        if not matches:
+            yield Path(arg)  # reported as missing by read_path
+        for path in matches:
+            if path.is_dir():
+                yield from sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in SUPPORTED)
+            else:
+                yield path
+
+
+def read_path(path: Path) -> list[RawItem]:
+    """Parse one file into raw items; problems come back as items with ``error`` set."""
+    origin = str(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        return [RawItem(origin, None, f"cannot read file: {exc.strerror or exc}")]
+    try:
+        text = decode(raw, field=origin)
+    except InvalidInput as exc:
+        return [RawItem(origin, None, exc.detail)]
+    suffix = path.suffix.lower()
+    if suffix == ".jsonl":
+        return list(parse_jsonl(text.splitlines(), origin))
+    if suffix == ".json":
+        try:
+            doc = json.loads(text)
+        except json.JSONDecodeError as exc:
+            return [RawItem(origin, None, f"invalid JSON: {exc.msg} at line {exc.lineno}")]
+        docs = doc if isinstance(doc, list) else [doc]
+        return [RawItem(f"{origin}[{i}]", d, None if isinstance(d, dict) else "not a JSON object")
+                for i, d in enumerate(docs)]
+    converters = {".html": html_to_article, ".htm": html_to_article, ".md": markdown_to_article,
+                  ".markdown": markdown_to_article, ".txt": text_to_article}
+    if suffix in converters:
+        data = converters[suffix](text)
+        # A file's id is its name, so editing the file and ingesting again updates the article.
+        data.setdefault("id", file_id(path))
+        return [RawItem(origin, data)]
+    return [RawItem(origin, None, f"unsupported file type {suffix or '(none)'}; use one of {sorted(SUPPORTED)}")]
+
+
+def file_id(path: Path) -> str:
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "-", path.stem).strip("-._")[:128]
+    return stem or "file"
+
+
+def parse_jsonl(lines: Iterable[str], origin: str) -> Iterator[RawItem]:
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        where = f"{origin}:{n}"
+        try:
+            doc = json.loads(line)
+        except json.JSONDecodeError as exc:
+            yield RawItem(where, None, f"invalid JSON: {exc.msg}")
+            continue
+        yield RawItem(where, doc if isinstance(doc, dict) else None,
+                      None if isinstance(doc, dict) else "not a JSON object")
+
+
+def decode(raw: bytes, *, field: str) -> str:
+    if b"\x00" in raw[:8192]:
+        raise InvalidInput.for_field(field, "binary content (NUL bytes); expected UTF-8 text")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InvalidInput.for_field(field, f"not valid UTF-8 (byte {exc.start})") from exc
+
+
+def text_to_article(text: str) -> dict[str, Any]:
+    """Plain text: the first line is the title.
+
+    When that line reads as a headline (short, no closing punctuation) it is taken out of the
+    body; when it is a full sentence (as in wire copy with no headline) it stays in the body.
+    """
+    first, _, rest = text.lstrip("\ufeff").partition("\n")
+    title = first.strip()
+    is_headline = len(title) <= 150 and not _SENTENCE_END.search(title) and rest.strip()
+    if is_headline:
+        return {"title": title, "text": rest.strip("\n")}
+    return {"title": title if len(title) <= 150 else title[:147].rsplit(" ", 1)[0] + "…", "text": text}
+
+
+def markdown_to_article(text: str) -> dict[str, Any]:
+    """Markdown: a leading ``# heading`` is the title; the body keeps its text, minus markup."""
+    title = None
+    lines = text.splitlines()
+    for i, line in enumerate(lines):
+        if line.strip():
+            m = re.match(r"^#{1,6}\s+(.*)", line)
+            if m:
+                title = m.group(1).strip()
+                lines = lines[i + 1 :]
+            break
+    body = "\n".join(_strip_markdown(line) for line in lines).strip("\n")
+    return {"title": title, "text": body} if title else text_to_article(body)
+
+
+def _strip_markdown(line: str) -> str:
+    line = re.sub(r"^#{1,6}\s+", "", line)
+    line = re.sub(r"!\[([^\]]*)\]\([^)]*\)", r"\1", line)
+    line = re.sub(r"\[([^\]]+)\]\([^)]*\)", r"\1", line)
+    line = re.sub(r"(\*\*|__)(.+?)\1", r"\2", line)
+    line = re.sub(r"(?<!\w)[*_](\S.*?)[*_](?!\w)", r"\1", line)
+    return re.sub(r"`([^`]*)`", r"\1", line)
+
+
+def html_to_article(html: str) -> dict[str, Any]:
+    """Main text of an HTML page with trafilatura (scripts, navigation and footers dropped)."""
+    import trafilatura
+
+    text = trafilatura.extract(html, include_comments=False, include_tables=False, favor_precision=True) or ""
+    meta = trafilatura.extract_metadata(html)
+    out: dict[str, Any] = {"text": text}
+    if meta is not None:
+        if meta.title:
+            out["title"] = meta.title
+        if meta.url:
+            out["url"] = meta.url
+        if meta.sitename:
+            out["source"] = meta.sitename
+        if meta.date:
+            out["published_at"] = meta.date
+    return out

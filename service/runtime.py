@@ -1,0 +1,55 @@
+"""Builds the long-lived objects once (FastAPI lifespan, CLI start) from Settings.
+
+The embedder and the model backend are heavy: they are created here, never at import time.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from chromadb.api import ClientAPI
+
+from service.config import Settings
+from service.store.articles import ArticleStore
+from service.store.catalog import Catalog
+from service.retrieval.search import Retriever
+from service.tokens import seed_tiktoken_cache
+from vectorstore.client import make_client, open_collections
+from vectorstore.embeddings import build_embedder
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Services:
+    settings: Settings
+    catalog: Catalog
+    chroma: ClientAPI
+    embedder: Any
+    store: ArticleStore
+    retriever: Retriever
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    def close(self) -> None:
+        self.catalog.close()
+
+
+def build_services(settings: Settings, *, embedder: Any | None = None) -> Services:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    seed_tiktoken_cache(settings.cache_dir / "tiktoken")
+    embedder = embedder or build_embedder(
+        settings.embedder, batch_size=settings.embed_batch_size, model=settings.openai_embedding_model,
+        base_url=settings.openai_base_url, api_key_env=settings.openai_api_key_env,
+    )
+    client = make_client(path=settings.chroma_path, host=settings.chroma_host, port=settings.chroma_port,
+                         ssl=settings.chroma_ssl)
+    collections = open_collections(client, embedder, settings.collection_prefix)
+    catalog = Catalog(settings.catalog_path)
+    store = ArticleStore(catalog, collections, embedder, chunk_tokens=settings.chunk_tokens,
+                         overlap_tokens=settings.chunk_overlap_tokens, encoding=settings.encoding)
+    repaired = store.repair()
+    if repaired:
+        log.warning("repaired %d interrupted article writes", repaired)
+    return Services(settings, catalog, client, embedder, store, Retriever(catalog, collections, embedder))

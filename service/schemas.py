@@ -1,0 +1,118 @@
+"""Request and response models at the HTTP boundary (requests forbid unknown fields)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from service.ingest.article import ArticleInput
+
+__all__ = ["ArticleInput"]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class FieldProblem(BaseModel):
+    field: str
+    message: str
+
+
+class IngestItemResult(BaseModel):
+    index: int
+    id: str | None
+    status: Literal["created", "updated", "unchanged", "failed"]
+    sentences: int = 0
+    chunks: int = 0
+    boilerplate: int = 0
+    errors: list[FieldProblem] = []
+
+
+class IngestResponse(BaseModel):
+    results: list[IngestItemResult]
+    created: int
+    updated: int
+    unchanged: int
+    failed: int
+
+
+class SentenceOut(BaseModel):
+    id: str
+    index: int
+    text: str
+    start: int
+    end: int
+
+
+class BoilerplateOut(SentenceOut):
+    reason: str
+
+
+class ArticleSummaryOut(BaseModel):
+    id: str
+    title: str
+    url: str | None
+    source: str
+    published_at: str | None
+    sentence_count: int
+    chunk_count: int
+    updated_at: str
+
+
+class ArticleOut(ArticleSummaryOut):
+    text: str
+    content_hash: str
+    ingested_at: str
+    sentences: list[SentenceOut]
+    boilerplate: list[BoilerplateOut] = Field(
+        description="Sentences kept in the stored text but never indexed or cited, with the reason."
+    )
+
+
+class ArticlePage(BaseModel):
+    items: list[ArticleSummaryOut]
+    total: int
+    limit: int
+    offset: int
+
+
+class SentenceHitOut(BaseModel):
+    id: str
+    article_id: str
+    index: int
+    text: str
+    start: int
+    end: int
+    title: str
+    url: str | None
+    source: str
+    published_at: str | None
+    score: float
+    dense: float | None
+    lexical: float | None
+
+
+class ChunkHitOut(BaseModel):
+    id: str
+    article_id: str
+    text: str
+    sentence_ids: list[str]
+    score: float
+
+
+class SearchResponse(BaseModel):
+    query: str
+    sentences: list[SentenceHitOut]
+    chunks: list[ChunkHitOut]
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    errors: list[FieldProblem] = []

@@ -1,0 +1,190 @@
+"""Writing articles: catalogue + Chroma, in an order that survives a crash anywhere.
+
+    1. journal the input                          (catalogue; invisible)
+    2. upsert the new version's vectors            (Chroma; ids carry the version)
+    3. publish: article row + sentences + FTS      (one catalogue transaction; now visible)
+    4. delete vectors of older versions            (Chroma)
+    5. clear the journal entry
+
+Readers ignore vectors whose version is not the published one, so between any two steps the
+article is either entirely the old version, entirely the new one, or absent.  ``repair()``
+replays unfinished journal entries; it runs at start-up and at the top of every ingest run.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+from chromadb.api.models.Collection import Collection
+
+from service.errors import NotFound
+from service.ingest.article import ArticleInput, ProcessedArticle, process
+from service.store.catalog import Catalog, epoch
+from vectorstore.client import CHUNKS, SENTENCES
+
+log = logging.getLogger(__name__)
+Status = Literal["created", "updated", "unchanged"]
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    id: str
+    status: Status
+    sentences: int
+    chunks: int
+    boilerplate: int
+
+
+def sentence_vector_id(article_id: str, version: str, idx: int) -> str:
+    return f"{article_id}@{version}:{idx}"
+
+
+def chunk_vector_id(article_id: str, version: str, n: int) -> str:
+    return f"{article_id}@{version}#c{n}"
+
+
+class ArticleStore:
+    def __init__(self, catalog: Catalog, collections: dict[str, Collection], embedder: Any, *,
+                 chunk_tokens: int, overlap_tokens: int, encoding: str = "cl100k_base") -> None:
+        self.catalog = catalog
+        self.chunks = collections[CHUNKS]
+        self.sentences = collections[SENTENCES]
+        self.embedder = embedder
+        self.chunk_tokens = chunk_tokens
+        self.overlap_tokens = overlap_tokens
+        self.encoding = encoding
+        self._write_lock = threading.Lock()
+        # Test seam: called between the vector writes and the publish transaction.
+        self.before_publish: Callable[[ProcessedArticle], None] | None = None
+
+    def process(self, item: ArticleInput) -> ProcessedArticle:
+        return process(item, max_tokens=self.chunk_tokens, overlap_tokens=self.overlap_tokens,
+                       encoding=self.encoding)
+
+    # -- ingest --------------------------------------------------------------------------
+    def ingest(self, item: ArticleInput) -> IngestResult:
+        return self.ingest_many([item])[0]
+
+    def ingest_many(self, items: list[ArticleInput]) -> list[IngestResult]:
+        """Ingest validated articles; embeddings are batched across the whole list."""
+        arts = [self.process(it) for it in items]
+        with self._write_lock:
+            results: list[IngestResult | None] = [None] * len(arts)
+            todo: list[tuple[int, ProcessedArticle, Status]] = []
+            for i, (it, art) in enumerate(zip(items, arts, strict=True)):
+                current = self.catalog.current_hash(art.id)
+                pending = any(p["article_id"] == art.id for p in self.catalog.journal_pending())
+                if current == art.content_hash and not pending:
+                    results[i] = _result(art, "unchanged")
+                    continue
+                todo.append((i, art, "updated" if current else "created"))
+                self.catalog.journal_begin(art.id, "upsert", {"input": it.model_dump(mode="json"), "id": art.id})
+            if todo:
+                self._write_vectors([a for _, a, _ in todo])
+                for i, art, status in todo:
+                    self._publish(art)
+                    results[i] = _result(art, status)
+        return [r for r in results if r is not None]
+
+    def _publish(self, art: ProcessedArticle) -> None:
+        if self.before_publish is not None:
+            self.before_publish(art)
+        self.catalog.publish(art)
+        self._delete_vectors(art.id, keep_version=art.version)
+        self.catalog.journal_done(art.id)
+
+    def _write_vectors(self, arts: list[ProcessedArticle]) -> None:
+        sents = [(a, s) for a in arts for s in a.indexed]
+        vectors = self.embedder.embed([s.text for _, s in sents]) if sents else np.zeros((0, 1))
+        by_key = {(a.id, s.index): vectors[n] for n, (a, s) in enumerate(sents)}
+        for art in arts:
+            meta = _article_meta(art)
+            idxs = [s.index for s in art.indexed]
+            if idxs:
+                self.sentences.upsert(
+                    ids=[sentence_vector_id(art.id, art.version, i) for i in idxs],
+                    embeddings=[by_key[(art.id, i)] for i in idxs],
+                    documents=[s.text for s in art.indexed],
+                    metadatas=[{**meta, "sentence_index": i} for i in idxs],
+                )
+            if art.chunks:
+                # A chunk's vector is the length-weighted mean of its sentences' vectors: every
+                # sentence is embedded once, chunks (which overlap) cost no second pass.
+                weights = {s.index: max(1, len(s.text)) for s in art.indexed}
+                chunk_vecs = []
+                for ch in art.chunks:
+                    w = np.array([weights[i] for i in ch.sentence_indexes], dtype=np.float32)
+                    v = (np.stack([by_key[(art.id, i)] for i in ch.sentence_indexes]) * w[:, None]).sum(0)
+                    chunk_vecs.append(v / max(float(np.linalg.norm(v)), 1e-12))
+                self.chunks.upsert(
+                    ids=[chunk_vector_id(art.id, art.version, ch.index) for ch in art.chunks],
+                    embeddings=chunk_vecs,
+                    documents=[ch.text for ch in art.chunks],
+                    metadatas=[{**meta, "chunk_index": ch.index, "first_sentence": ch.sentence_indexes[0],
+                                "last_sentence": ch.sentence_indexes[-1], "tokens": ch.tokens,
+                                "sentence_ids": ",".join(art.sentence_id(i) for i in ch.sentence_indexes)}
+                               for ch in art.chunks],
+                )
+
+    def _delete_vectors(self, article_id: str, keep_version: str | None) -> None:
+        where: dict[str, Any] = {"article_id": article_id}
+        if keep_version is not None:
+            where = {"$and": [{"article_id": article_id}, {"version": {"$ne": keep_version}}]}
+        for coll in (self.sentences, self.chunks):
+            coll.delete(where=where)
+
+    # -- delete & repair -------------------------------------------------------------------
+    def delete(self, article_id: str) -> None:
+        with self._write_lock:
+            if self.catalog.current_hash(article_id) is None:
+                raise NotFound(f"article {article_id!r} does not exist")
+            self.catalog.journal_begin(article_id, "delete", None)
+            self.catalog.unpublish(article_id)
+            self._delete_vectors(article_id, keep_version=None)
+            self.catalog.journal_done(article_id)
+
+    def repair(self) -> int:
+        """Finish or roll forward every interrupted write. Returns how many were repaired."""
+        pending = self.catalog.journal_pending()
+        for entry in pending:
+            aid = entry["article_id"]
+            log.warning("repairing interrupted %s of article %s (state %s)", entry["op"], aid, entry["state"])
+            if entry["op"] == "delete":
+                with self._write_lock:
+                    self.catalog.unpublish(aid)
+                    self._delete_vectors(aid, keep_version=None)
+                    self.catalog.journal_done(aid)
+                continue
+            item = ArticleInput.model_validate(json.loads(entry["payload"])["input"])
+            art = self.process(item)
+            with self._write_lock:
+                if entry["state"] != "published" or self.catalog.current_hash(aid) != art.content_hash:
+                    self._write_vectors([art])
+                    self.catalog.publish(art)
+                self._delete_vectors(aid, keep_version=art.version)
+                self.catalog.journal_done(aid)
+        return len(pending)
+
+    def stats(self) -> dict[str, int]:
+        return {**self.catalog.stats(), "chunk_vectors": self.chunks.count(), "sentence_vectors": self.sentences.count()}
+
+
+def _article_meta(art: ProcessedArticle) -> dict[str, Any]:
+    meta: dict[str, Any] = {"article_id": art.id, "version": art.version, "title": art.title, "source": art.source}
+    if art.url:
+        meta["url"] = art.url
+    ts = epoch(art.published_at)
+    if ts is not None:
+        meta["published_at"] = ts
+    return meta
+
+
+def _result(art: ProcessedArticle, status: Status) -> IngestResult:
+    return IngestResult(art.id, status, len(art.indexed), len(art.chunks),
+                        sum(1 for s in art.sentences if s.boilerplate))

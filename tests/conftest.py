@@ -1,0 +1,46 @@
+"""Shared fixtures: a real Chroma + catalogue in a temp dir and the real embedder."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from service.config import REPO_ROOT, Settings
+from service.main import create_app
+from service.runtime import Services, build_services
+from vectorstore.embeddings import MiniLMEmbedding
+
+SEED = REPO_ROOT / "seeds" / "north-korea-troops-kursk.txt"
+SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def embedder() -> MiniLMEmbedding:
+    return MiniLMEmbedding()
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(data_dir=tmp_path / "data", llm_backend="fake")
+
+
+@pytest.fixture
+def services(settings: Settings, embedder: MiniLMEmbedding) -> Iterator[Services]:
+    svc = build_services(settings, embedder=embedder)
+    yield svc
+    svc.close()
+
+
+@pytest.fixture
+def client(settings: Settings, embedder: MiniLMEmbedding) -> Iterator[TestClient]:
+    app = create_app(settings, services_factory=lambda s: build_services(s, embedder=embedder))
+    with TestClient(app) as c:
+        yield c
+
+
+@pytest.fixture
+def seed_text() -> str:
+    return SEED.read_text(encoding="utf-8")
