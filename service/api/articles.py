@@ -9,7 +9,8 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from service.deps import ServicesDep
-from service.errors import InvalidInput, NotFound, PayloadTooLarge
+from service.api.problems import problem
+from service.errors import FieldError, InvalidInput, NotFound, PayloadTooLarge
 from service.ingest.article import ArticleInput
 from service.ingest.parse import decode
 from service.ingest.pipeline import ingest_batch
@@ -27,27 +28,31 @@ from service.timeutil import parse_bound
 
 router = APIRouter(prefix="/v1/articles", tags=["articles"])
 
+_ARTICLE_SCHEMA = ArticleInput.model_json_schema()
 _BODY_SCHEMA = {
     "requestBody": {
         "required": True,
         "content": {"application/json": {"schema": {"oneOf": [
-            {"$ref": "#/components/schemas/ArticleInput"},
-            {"type": "array", "items": {"$ref": "#/components/schemas/ArticleInput"}},
+            _ARTICLE_SCHEMA, {"type": "array", "items": _ARTICLE_SCHEMA},
         ]}}},
     }
 }
+
+
+def _too_large(message: str) -> PayloadTooLarge:
+    return PayloadTooLarge(message, errors=[FieldError("body", message)])
 
 
 async def read_json_body(request: Request, limit: int) -> Any:
     """The body as JSON, refusing oversize, non-UTF-8, binary and malformed input."""
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(f"body is {declared} bytes; the limit is {limit}")
+        raise _too_large(f"body is {declared} bytes; the limit is {limit}")
     raw = bytearray()
     async for part in request.stream():
         raw += part
         if len(raw) > limit:
-            raise PayloadTooLarge(f"body exceeds the limit of {limit} bytes")
+            raise _too_large(f"body exceeds the limit of {limit} bytes")
     if not raw.strip():
         raise InvalidInput.for_field("body", "empty body; expected a JSON object or array")
     text = decode(bytes(raw), field="body")
@@ -85,8 +90,11 @@ async def ingest_articles(request: Request, services: ServicesDep) -> JSONRespon
                for o in outcomes]
     counts = {s: sum(r.status == s for r in results) for s in ("created", "updated", "unchanged", "failed")}
     resp = IngestResponse(results=results, **counts)
-    status = 200 if counts["failed"] == 0 else (422 if counts["failed"] == len(results) else 207)
-    return JSONResponse(resp.model_dump(), status_code=status)
+    if counts["failed"] == len(results):  # nothing written: a problem, with every item's errors
+        errors = [e for o in outcomes for e in o.errors]
+        return problem(422, "invalid-input", "Invalid input", f"all {len(results)} items failed validation",
+                       errors, extra={"results": [r.model_dump() for r in results]})
+    return JSONResponse(resp.model_dump(), status_code=200 if counts["failed"] == 0 else 207)
 
 
 @router.get("", response_model=ArticlePage)

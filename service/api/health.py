@@ -16,7 +16,8 @@ def healthz() -> dict[str, str]:
 
 @router.get("/readyz")
 def readyz(services: ServicesDep) -> JSONResponse:
-    """Catalogue, Chroma and embedder answer, and no write is left half-done."""
+    """Catalogue, Chroma and embedder answer. ``checks.store.pending`` counts interrupted
+    writes; they stay invisible and are repaired by the next ingest or restart."""
     checks: dict[str, object] = {}
     ok = True
     try:

@@ -19,10 +19,11 @@ TYPE_BASE = "https://newsdesk.dev/problems/"
 
 
 def problem(status: int, slug: str, title: str, detail: str, errors: list[FieldError] | None = None,
-            headers: dict[str, str] | None = None) -> JSONResponse:
+            headers: dict[str, str] | None = None, extra: dict[str, Any] | None = None) -> JSONResponse:
     body: dict[str, Any] = {"type": TYPE_BASE + slug, "title": title, "status": status, "detail": detail}
     if errors:
         body["errors"] = [e.as_dict() for e in errors]
+    body.update(extra or {})  # RFC 9457 extension members
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 

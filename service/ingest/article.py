@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from bisect import bisect_left
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from urllib.parse import urlsplit
@@ -13,9 +14,10 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from service.ingest.clean import boilerplate_reason
-from service.ingest.segment import split_sentences
+from service.ingest.segment import LINE_BREAK_CHARS, split_sentences
 from service.tokens import get_encoding
 
+_LINE_BREAK = re.compile(f"[{LINE_BREAK_CHARS}]")
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
 
 
@@ -137,10 +139,12 @@ def _normalise_url(url: str) -> str:
 def segment(text: str) -> list[Sentence]:
     """Sentences with exact offsets, each marked with its boilerplate reason (if any)."""
     out: list[Sentence] = []
+    breaks = [m.start() for m in _LINE_BREAK.finditer(text)]
     for i, span in enumerate(split_sentences(text)):
-        line_start = text.rfind("\n", 0, span.start) + 1
-        line_end = text.find("\n", span.end)
-        line_end = len(text) if line_end == -1 else line_end
+        n = bisect_left(breaks, span.start)
+        line_start = breaks[n - 1] + 1 if n else 0
+        m = bisect_left(breaks, span.end)
+        line_end = breaks[m] if m < len(breaks) else len(text)
         own_line = not text[line_start:span.start].strip() and not text[span.end:line_end].strip()
         out.append(Sentence(i, span.start, span.end, span.text,
                             boilerplate_reason(span.text, line_is_own=own_line)))
@@ -155,8 +159,14 @@ def chunk(sentences: list[Sentence], *, max_tokens: int, overlap_tokens: int,
     longer than the window forms a chunk of its own.  Boilerplate is never chunked.
     """
     enc = get_encoding(encoding)
+
+    def count(text: str) -> int:
+        return len(enc.encode(text, disallowed_special=()))
+
     content = [s for s in sentences if s.boilerplate is None]
-    sizes = [len(enc.encode(s.text, disallowed_special=())) for s in content]
+    # Sentences are joined with a space and " 10,000" can be a token longer than "10,000" (or
+    # shorter, for other strings): budget each sentence at the larger of the two counts.
+    sizes = [max(count(s.text), count(" " + s.text)) for s in content]
     chunks: list[Chunk] = []
     i = 0
     while i < len(content):
@@ -164,14 +174,19 @@ def chunk(sentences: list[Sentence], *, max_tokens: int, overlap_tokens: int,
         while j < len(content) and (j == i or total + sizes[j] <= max_tokens):
             total += sizes[j]
             j += 1
-        members = content[i:j]
-        chunks.append(Chunk(len(chunks), " ".join(s.text for s in members),
-                            tuple(s.index for s in members), total))
+        text = " ".join(s.text for s in content[i:j])
+        tokens = count(text)
+        while tokens > max_tokens and j - i > 1:  # BPE merges can still differ from the sum
+            j -= 1
+            text = " ".join(s.text for s in content[i:j])
+            tokens = count(text)
+        chunks.append(Chunk(len(chunks), text, tuple(s.index for s in content[i:j]), tokens))
         if j >= len(content):
             break
-        # step back over trailing sentences that fit in the overlap, but always advance
+        # Step back over trailing sentences that fit in the overlap, but only as far as the
+        # next window can still take the first new sentence (else it would repeat this one).
         k, back = j, 0
-        while k - 1 > i and back + sizes[k - 1] <= overlap_tokens:
+        while k - 1 > i and back + sizes[k - 1] <= overlap_tokens and back + sizes[k - 1] + sizes[j] <= max_tokens:
             k -= 1
             back += sizes[k]
         i = k

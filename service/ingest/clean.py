@@ -14,24 +14,27 @@ CREDIT = "credit"
 
 _TRAILER = re.compile(
     r"""^(
-        (read|see|view|watch|get)\b.{0,40}\b(full|original|whole|entire|more|rest)\b.{0,40}$
+        (read|see|view|watch)\b.{0,40}\b(full|original|whole|entire|more|rest)\b.{0,40}$
       | (click|tap)\s+here\b.*
       | continue\s+reading\b.*
-      | (this|the)\s+(article|story|post)\s+(originally\s+)?(appeared|was\s+(originally\s+)?published)\b.*
+      | (this|the)\s+(article|story|post)\s+(originally\s+(appeared|was\s+published)
+            |(appeared|was\s+published)\s+(originally|first|on|in|at)\b).*
       | (sign\s+up|subscribe)\b.{0,60}\b(newsletter|updates|alerts)\b.*
       | follow\s+(us|\w+)\s+on\s+(twitter|x|facebook|instagram)\b.*
-      | (advertisement|ad|sponsored( content)?)\s*:?\s*
+      | (advertisement|ad|sponsored(\s+content)?)\s*:?\s*
     )$""",
     re.IGNORECASE | re.VERBOSE,
 )
+# Names only after "by": capitalised words, initials, "and", "by", commas, semicolons, "in <Place>".
+_NAMES = r"(?:[A-Z][\w.'-]*|and|in|from|by|[,;])(?:\s+(?:[A-Z][\w.'-]*|and|in|from|by|[,;])|[,;])*"
 _CREDIT = re.compile(
-    r"""^(
-        ([\w.'&-]+\s+){0,8}?(also\s+)?contributed\s+(to\s+)?(this|the)\s+(report|story|article)
-      | (additional\s+)?reporting\s+by\b.{0,120}
-      | (writing|editing)\s+by\b.{0,120}
-      | (©|\(c\)|copyright)\s.{0,80}
+    rf"""^(?:
+        ([\w.'&-]+\s+){{0,8}}?(also\s+)?contributed\s+(to\s+)?(this|the)\s+(report|story|article)
+      | (?:[Aa]dditional\s+)?[Rr]eporting\s+by\s+{_NAMES}
+      | (?:[Ww]riting|[Ee]diting)\s+by\s+{_NAMES}
+      | (?:©|\([Cc]\)|[Cc]opyright\s*(?:©|\([Cc]\))?)\s*\d{{4}}\b.{{0,80}}
     )\.?$""",
-    re.IGNORECASE | re.VERBOSE,
+    re.VERBOSE,
 )
 
 

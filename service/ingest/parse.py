@@ -30,7 +30,16 @@ class RawItem:
 
 
 def expand_paths(args: Iterable[str]) -> Iterator[Path]:
-    """Files, folders (recursively, supported suffixes only) and glob patterns."""
+    """Files, folders (recursively, supported suffixes only) and glob patterns; each file once."""
+    seen: set[Path] = set()
+    for path in _expand(args):
+        key = path.resolve()
+        if key not in seen:
+            seen.add(key)
+            yield path
+
+
+def _expand(args: Iterable[str]) -> Iterator[Path]:
     for arg in args:
         matches = [Path(p) for p in glob.glob(arg, recursive=True)] if any(c in arg for c in "*?[") else [Path(arg)]
         if not matches:
@@ -55,15 +64,15 @@ def read_path(path: Path) -> list[RawItem]:
         return [RawItem(origin, None, exc.detail)]
     suffix = path.suffix.lower()
     if suffix == ".jsonl":
-        return list(parse_jsonl(text.splitlines(), origin))
+        return list(parse_jsonl(json_lines(text), origin))
     if suffix == ".json":
         try:
             doc = json.loads(text)
         except json.JSONDecodeError as exc:
             return [RawItem(origin, None, f"invalid JSON: {exc.msg} at line {exc.lineno}")]
         docs = doc if isinstance(doc, list) else [doc]
-        return [RawItem(f"{origin}[{i}]", d, None if isinstance(d, dict) else "not a JSON object")
-                for i, d in enumerate(docs)]
+        return [RawItem(f"{origin}[{i}]", d, None) if isinstance(d, dict)
+                else RawItem(f"{origin}[{i}]", None, "not a JSON object") for i, d in enumerate(docs)]
     converters = {".html": html_to_article, ".htm": html_to_article, ".md": markdown_to_article,
                   ".markdown": markdown_to_article, ".txt": text_to_article}
     if suffix in converters:
@@ -77,6 +86,11 @@ def read_path(path: Path) -> list[RawItem]:
 def file_id(path: Path) -> str:
     stem = re.sub(r"[^A-Za-z0-9._-]+", "-", path.stem).strip("-._")[:128]
     return stem or "file"
+
+
+def json_lines(text: str) -> list[str]:
+    """Split JSON Lines at \\n only: U+2028 and friends may appear raw inside JSON strings."""
+    return [line.removesuffix("\r") for line in text.split("\n")]
 
 
 def parse_jsonl(lines: Iterable[str], origin: str) -> Iterator[RawItem]:

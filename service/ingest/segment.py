@@ -16,7 +16,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-_LINE = re.compile(r"[^\n\r\u2028\u2029]+")
+LINE_BREAK_CHARS = "\n\r\u2028\u2029"
+_LINE = re.compile(f"[^{LINE_BREAK_CHARS}]+")
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,6 +30,7 @@ from vectorstore.client import CHUNKS, SENTENCES
 
 log = logging.getLogger(__name__)
 Status = Literal["created", "updated", "unchanged"]
+_UPSERT_BATCH = 4000  # below Chroma's default max batch size (5461)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,16 +73,22 @@ class ArticleStore:
         return self.ingest_many([item])[0]
 
     def ingest_many(self, items: list[ArticleInput]) -> list[IngestResult]:
-        """Ingest validated articles; embeddings are batched across the whole list."""
+        """Ingest validated articles; embeddings are batched across the whole list.
+
+        Unfinished writes from an earlier failure are repaired first.
+        """
+        repaired = self._repair() if self.catalog.journal_pending() else {}
         arts = [self.process(it) for it in items]
         with self._write_lock:
             results: list[IngestResult | None] = [None] * len(arts)
             todo: list[tuple[int, ProcessedArticle, Status]] = []
             for i, (it, art) in enumerate(zip(items, arts, strict=True)):
                 current = self.catalog.current_hash(art.id)
-                pending = any(p["article_id"] == art.id for p in self.catalog.journal_pending())
-                if current == art.content_hash and not pending:
-                    results[i] = _result(art, "unchanged")
+                if current == art.content_hash:
+                    # an interrupted write of this very content, finished just now, is reported
+                    # as what it was meant to be rather than as "unchanged"
+                    finished = repaired.get(art.id)
+                    results[i] = _result(art, finished[1] if finished and finished[0] == current else "unchanged")
                     continue
                 todo.append((i, art, "updated" if current else "created"))
                 self.catalog.journal_begin(art.id, "upsert", {"input": it.model_dump(mode="json"), "id": art.id})
@@ -103,34 +110,35 @@ class ArticleStore:
         sents = [(a, s) for a in arts for s in a.indexed]
         vectors = self.embedder.embed([s.text for _, s in sents]) if sents else np.zeros((0, 1))
         by_key = {(a.id, s.index): vectors[n] for n, (a, s) in enumerate(sents)}
+        # One upsert per collection for the whole list, not one per article: every Chroma
+        # add/upsert call has a fixed cost (chromadb 1.5 rebuilds the collection's embedding
+        # function from its stored config on each call).
+        s_rows: dict[str, list[Any]] = {"ids": [], "embeddings": [], "documents": [], "metadatas": []}
+        c_rows: dict[str, list[Any]] = {"ids": [], "embeddings": [], "documents": [], "metadatas": []}
         for art in arts:
             meta = _article_meta(art)
-            idxs = [s.index for s in art.indexed]
-            if idxs:
-                self.sentences.upsert(
-                    ids=[sentence_vector_id(art.id, art.version, i) for i in idxs],
-                    embeddings=[by_key[(art.id, i)] for i in idxs],
-                    documents=[s.text for s in art.indexed],
-                    metadatas=[{**meta, "sentence_index": i} for i in idxs],
-                )
+            for s in art.indexed:
+                s_rows["ids"].append(sentence_vector_id(art.id, art.version, s.index))
+                s_rows["embeddings"].append(by_key[(art.id, s.index)])
+                s_rows["documents"].append(s.text)
+                s_rows["metadatas"].append({**meta, "sentence_index": s.index})
             if art.chunks:
                 # A chunk's vector is the length-weighted mean of its sentences' vectors: every
                 # sentence is embedded once, chunks (which overlap) cost no second pass.
                 weights = {s.index: max(1, len(s.text)) for s in art.indexed}
-                chunk_vecs = []
                 for ch in art.chunks:
                     w = np.array([weights[i] for i in ch.sentence_indexes], dtype=np.float32)
                     v = (np.stack([by_key[(art.id, i)] for i in ch.sentence_indexes]) * w[:, None]).sum(0)
-                    chunk_vecs.append(v / max(float(np.linalg.norm(v)), 1e-12))
-                self.chunks.upsert(
-                    ids=[chunk_vector_id(art.id, art.version, ch.index) for ch in art.chunks],
-                    embeddings=chunk_vecs,
-                    documents=[ch.text for ch in art.chunks],
-                    metadatas=[{**meta, "chunk_index": ch.index, "first_sentence": ch.sentence_indexes[0],
-                                "last_sentence": ch.sentence_indexes[-1], "tokens": ch.tokens,
-                                "sentence_ids": ",".join(art.sentence_id(i) for i in ch.sentence_indexes)}
-                               for ch in art.chunks],
-                )
+                    c_rows["ids"].append(chunk_vector_id(art.id, art.version, ch.index))
+                    c_rows["embeddings"].append(v / max(float(np.linalg.norm(v)), 1e-12))
+                    c_rows["documents"].append(ch.text)
+                    c_rows["metadatas"].append({
+                        **meta, "chunk_index": ch.index, "first_sentence": ch.sentence_indexes[0],
+                        "last_sentence": ch.sentence_indexes[-1], "tokens": ch.tokens,
+                        "sentence_ids": ",".join(art.sentence_id(i) for i in ch.sentence_indexes)})
+        for coll, rows in ((self.sentences, s_rows), (self.chunks, c_rows)):
+            for start in range(0, len(rows["ids"]), _UPSERT_BATCH):
+                coll.upsert(**{k: v[start : start + _UPSERT_BATCH] for k, v in rows.items()})
 
     def _delete_vectors(self, article_id: str, keep_version: str | None) -> None:
         where: dict[str, Any] = {"article_id": article_id}
@@ -151,8 +159,14 @@ class ArticleStore:
 
     def repair(self) -> int:
         """Finish or roll forward every interrupted write. Returns how many were repaired."""
-        pending = self.catalog.journal_pending()
-        for entry in pending:
+        pending = len(self.catalog.journal_pending())
+        self._repair()
+        return pending
+
+    def _repair(self) -> dict[str, tuple[str, Status]]:
+        """Repair; return {article_id: (content_hash, created|updated)} for finished upserts."""
+        done: dict[str, tuple[str, Status]] = {}
+        for entry in self.catalog.journal_pending():
             aid = entry["article_id"]
             log.warning("repairing interrupted %s of article %s (state %s)", entry["op"], aid, entry["state"])
             if entry["op"] == "delete":
@@ -164,12 +178,14 @@ class ArticleStore:
             item = ArticleInput.model_validate(json.loads(entry["payload"])["input"])
             art = self.process(item)
             with self._write_lock:
-                if entry["state"] != "published" or self.catalog.current_hash(aid) != art.content_hash:
+                current = self.catalog.current_hash(aid)
+                if entry["state"] != "published" or current != art.content_hash:
                     self._write_vectors([art])
                     self.catalog.publish(art)
                 self._delete_vectors(aid, keep_version=art.version)
                 self.catalog.journal_done(aid)
-        return len(pending)
+            done[aid] = (art.content_hash, "updated" if current else "created")
+        return done
 
     def stats(self) -> dict[str, int]:
         return {**self.catalog.stats(), "chunk_vectors": self.chunks.count(), "sentence_vectors": self.sentences.count()}

@@ -178,6 +178,19 @@ class Catalog:
                 out[(r["article_id"], r["idx"])] = dict(r)
         return out
 
+    def quotes(self, keys: Sequence[tuple[str, int]]) -> dict[tuple[str, int], str]:
+        """``article.text[start:end]`` for each (article_id, idx), sliced from the stored text."""
+        out: dict[tuple[str, int], str] = {}
+        for i in range(0, len(keys), 400):
+            part = keys[i : i + 400]
+            cond = " OR ".join("(s.article_id=? AND s.idx=?)" for _ in part)
+            rows = self._query(
+                f'SELECT s.article_id, s.idx, s.start, s."end", a.text FROM sentences s '
+                f"JOIN articles a ON a.id=s.article_id WHERE {cond}", [x for k in part for x in k])
+            for r in rows:
+                out[(r["article_id"], r["idx"])] = r["text"][r["start"] : r["end"]]
+        return out
+
     def article_sentences(self, article_ids: Sequence[str]) -> list[dict[str, Any]]:
         """Indexed sentences of the given visible articles, in reading order."""
         if not article_ids:

@@ -1,0 +1,100 @@
+"""Stored daily briefings and the run claims that keep a scheduled build from running twice.
+
+SQLite in ``settings.data_dir / "briefings.sqlite3"``; every operation opens its own
+connection, so one store (or several processes) can share the file.  A run is claimed with a
+single ``INSERT OR IGNORE`` (or the take-over of a stale claim) inside ``BEGIN IMMEDIATE``:
+of any number of workers racing for the same day, exactly one gets it.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+_SCHEMA = [
+    """CREATE TABLE IF NOT EXISTS briefings (
+        date TEXT NOT NULL, scope TEXT NOT NULL, payload TEXT NOT NULL, created_at TEXT NOT NULL,
+        PRIMARY KEY (date, scope))""",
+    """CREATE TABLE IF NOT EXISTS briefing_runs (
+        date TEXT NOT NULL, scope TEXT NOT NULL, worker TEXT NOT NULL, state TEXT NOT NULL,
+        claimed_at REAL NOT NULL, finished_at REAL, error TEXT, PRIMARY KEY (date, scope))""",
+]
+
+
+def scope_key(timezone: str, sources: tuple[str, ...] | list[str]) -> str:
+    """Briefings of the same day differ by timezone and source filter."""
+    return f"tz={timezone};sources={','.join(sorted(sources))}"
+
+
+class BriefingStore:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        with self._tx() as db:
+            db.execute("PRAGMA journal_mode=WAL")
+        with self._tx() as db:
+            for stmt in _SCHEMA:
+                db.execute(stmt)
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+        db.row_factory = sqlite3.Row
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+        finally:
+            db.close()
+
+    # -- briefings -----------------------------------------------------------------------
+    def save(self, date: str, scope: str, payload: dict[str, Any]) -> None:
+        with self._tx() as db:
+            db.execute("INSERT OR REPLACE INTO briefings(date, scope, payload, created_at) VALUES (?,?,?,?)",
+                       (date, scope, json.dumps(payload, ensure_ascii=False), _now()))
+
+    def get(self, date: str, scope: str) -> dict[str, Any] | None:
+        with self._tx() as db:
+            row = db.execute("SELECT payload FROM briefings WHERE date=? AND scope=?", (date, scope)).fetchone()
+        return json.loads(row["payload"]) if row else None
+
+    def previous(self, date: str, scope: str) -> dict[str, Any] | None:
+        """The latest stored briefing of the same scope before ``date``."""
+        with self._tx() as db:
+            row = db.execute("SELECT payload FROM briefings WHERE date<? AND scope=? ORDER BY date DESC LIMIT 1",
+                             (date, scope)).fetchone()
+        return json.loads(row["payload"]) if row else None
+
+    # -- scheduled runs ------------------------------------------------------------------
+    def claim_run(self, date: str, scope: str, worker: str, *, now: float, stale_after_s: float) -> bool:
+        """True for exactly one caller per (date, scope); a stale unfinished claim can be taken over."""
+        with self._tx() as db:
+            if db.execute("INSERT OR IGNORE INTO briefing_runs(date, scope, worker, state, claimed_at) "
+                          "VALUES (?,?,?,?,?)", (date, scope, worker, "running", now)).rowcount:
+                return True
+            taken = db.execute("UPDATE briefing_runs SET worker=?, claimed_at=?, state='running', error=NULL "
+                               "WHERE date=? AND scope=? AND state!='done' AND claimed_at<?",
+                               (worker, now, date, scope, now - stale_after_s)).rowcount
+            return bool(taken)
+
+    def finish_run(self, date: str, scope: str, *, now: float, error: str | None = None) -> None:
+        with self._tx() as db:
+            db.execute("UPDATE briefing_runs SET state=?, finished_at=?, error=? WHERE date=? AND scope=?",
+                       ("failed" if error else "done", now, error, date, scope))
+
+    def runs(self) -> list[dict[str, Any]]:
+        with self._tx() as db:
+            return [dict(r) for r in db.execute("SELECT * FROM briefing_runs ORDER BY date, scope")]
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
