@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from service.config import REPO_ROOT, get_settings
-from service.errors import FieldError, NewsdeskError
+from service.errors import FieldError, NewsdeskError, NotFound
 from service.ingest.parse import RawItem, expand_paths, parse_jsonl, read_path
 from service.ingest.pipeline import ItemOutcome, ingest_batch
 from service.runtime import Services, build_services
@@ -129,6 +129,70 @@ def search(
     for h in result.sentences:
         out.print(f"[bold]{h.score:.3f}[/] [cyan]{h.id}[/] {h.text}")
         out.print(f"       [dim]{h.title} · {h.source} · {h.published_at or 'undated'}[/]")
+
+
+@app.command()
+@fail_on_domain_errors
+def ask(
+    question: str,
+    model: Annotated[str | None, typer.Option(help="Backend[:model], e.g. local, openai:gpt-4o-mini.")] = None,
+    prompt_version: Annotated[str | None, typer.Option("--prompt-version")] = None,
+    top_k: int = 8,
+    since: str | None = None,
+    until: str | None = None,
+    source: Annotated[list[str] | None, typer.Option()] = None,
+    article: Annotated[list[str] | None, typer.Option("--article", help="Restrict to these article ids.")] = None,
+    flag_unsupported: Annotated[bool, typer.Option("--flag-unsupported")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the API response shape.")] = False,
+) -> None:
+    """Answer a question with verified, numbered citations."""
+    from service.api.ask import to_response
+    from service.generation.answer import AskParams, answer
+
+    filters = Filters(sources=tuple(source or ()), article_ids=tuple(article or ()),
+                      since=parse_bound(since, "since"), until=parse_bound(until, "until", upper=True))
+    params = AskParams(question, filters, top_k, prompt_version, model, flag_unsupported)
+    with services() as svc:
+        res = answer(svc, params)
+    if as_json:
+        out.print_json(to_response(res).model_dump_json())
+        return
+    out.print(res.answer if not res.abstained else f"[yellow]{res.answer}[/] ({res.abstain_reason})")
+    if res.citations:
+        out.print("\n[bold]Sources[/]" if not res.abstained else "\n[bold]Closest evidence[/]")
+    for c in res.citations:
+        date = (c.hit.published_at or "undated")[:10]
+        out.print(f"[{c.marker}] “{c.quote}”")
+        out.print(f"    [dim]{c.hit.title} · {c.hit.source} · {date} · {c.hit.id}[/]")
+    out.print(f"[dim]{res.backend}/{res.model} · {res.prompt} · {res.timings.get('total_ms', 0):.0f} ms[/]")
+
+
+@app.command()
+@fail_on_domain_errors
+def logs(
+    call_id: Annotated[int | None, typer.Argument(help="Show one call in full.")] = None,
+    limit: int = 20,
+    offset: int = 0,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """List logged model calls, or show one."""
+    from service.logs.calls import CallLog
+
+    log = CallLog(get_settings().logs_path)
+    if call_id is not None:
+        row = log.get(call_id)
+        if row is None:
+            raise NotFound(f"no logged call with id {call_id}")
+        out.print_json(json.dumps(row, default=str))
+        return
+    rows = log.list(limit=limit, offset=offset)
+    if as_json:
+        out.print_json(json.dumps(rows, default=str))
+        return
+    for r in rows:
+        status = "[red]error[/]" if r.get("error") else "ok"
+        out.print(f"{r['id']:>5} {r['ts']} {r['backend']}/{r['model']} {r.get('prompt_name')}@{r.get('prompt_version')} "
+                  f"{r.get('latency_ms') or 0:.0f} ms {status}")
 
 
 @app.command()

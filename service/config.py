@@ -74,6 +74,9 @@ class Settings(BaseSettings):
     local_queue_timeout_s: float = Field(default=300.0, gt=0)
     """How long a request waits for the busy local model before it gets a 503."""
 
+    answer_prompt_version: str = "v1"
+    summary_prompt_version: str = "v1"
+
     # --- retrieval & verification ----------------------------------------------------------
     top_k: int = Field(default=8, ge=1, le=100)
     relevance_floor: float = 0.35
@@ -85,6 +88,15 @@ class Settings(BaseSettings):
     briefing_schedule: str | None = None
     """'HH:MM' local time (with briefing_timezone) at which `serve` builds the daily briefing."""
     briefing_timezone: str = "UTC"
+    briefing_max_stories: int = Field(default=8, ge=1, le=50)
+    """Stories per briefing (one model call each), most-covered first."""
+    briefing_min_sources: int = Field(default=2, ge=1, le=10)
+    """Distinct outlets a cluster needs to count as a story; smaller ones are listed as single reports."""
+    briefing_prompt_version: str = "v1"
+    summary_input_tokens: int = Field(default=900, ge=200, le=32000)
+    """Source tokens shown to the model per summary call; larger inputs are selected down or map-reduced."""
+    summary_max_articles: int = Field(default=50, ge=1, le=1000)
+    """Articles a date-range or source summary reads at most (newest first)."""
 
     @field_validator("briefing_schedule")
     @classmethod

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from service.api import articles, health, problems, search
+from service.api import articles, ask, health, problems, search
 from service.config import Settings, get_settings
 from service.runtime import Services, build_services
 
@@ -39,6 +39,6 @@ def create_app(settings: Settings | None = None, *,
         lifespan=lifespan,
     )
     problems.install(app)
-    for module in (health, articles, search):
+    for module in (health, articles, search, ask):
         app.include_router(module.router)
     return app

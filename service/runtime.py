@@ -6,12 +6,18 @@ The embedder and the model backend are heavy: they are created here, never at im
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
 from chromadb.api import ClientAPI
 
 from service.config import Settings
+from service.errors import InvalidInput
+from service.generation.support import SupportChecker
+from service.llm.base import ChatBackend
+from service.llm.registry import available, create_backend
+from service.logs.calls import CallLog
 from service.store.articles import ArticleStore
 from service.store.catalog import Catalog
 from service.retrieval.search import Retriever
@@ -30,7 +36,27 @@ class Services:
     embedder: Any
     store: ArticleStore
     retriever: Retriever
-    extras: dict[str, Any] = field(default_factory=dict)
+    call_log: CallLog
+    checker: SupportChecker
+    backends: dict[str, ChatBackend] = field(default_factory=dict)
+    _backend_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def support_threshold(self) -> float:
+        explicit = self.settings.support_threshold
+        return self.checker.threshold if explicit is None else explicit
+
+    def backend(self, ref: str | None = None) -> ChatBackend:
+        """The chat backend for ``ref`` ('local', 'openai:gpt-4o-mini', 'fake'), built once."""
+        ref = ref or self.settings.llm_backend
+        with self._backend_lock:
+            if ref not in self.backends:
+                name, _, model = ref.partition(":")
+                if name not in available():
+                    raise InvalidInput.for_field("model", f"unknown backend {name!r}; choose one of {available()}")
+                default_model = self.settings.llm_model if name == self.settings.llm_backend else None
+                self.backends[ref] = create_backend(name, self.settings, model or default_model)
+            return self.backends[ref]
 
     def close(self) -> None:
         self.catalog.close()
@@ -52,4 +78,5 @@ def build_services(settings: Settings, *, embedder: Any | None = None) -> Servic
     repaired = store.repair()
     if repaired:
         log.warning("repaired %d interrupted article writes", repaired)
-    return Services(settings, catalog, client, embedder, store, Retriever(catalog, collections, embedder))
+    return Services(settings, catalog, client, embedder, store, Retriever(catalog, collections, embedder),
+                    CallLog(settings.logs_path), SupportChecker(embedder))

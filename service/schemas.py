@@ -116,3 +116,62 @@ class Problem(BaseModel):
     status: int
     detail: str
     errors: list[FieldProblem] = []
+
+class FiltersIn(Strict):
+    article_ids: list[str] = Field(default_factory=list, max_length=500)
+    sources: list[str] = Field(default_factory=list, max_length=100)
+    since: str | None = Field(default=None, description="ISO date or datetime, inclusive.")
+    until: str | None = Field(default=None, description="ISO date or datetime; a date covers the whole day.")
+
+
+class AskRequest(Strict):
+    question: str = Field(min_length=1, max_length=2000)
+    filters: FiltersIn | None = None
+    top_k: int = Field(default=8, ge=1, le=30, description="Candidate sentences shown to the model.")
+    prompt_version: str | None = Field(default=None, pattern=r"^v\d+$")
+    model: str | None = Field(default=None, max_length=200,
+                              description="Backend[:model], e.g. 'local', 'openai:gpt-4o-mini', 'fake'.")
+    stream: bool = False
+    flag_unsupported: bool = Field(default=False,
+                                   description="Keep unsupported sentences, flagged, instead of dropping them.")
+
+
+class CitationOut(BaseModel):
+    marker: int
+    sentence_id: str
+    article_id: str
+    title: str
+    url: str | None
+    source: str
+    published_at: str | None
+    quote: str = Field(description="Exactly article.text[start:end].")
+    start: int
+    end: int
+
+
+class AnswerSentenceOut(BaseModel):
+    text: str
+    citations: list[str] = Field(description="Sentence ids.")
+    markers: list[int]
+    support: float
+    flagged: bool = False
+    reattributed: bool = False
+
+
+class AskResponse(BaseModel):
+    answer: str
+    sentences: list[AnswerSentenceOut]
+    citations: list[CitationOut]
+    abstained: bool
+    abstain_reason: str | None
+    model: str
+    backend: str
+    prompt: str
+    usage: dict[str, int | None]
+    timings: dict[str, float]
+    dropped_sentences: int
+    invalid_markers: list[str]
+
+
+# --- summaries and briefings (issue 4) ------------------------------------------------------
+

@@ -1,0 +1,1 @@
+"""SQLite log of every model call (see :mod:`service.logs.calls`)."""

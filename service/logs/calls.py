@@ -1,0 +1,342 @@
+"""SQLite log of every model call, in the manner of simonw/llm's ``logs.db``.
+
+Schema changes are ordered migration functions, applied once each and recorded in a
+``_migrations`` table.  Each operation opens its own connection (WAL mode), so one
+:class:`CallLog` can be shared between threads.
+
+:func:`call_model` and :func:`stream_model` are what generation code calls: they run the
+backend and write one row per call -- failures included (with the error text), after which
+the error is re-raised.  A failure to *write* the log is logged, never raised: the call log
+observes requests, it must not fail them.
+"""
+
+from __future__ import annotations
+
+import builtins
+import contextlib
+import hashlib
+import json
+import logging
+import sqlite3
+import time
+from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from service.llm.base import (
+    ChatBackend,
+    ChatMessage,
+    Completion,
+    StreamGen,
+    StreamHandle,
+    Usage,
+    elapsed_ms,
+)
+
+logger = logging.getLogger(__name__)
+
+Migration = Callable[[sqlite3.Connection], None]
+
+
+def _m001_calls(db: sqlite3.Connection) -> None:
+    db.execute(
+        """
+        CREATE TABLE calls (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            ts TEXT NOT NULL,
+            backend TEXT NOT NULL,
+            model TEXT NOT NULL,
+            prompt_name TEXT,
+            prompt_version TEXT,
+            prompt_hash TEXT NOT NULL,
+            retrieved_ids TEXT NOT NULL DEFAULT '[]',
+            request TEXT NOT NULL,
+            response TEXT,
+            prompt_tokens INTEGER,
+            completion_tokens INTEGER,
+            latency_ms REAL,
+            error TEXT,
+            cached INTEGER NOT NULL DEFAULT 0
+        )
+        """
+    )
+
+
+def _m002_finish_params_indexes(db: sqlite3.Connection) -> None:
+    db.execute("ALTER TABLE calls ADD COLUMN finish_reason TEXT")
+    db.execute("ALTER TABLE calls ADD COLUMN params TEXT NOT NULL DEFAULT '{}'")
+    db.execute("CREATE INDEX calls_ts ON calls (ts)")
+    db.execute("CREATE INDEX calls_prompt ON calls (prompt_name, prompt_version)")
+
+
+MIGRATIONS: list[Migration] = [_m001_calls, _m002_finish_params_indexes]
+"""Applied in this order; append new ones, never edit or reorder released ones."""
+
+
+def migrate(db: sqlite3.Connection, migrations: Sequence[Migration] = MIGRATIONS) -> list[str]:
+    """Apply the migrations not yet recorded in ``_migrations``; return the names applied.
+
+    Each migration runs in its own ``BEGIN IMMEDIATE`` transaction together with its
+    ``_migrations`` row, so concurrent processes apply each one exactly once.
+    """
+    previous = db.isolation_level
+    db.isolation_level = None  # we manage transactions explicitly
+    applied: list[str] = []
+    try:
+        db.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
+        for migration in migrations:
+            name = migration.__name__.lstrip("_")
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                done = db.execute("SELECT 1 FROM _migrations WHERE name = ?", (name,)).fetchone()
+                if done is None:
+                    migration(db)
+                    db.execute("INSERT INTO _migrations (name, applied_at) VALUES (?, ?)", (name, _now()))
+                    applied.append(name)
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+    finally:
+        db.isolation_level = previous
+    return applied
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def messages_json(messages: Sequence[ChatMessage]) -> str:
+    """Canonical JSON of the rendered messages (what is stored and hashed)."""
+    return json.dumps([m.as_dict() for m in messages], ensure_ascii=False, separators=(",", ":"))
+
+
+def prompt_hash(messages: Sequence[ChatMessage]) -> str:
+    """sha256 hex of :func:`messages_json`: equal prompts hash equal across runs."""
+    return hashlib.sha256(messages_json(messages).encode("utf-8")).hexdigest()
+
+
+class CallLog:
+    """The call log at ``path`` (created and migrated on construction)."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._connect() as db:
+            db.execute("PRAGMA journal_mode=WAL")
+            migrate(db)
+
+    @contextlib.contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        db = sqlite3.connect(self.path, timeout=30.0)
+        db.row_factory = sqlite3.Row
+        try:
+            yield db
+        finally:
+            db.close()
+
+    def record(
+        self,
+        *,
+        backend: str,
+        model: str,
+        messages: Sequence[ChatMessage],
+        response: str | None,
+        prompt_name: str | None = None,
+        prompt_version: str | None = None,
+        retrieved_ids: Sequence[str] = (),
+        prompt_tokens: int | None = None,
+        completion_tokens: int | None = None,
+        latency_ms: float | None = None,
+        error: str | None = None,
+        cached: bool = False,
+        finish_reason: str | None = None,
+        params: dict[str, Any] | None = None,
+    ) -> int:
+        """Insert one row; return its id."""
+        row = (
+            _now(),
+            backend,
+            model,
+            prompt_name,
+            prompt_version,
+            prompt_hash(messages),
+            json.dumps(list(retrieved_ids), ensure_ascii=False),
+            messages_json(messages),
+            response,
+            prompt_tokens,
+            completion_tokens,
+            latency_ms,
+            error,
+            int(cached),
+            finish_reason,
+            json.dumps(params or {}, ensure_ascii=False, sort_keys=True),
+        )
+        with self._connect() as db, db:
+            cursor = db.execute(
+                """
+                INSERT INTO calls (ts, backend, model, prompt_name, prompt_version, prompt_hash,
+                    retrieved_ids, request, response, prompt_tokens, completion_tokens,
+                    latency_ms, error, cached, finish_reason, params)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """,
+                row,
+            )
+            return int(cursor.lastrowid or 0)
+
+    def list(self, limit: int = 20, offset: int = 0) -> builtins.list[dict[str, Any]]:
+        """Newest first."""
+        with self._connect() as db:
+            rows = db.execute("SELECT * FROM calls ORDER BY id DESC LIMIT ? OFFSET ?", (limit, offset)).fetchall()
+        return [_row(r) for r in rows]
+
+    def get(self, call_id: int) -> dict[str, Any] | None:
+        with self._connect() as db:
+            row = db.execute("SELECT * FROM calls WHERE id = ?", (call_id,)).fetchone()
+        return _row(row) if row is not None else None
+
+    def count(self) -> int:
+        with self._connect() as db:
+            return int(db.execute("SELECT COUNT(*) FROM calls").fetchone()[0])
+
+
+def _row(row: sqlite3.Row) -> dict[str, Any]:
+    out = dict(row)
+    out["retrieved_ids"] = json.loads(out["retrieved_ids"])
+    out["request"] = json.loads(out["request"])
+    out["params"] = json.loads(out["params"])
+    out["cached"] = bool(out["cached"])
+    return out
+
+
+# --- logged calls --------------------------------------------------------------------------
+
+
+def _error_text(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _safe_record(log_: CallLog | None, **fields: Any) -> int | None:
+    if log_ is None:
+        return None
+    try:
+        return log_.record(**fields)
+    except (sqlite3.Error, OSError):
+        logger.exception("could not write the model call log at %s", log_.path)
+        return None
+
+
+def call_model(
+    backend: ChatBackend,
+    messages: Sequence[ChatMessage],
+    *,
+    log: CallLog | None,
+    prompt_name: str | None,
+    prompt_version: str | None,
+    retrieved_ids: Sequence[str] = (),
+    temperature: float = 0.0,
+    max_tokens: int = 512,
+    stop: Sequence[str] | None = None,
+) -> Completion:
+    """``backend.complete(...)`` plus one log row (errors are logged, then re-raised)."""
+    params = {"temperature": temperature, "max_tokens": max_tokens, "stop": list(stop or [])}
+    meta: dict[str, Any] = {
+        "messages": list(messages),
+        "prompt_name": prompt_name,
+        "prompt_version": prompt_version,
+        "retrieved_ids": list(retrieved_ids),
+        "params": params,
+    }
+    start = time.perf_counter()
+    try:
+        completion = backend.complete(messages, temperature=temperature, max_tokens=max_tokens, stop=stop)
+    except Exception as exc:
+        _safe_record(
+            log,
+            backend=backend.name,
+            model=backend.model,
+            response=None,
+            latency_ms=elapsed_ms(start),
+            error=_error_text(exc),
+            **meta,
+        )
+        raise
+    _record_completion(log, completion, meta)
+    return completion
+
+
+def stream_model(
+    backend: ChatBackend,
+    messages: Sequence[ChatMessage],
+    *,
+    log: CallLog | None,
+    prompt_name: str | None,
+    prompt_version: str | None,
+    retrieved_ids: Sequence[str] = (),
+    temperature: float = 0.0,
+    max_tokens: int = 512,
+    stop: Sequence[str] | None = None,
+) -> StreamHandle:
+    """``backend.stream(...)``, logged when the stream ends, fails or is closed early.
+
+    A stream closed before its end is logged with the text so far and
+    ``error="cancelled: ..."``.
+    """
+    params = {"temperature": temperature, "max_tokens": max_tokens, "stop": list(stop or [])}
+    meta: dict[str, Any] = {
+        "messages": list(messages),
+        "prompt_name": prompt_name,
+        "prompt_version": prompt_version,
+        "retrieved_ids": list(retrieved_ids),
+        "params": params,
+    }
+    inner = backend.stream(messages, temperature=temperature, max_tokens=max_tokens, stop=stop)
+
+    def logged() -> StreamGen:
+        start = time.perf_counter()
+        try:
+            yield from inner
+        except GeneratorExit:
+            inner.close()
+            _safe_record(
+                log,
+                backend=backend.name,
+                model=backend.model,
+                response=inner.text,
+                latency_ms=elapsed_ms(start),
+                error=f"cancelled: stream closed by the caller after {len(inner.text)} chars",
+                **meta,
+            )
+            raise
+        except Exception as exc:
+            _safe_record(
+                log,
+                backend=backend.name,
+                model=backend.model,
+                response=inner.text or None,
+                latency_ms=elapsed_ms(start),
+                error=_error_text(exc),
+                **meta,
+            )
+            raise
+        completion = inner.completion
+        _record_completion(log, completion, meta)
+        return completion
+
+    return StreamHandle(logged())
+
+
+def _record_completion(log_: CallLog | None, completion: Completion, meta: dict[str, Any]) -> None:
+    usage: Usage = completion.usage
+    _safe_record(
+        log_,
+        backend=completion.backend,
+        model=completion.model,
+        response=completion.text,
+        prompt_tokens=usage.prompt_tokens,
+        completion_tokens=usage.completion_tokens,
+        latency_ms=completion.latency_ms,
+        finish_reason=completion.finish_reason,
+        **meta,
+    )
