@@ -14,7 +14,6 @@ import service.cli
 from service.cli import app
 from service.config import get_settings
 from service.runtime import build_services
-from vectorstore.embeddings import MiniLMEmbedding
 
 
 @pytest.fixture

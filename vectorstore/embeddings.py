@@ -56,7 +56,7 @@ class MiniLMEmbedding(EmbeddingFunction[Documents]):
         self._tokenizer, self._session, self._input_names, self._lock = _minilm_runtime(threads)
 
     # -- Chroma contract -----------------------------------------------------------------
-    def __call__(self, input: Documents) -> Embeddings:  # noqa: A002 - Chroma's signature
+    def __call__(self, input: Documents) -> Embeddings:
         return list(self.embed(list(input)))
 
     @staticmethod
@@ -136,7 +136,7 @@ class OpenAIEmbedding(EmbeddingFunction[Documents]):
             raise ModelMissing(f"OpenAI embeddings need an API key in ${api_key_env}")
         self._client = OpenAI(api_key=key or "unused", base_url=base_url)
 
-    def __call__(self, input: Documents) -> Embeddings:  # noqa: A002
+    def __call__(self, input: Documents) -> Embeddings:
         return list(self.embed(list(input)))
 
     @staticmethod

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 
-from service.deps import ServicesDep
 from service.api.problems import problem
+from service.deps import ServicesDep
 from service.errors import FieldError, InvalidInput, NotFound, PayloadTooLarge
 from service.ingest.article import ArticleInput
 from service.ingest.parse import decode
@@ -59,7 +59,8 @@ async def read_json_body(request: Request, limit: int) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise InvalidInput.for_field("body", f"invalid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from exc
+        where = f"line {exc.lineno} column {exc.colno}"
+        raise InvalidInput.for_field("body", f"invalid JSON: {exc.msg} at {where}") from exc
 
 
 @router.post("", response_model=IngestResponse, openapi_extra=_BODY_SCHEMA,
@@ -100,11 +101,11 @@ async def ingest_articles(request: Request, services: ServicesDep) -> JSONRespon
 @router.get("", response_model=ArticlePage)
 def list_articles(
     services: ServicesDep,
-    source: list[str] | None = Query(default=None, description="Filter by outlet (repeatable)."),
-    since: str | None = Query(default=None, description="ISO date/datetime, inclusive."),
-    until: str | None = Query(default=None, description="ISO date/datetime; a date covers that day."),
-    limit: int = Query(default=50, ge=1, le=500),
-    offset: int = Query(default=0, ge=0),
+    source: Annotated[list[str] | None, Query(description="Filter by outlet (repeatable).")] = None,
+    since: Annotated[str | None, Query(description="ISO date/datetime, inclusive.")] = None,
+    until: Annotated[str | None, Query(description="ISO date/datetime; a date covers that day.")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
 ) -> ArticlePage:
     filters = Filters(sources=tuple(source or ()), since=parse_bound(since, "since"),
                       until=parse_bound(until, "until", upper=True))
@@ -140,4 +141,4 @@ def delete_article(article_id: str, services: ServicesDep) -> Response:
     return Response(status_code=204)
 
 
-__all__ = ["router", "ArticleInput"]
+__all__ = ["ArticleInput", "router"]

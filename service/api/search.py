@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter, Query
 
 from service.deps import ServicesDep
@@ -29,12 +31,12 @@ def to_response(result: SearchResult) -> SearchResponse:
 @router.get("/search", response_model=SearchResponse)
 def search(
     services: ServicesDep,
-    q: str = Query(min_length=1, max_length=2000, description="The query."),
-    k: int = Query(default=8, ge=1, le=100),
-    since: str | None = Query(default=None),
-    until: str | None = Query(default=None),
-    source: list[str] | None = Query(default=None),
-    article_id: list[str] | None = Query(default=None),
+    q: Annotated[str, Query(min_length=1, max_length=2000, description="The query.")],
+    k: Annotated[int, Query(ge=1, le=100)] = 8,
+    since: Annotated[str | None, Query(description="ISO date/datetime, inclusive.")] = None,
+    until: Annotated[str | None, Query(description="ISO date/datetime; a date covers that day.")] = None,
+    source: Annotated[list[str] | None, Query()] = None,
+    article_id: Annotated[list[str] | None, Query()] = None,
 ) -> SearchResponse:
     if not q.strip():
         raise InvalidInput.for_field("q", "query is blank")

@@ -188,7 +188,8 @@ class ArticleStore:
         return done
 
     def stats(self) -> dict[str, int]:
-        return {**self.catalog.stats(), "chunk_vectors": self.chunks.count(), "sentence_vectors": self.sentences.count()}
+        vectors = {"chunk_vectors": self.chunks.count(), "sentence_vectors": self.sentences.count()}
+        return {**self.catalog.stats(), **vectors}
 
 
 def _article_meta(art: ProcessedArticle) -> dict[str, Any]:

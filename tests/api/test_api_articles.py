@@ -14,7 +14,6 @@ from fastapi.testclient import TestClient
 from service.config import Settings
 from service.main import create_app
 from service.runtime import build_services
-from vectorstore.embeddings import MiniLMEmbedding
 
 PROBLEM = "application/problem+json"
 SMALL_BODY_LIMIT = 2048
@@ -216,13 +215,12 @@ def test_readyz_reports_pending_writes_after_a_crash(client: TestClient) -> None
 # -- bad input: problem+json, the field named, nothing written ---------------------------------
 @pytest.fixture(scope="module")
 def small_client(tmp_path_factory, embedder) -> Iterator[TestClient]:
-    with pytest.MonkeyPatch.context() as mp:
-        settings = Settings(data_dir=tmp_path_factory.mktemp("api-small") / "data", llm_backend="fake",
-                            max_body_bytes=SMALL_BODY_LIMIT, max_article_chars=500)
-        app = create_app(settings, services_factory=lambda s: build_services(s, embedder=embedder))
-        with TestClient(app) as c:
-            assert post(c, article("existing", "An article that is already there.")).status_code == 200
-            yield c
+    settings = Settings(data_dir=tmp_path_factory.mktemp("api-small") / "data", llm_backend="fake",
+                        max_body_bytes=SMALL_BODY_LIMIT, max_article_chars=500)
+    app = create_app(settings, services_factory=lambda s: build_services(s, embedder=embedder))
+    with TestClient(app) as c:
+        assert post(c, article("existing", "An article that is already there.")).status_code == 200
+        yield c
 
 
 def state(client: TestClient) -> tuple[int, dict[str, int]]:

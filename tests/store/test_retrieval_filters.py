@@ -14,7 +14,6 @@ from service.retrieval.langchain import NewsdeskRetriever
 from service.runtime import Services, build_services
 from service.store.catalog import Filters
 from service.timeutil import parse_bound
-from vectorstore.embeddings import MiniLMEmbedding
 
 ARTICLES = [
     ArticleInput(id="flood-jan", source="Coastal Gazette", published_at="2023-01-10",
@@ -34,15 +33,14 @@ FLOOD_QUERY = "river flood storm"
 
 @pytest.fixture(scope="module")
 def svc(tmp_path_factory, embedder, seed_text_module) -> Iterator[Services]:
-    with pytest.MonkeyPatch.context() as mp:
-        settings = Settings(data_dir=tmp_path_factory.mktemp("retrieval") / "data", llm_backend="fake")
-        services = build_services(settings, embedder=embedder)
-        seed = ArticleInput(id="seed", source="AP", published_at="2025-04-28", title="Putin thanks North Korea",
-                            text=seed_text_module)
-        results = services.store.ingest_many([*ARTICLES, seed])
-        assert [r.status for r in results] == ["created"] * 4
-        yield services
-        services.close()
+    settings = Settings(data_dir=tmp_path_factory.mktemp("retrieval") / "data", llm_backend="fake")
+    services = build_services(settings, embedder=embedder)
+    seed = ArticleInput(id="seed", source="AP", published_at="2025-04-28", title="Putin thanks North Korea",
+                        text=seed_text_module)
+    results = services.store.ingest_many([*ARTICLES, seed])
+    assert [r.status for r in results] == ["created"] * 4
+    yield services
+    services.close()
 
 
 @pytest.fixture(scope="module")

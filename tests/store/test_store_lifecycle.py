@@ -13,7 +13,6 @@ from service.errors import NotFound
 from service.ingest.article import ArticleInput, ProcessedArticle
 from service.runtime import Services, build_services
 from service.store.catalog import Filters
-from vectorstore.embeddings import MiniLMEmbedding
 
 V1 = ArticleInput(
     id="harbour",
