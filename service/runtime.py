@@ -18,9 +18,9 @@ from service.generation.support import SupportChecker
 from service.llm.base import ChatBackend
 from service.llm.registry import available, create_backend
 from service.logs.calls import CallLog
+from service.retrieval.search import Retriever
 from service.store.articles import ArticleStore
 from service.store.catalog import Catalog
-from service.retrieval.search import Retriever
 from service.tokens import seed_tiktoken_cache
 from vectorstore.client import make_client, open_collections
 from vectorstore.embeddings import build_embedder
