@@ -8,8 +8,9 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from service.api import articles, ask, health, problems, search
+from service.api import articles, ask, briefings, health, problems, search, summaries
 from service.config import Settings, get_settings
+from service.generation.schedule import start_scheduler
 from service.runtime import Services, build_services
 
 log = logging.getLogger(__name__)
@@ -27,9 +28,12 @@ def create_app(settings: Settings | None = None, *,
         app.state.services = services
         if on_startup:
             on_startup(services)
+        scheduler = start_scheduler(services)  # daily briefing; one run per day across workers
         try:
             yield
         finally:
+            if scheduler is not None:
+                scheduler.stop()
             services.close()
 
     app = FastAPI(
@@ -39,6 +43,6 @@ def create_app(settings: Settings | None = None, *,
         lifespan=lifespan,
     )
     problems.install(app)
-    for module in (health, articles, search, ask):
+    for module in (health, articles, search, ask, summaries, briefings):
         app.include_router(module.router)
     return app

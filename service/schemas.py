@@ -117,6 +117,7 @@ class Problem(BaseModel):
     detail: str
     errors: list[FieldProblem] = []
 
+
 class FiltersIn(Strict):
     article_ids: list[str] = Field(default_factory=list, max_length=500)
     sources: list[str] = Field(default_factory=list, max_length=100)
@@ -175,3 +176,141 @@ class AskResponse(BaseModel):
 
 # --- summaries and briefings (issue 4) ------------------------------------------------------
 
+
+class SummaryRequest(Strict):
+    article_ids: list[str] = Field(default_factory=list, max_length=500,
+                                   description="Summarise these articles (or restrict a query to them).")
+    query: str | None = Field(default=None, min_length=1, max_length=2000,
+                              description="Summarise what the indexed articles say on this topic.")
+    since: str | None = Field(default=None, description="ISO date or datetime, inclusive.")
+    until: str | None = Field(default=None, description="ISO date or datetime; a date covers the whole day.")
+    sources: list[str] = Field(default_factory=list, max_length=100)
+    length: Literal["short", "medium", "long"] = "medium"
+    style: Literal["paragraph", "bullets"] = "paragraph"
+    prompt_version: str | None = Field(default=None, pattern=r"^v\d+$")
+    model: str | None = Field(default=None, max_length=200,
+                              description="Backend[:model], e.g. 'local', 'openai:gpt-4o-mini', 'fake'.")
+
+
+class SummarySentenceOut(BaseModel):
+    text: str
+    citations: list[str] = Field(description="Sentence ids.")
+    markers: list[int]
+    support: float
+
+
+class PairCoverageOut(BaseModel):
+    claim_id: str
+    counter_id: str
+    claim: str
+    counter: str
+    claim_present: bool
+    counter_present: bool
+    both: bool
+
+
+class NeutralityOut(BaseModel):
+    words: int
+    loaded_introduced: list[str] = Field(description="Subjective words (TextBlob lexicon) not in the cited sources.")
+    loaded_rate: float
+    attributed_in_sources: int = Field(description="Output sentences whose main source attributes the claim.")
+    attribution_kept: int
+    attribution_rate: float | None
+    contested: list[PairCoverageOut]
+    contested_touched: int
+    contested_complete: int
+    contested_coverage: float | None
+    fixes: dict[str, int] = Field(description="What the pipeline changed to enforce neutrality.")
+
+
+class SummaryResponse(BaseModel):
+    summary: str
+    sentences: list[SummarySentenceOut]
+    citations: list[CitationOut]
+    neutrality: NeutralityOut
+    model: str
+    backend: str
+    prompt: str
+    usage: dict[str, int | None]
+    timings: dict[str, float]
+    articles: list[str]
+    calls: int
+    dropped_sentences: int
+    extractive_fallback: bool = Field(description="True when no generated sentence verified and the most "
+                                                  "central source sentences are quoted instead.")
+
+
+class BriefingRequest(Strict):
+    date: str = Field(pattern=r"^\d{4}-\d{2}-\d{2}$")
+    timezone: str | None = Field(default=None, max_length=64, description="IANA name; default settings'.")
+    sources: list[str] = Field(default_factory=list, max_length=100)
+    model: str | None = Field(default=None, max_length=200)
+    prompt_version: str | None = Field(default=None, pattern=r"^v\d+$")
+
+
+class KeyPointOut(BaseModel):
+    text: str
+    markers: list[int]
+    sentence_ids: list[str]
+    support: float
+
+
+class PerspectiveOut(BaseModel):
+    source: str
+    emphasis: KeyPointOut
+
+
+class SourceCountOut(BaseModel):
+    source: str
+    articles: int
+    sentences: int
+
+
+class StoryOut(BaseModel):
+    id: str
+    headline: str
+    headline_from: str
+    key_points: list[KeyPointOut]
+    perspectives: list[PerspectiveOut]
+    sources: list[SourceCountOut]
+    article_ids: list[str]
+    contested: int
+    status: str | None = Field(default=None, description="new | continuing, against the previous briefing.")
+
+
+class SingleReportOut(BaseModel):
+    article_id: str
+    title: str
+    source: str
+    url: str | None
+
+
+class DevelopmentOut(BaseModel):
+    story_id: str
+    previous_headline: str
+    key_points: list[int] = Field(description="Indexes into the story's key_points that are new.")
+
+
+class ChangesOut(BaseModel):
+    previous_date: str | None
+    new_stories: list[str]
+    developments: list[DevelopmentOut]
+
+
+class BriefingOut(BaseModel):
+    date: str
+    timezone: str
+    sources: list[str]
+    generated_at: str
+    model: str
+    backend: str
+    prompt: str
+    inputs_hash: str
+    articles: int
+    stories: list[StoryOut]
+    single_reports: list[SingleReportOut]
+    changes: ChangesOut
+    citations: list[CitationOut]
+    neutrality: NeutralityOut
+    usage: dict[str, int | None]
+    timings: dict[str, float]

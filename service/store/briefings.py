@@ -35,16 +35,23 @@ class BriefingStore:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        with self._tx() as db:
+        db = self._connect()
+        try:
             db.execute("PRAGMA journal_mode=WAL")
-        with self._tx() as db:
+        finally:
+            db.close()
+        with self._tx() as tx:
             for stmt in _SCHEMA:
-                db.execute(stmt)
+                tx.execute(stmt)
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+        db.row_factory = sqlite3.Row
+        return db
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
-        db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
-        db.row_factory = sqlite3.Row
+        db = self._connect()
         try:
             db.execute("BEGIN IMMEDIATE")
             try:

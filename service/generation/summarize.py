@@ -1,0 +1,298 @@
+"""Neutral summaries: gather sentences -> select central ones -> generate (map-reduce when the
+selection does not fit one call) -> verify -> enforce neutrality -> number citations.
+
+Shared by ``POST /v1/summaries``, ``newsdesk summarize`` and the benchmarks.  The model only
+ever sees indexed sentences (boilerplate is never indexed), numbered ``[S1]..``; every output
+sentence is verified against the sentences it cites and dropped when unsupported.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+from service.errors import InvalidInput, NotFound
+from service.generation.answer import Citation, number_citations
+from service.generation.citations import Draft, VerifiedSentence, parse_draft, verify
+from service.generation.evidence import Evidence
+from service.generation.neutrality import (
+    ContestedPair,
+    NeutralityReport,
+    complete_pairs,
+    enforce,
+    find_contested_pairs,
+    report,
+    restate,
+)
+from service.generation.selection import (
+    Weights,
+    article_hits,
+    hit_tokens,
+    mmr_select,
+    pack_groups,
+    reading_order,
+    relevance,
+    sentence_vectors,
+)
+from service.llm.base import Completion
+from service.logs.calls import call_model
+from service.prompts import PromptTemplate, load_prompt
+from service.retrieval.search import SentenceHit
+from service.runtime import Services
+from service.store.catalog import Filters
+from service.tokens import count_tokens
+
+Length = Literal["short", "medium", "long"]
+Style = Literal["paragraph", "bullets"]
+
+
+@dataclass(frozen=True, slots=True)
+class LengthSpec:
+    words: str
+    max_tokens: int
+    calls: int
+    """How many calls' worth of input the selection may keep (more than one means map-reduce)."""
+    max_sentences: int
+    """Generated sentences kept (the small model overruns "2 to 3 sentences"); counter-claims come on top."""
+
+
+LENGTHS: dict[str, LengthSpec] = {
+    "short": LengthSpec("2 to 3 sentences", 120, 1, 3),
+    "medium": LengthSpec("4 to 6 sentences", 280, 2, 6),
+    "long": LengthSpec("7 to 10 sentences", 420, 3, 10),
+}
+STYLES = {"paragraph": "as one paragraph", "bullets": "as a bulleted list, one sentence per line starting with '- '"}
+HEADER_TOKENS = 24
+"""Tokens of one ``Article A1: "title" (source, date)`` line in the rendered evidence."""
+MESSAGE_TOKENS = 8
+MAX_POOL_ARTICLES = 200
+QUERY_CANDIDATES = 60
+_BULLET = re.compile(r"^[ \t]*(?:[-*\u2022]|\d{1,2}[.)])[ \t]+", re.MULTILINE)
+
+
+@dataclass(slots=True)
+class SummaryParams:
+    article_ids: tuple[str, ...] = ()
+    query: str | None = None
+    filters: Filters = field(default_factory=Filters)
+    length: Length = "medium"
+    style: Style = "paragraph"
+    prompt_version: str | None = None
+    model: str | None = None
+
+
+@dataclass(slots=True)
+class SummaryResult:
+    summary: str
+    sentences: list[tuple[VerifiedSentence, list[int]]]
+    citations: list[Citation]
+    neutrality: NeutralityReport
+    model: str
+    backend: str
+    prompt: str
+    usage: dict[str, int | None]
+    timings: dict[str, float]
+    articles: list[str]
+    shown: list[str]
+    calls: int
+    dropped: int
+    extractive_fallback: bool
+
+
+@dataclass(slots=True)
+class Pool:
+    """The input: candidate sentences, their unit vectors and contested pairs among them."""
+
+    hits: list[SentenceHit]
+    vectors: np.ndarray
+    pairs: list[ContestedPair]
+    query_vector: np.ndarray | None = None
+
+
+@dataclass(slots=True)
+class Generated:
+    verified: list[VerifiedSentence]
+    draft: Draft
+    completion: Completion
+    evidence: Evidence
+
+
+def _ms(start: float) -> float:
+    return round((time.perf_counter() - start) * 1000, 1)
+
+
+# --------------------------------------------------------------------------------------------
+# Input
+# --------------------------------------------------------------------------------------------
+
+
+def gather(services: Services, params: SummaryParams) -> tuple[list[SentenceHit], np.ndarray | None]:
+    """Candidate sentences for the request, and the query vector for a topic summary."""
+    f = params.filters
+    if params.query:
+        scoped = Filters(f.sources, params.article_ids or f.article_ids, f.since, f.until)
+        hits = services.retriever.search(params.query, k=QUERY_CANDIDATES, filters=scoped).sentences
+        return hits, np.asarray(services.embedder.embed([params.query])[0], dtype=np.float32)
+    if params.article_ids:
+        found = services.catalog.visible_versions(params.article_ids)
+        missing = [a for a in params.article_ids if a not in found]
+        if missing:
+            raise NotFound(f"no article with id {', '.join(missing)}")
+        return article_hits(services.catalog, params.article_ids), None
+    if f.sources or f.since is not None or f.until is not None or f.article_ids:
+        limit = min(services.settings.summary_max_articles, MAX_POOL_ARTICLES)
+        rows, _ = services.catalog.list_articles(f, limit=limit, offset=0)
+        return article_hits(services.catalog, [r["id"] for r in rows]), None
+    raise InvalidInput.for_field("article_ids", "give article_ids, a query, or since/until/sources")
+
+
+def build_pool(services: Services, hits: list[SentenceHit], query_vector: np.ndarray | None = None) -> Pool:
+    vectors = sentence_vectors(services.catalog, services.retriever.sentences, services.embedder, hits)
+    return Pool(hits, vectors, find_contested_pairs(hits, vectors), query_vector)
+
+
+def input_budget(services: Services, tpl: PromptTemplate, max_tokens: int, **values: str) -> int:
+    """Source tokens one call may carry: the configured cap, within the model's context."""
+    frame = tpl.render(**{**values, "sources": ""})
+    overhead = sum(count_tokens(m.content) + MESSAGE_TOKENS for m in frame)
+    room = services.settings.llm_context_tokens - max_tokens - overhead - 64
+    budget = min(services.settings.summary_input_tokens, room)
+    if budget < 100:
+        raise InvalidInput.for_field("length", f"the model context ({services.settings.llm_context_tokens} tokens) "
+                                               "leaves no room for sources")
+    return budget
+
+
+def select(pool: Pool, *, budget_tokens: int, calls: int, weights: Weights) -> list[list[int]]:
+    """Central, diverse sentences for up to ``calls`` calls of ``budget_tokens``, packed per call.
+
+    More than one call (map-reduce) only when the input is over twice one call's budget: for
+    anything smaller, selecting down to one call loses less than a reduce step costs.
+    """
+    if sum(hit_tokens(h) for h in pool.hits) <= 2 * budget_tokens:
+        calls = 1
+    scores = relevance(pool.hits, pool.vectors, weights, pool.query_vector)
+    articles = len({h.article_id for h in pool.hits})
+    total = budget_tokens * calls - HEADER_TOKENS * min(articles, 8 * calls)
+    picked = mmr_select(pool.hits, pool.vectors, scores, budget_tokens=max(total, budget_tokens // 2),
+                        max_sentences=60 * calls, diversity=weights.diversity)
+    return pack_groups(pool.hits, picked, budget_tokens)
+
+
+# --------------------------------------------------------------------------------------------
+# Generation
+# --------------------------------------------------------------------------------------------
+
+
+def strip_bullets(text: str) -> str:
+    return _BULLET.sub("", text)
+
+
+def cut_truncated(completion: Completion) -> str:
+    """A reply cut by max_tokens ends mid-sentence: keep it only up to its last citation."""
+    text = completion.text
+    if completion.finish_reason == "length" and "]" in text:
+        return text[: text.rfind("]") + 1]
+    return text
+
+
+def generate_verified(services: Services, evidence: Evidence, tpl: PromptTemplate, *, model: str | None,
+                      max_tokens: int, values: dict[str, str],
+                      clean: Callable[[str], str] | None = None) -> Generated:
+    """One logged model call over ``evidence``, its draft parsed and verified (unsupported dropped)."""
+    messages = tpl.render(sources=evidence.render(), **values)
+    completion = call_model(services.backend(model), messages, log=services.call_log, prompt_name=tpl.name,
+                            prompt_version=tpl.version, retrieved_ids=evidence.ids, temperature=tpl.temperature,
+                            max_tokens=max_tokens)
+    shown = evidence.by_marker()
+    text = (clean or strip_bullets)(cut_truncated(completion))
+    draft = parse_draft(text, set(shown))
+    verified = verify(draft, shown, services.checker, services.support_threshold)
+    return Generated(verified, draft, completion, evidence)
+
+
+def _evidence(pool: Pool, indexes: Sequence[int]) -> Evidence:
+    chosen = [pool.hits[i] for i in reading_order(pool.hits, indexes)]
+    return Evidence(tuple(complete_pairs(chosen, pool.pairs)))
+
+
+def _cited_indexes(pool: Pool, generated: Sequence[Generated]) -> list[int]:
+    position = {h.id: i for i, h in enumerate(pool.hits)}
+    cited = {position[h.id] for g in generated for v in g.verified for h in v.citations if h.id in position}
+    return sorted(cited)
+
+
+def add_usage(total: dict[str, int | None], completion: Completion) -> None:
+    for key, value in (("prompt_tokens", completion.usage.prompt_tokens),
+                       ("completion_tokens", completion.usage.completion_tokens)):
+        total[key] = (total.get(key) or 0) + (value or 0)
+
+
+def extractive(services: Services, pool: Pool, groups: Sequence[Sequence[int]], n: int) -> list[VerifiedSentence]:
+    """The ``n`` most relevant selected sentences, verbatim: the fallback when nothing verified."""
+    firsts = [i for g in groups for i in g][:n]
+    return restate([pool.hits[i] for i in reading_order(pool.hits, firsts)], services.checker)
+
+
+# --------------------------------------------------------------------------------------------
+# Pipeline
+# --------------------------------------------------------------------------------------------
+
+
+def summarize(services: Services, params: SummaryParams) -> SummaryResult:
+    t0 = time.perf_counter()
+    timings: dict[str, float] = {}
+    hits, qvec = gather(services, params)
+    if not hits:
+        raise NotFound("no indexed sentences match the request")
+    pool = build_pool(services, hits, qvec)
+    timings["select_ms"] = _ms(t0)
+    spec = LENGTHS[params.length]
+    tpl = load_prompt("summary", params.prompt_version or services.settings.summary_prompt_version)
+    values = {"length": spec.words, "style": STYLES[params.style]}
+    budget = input_budget(services, tpl, spec.max_tokens, **values)
+    weights = Weights(centrality=0.35, lead=0.15, query=0.5) if qvec is not None else Weights()
+    groups = select(pool, budget_tokens=budget, calls=spec.calls, weights=weights)
+
+    t1 = time.perf_counter()
+    usage: dict[str, int | None] = {"prompt_tokens": 0, "completion_tokens": 0}
+    partials: list[Generated] = []
+    if len(groups) > 1:  # map: summarise each group; reduce: summarise what the maps cited
+        for group in groups:
+            partials.append(generate_verified(services, _evidence(pool, group), tpl, model=params.model,
+                                              max_tokens=spec.max_tokens, values=values))
+            add_usage(usage, partials[-1].completion)
+        final_idx = _cited_indexes(pool, partials) or [i for g in groups for i in g]
+    else:
+        final_idx = groups[0] if groups else []
+    final = generate_verified(services, _evidence(pool, final_idx), tpl, model=params.model,
+                              max_tokens=spec.max_tokens, values=values)
+    add_usage(usage, final.completion)
+    timings["generate_ms"] = _ms(t1)
+
+    t2 = time.perf_counter()
+    shown_ids = set(final.evidence.ids)
+    surface = sorted((p for p in pool.pairs if p.claim.id in shown_ids), key=lambda p: -p.score)[: spec.calls]
+    kept, fixes = enforce(final.verified[: spec.max_sentences], pool.pairs, services.checker, surface=surface)
+    fallback = not kept
+    if fallback:
+        kept, fixes = enforce(extractive(services, pool, groups, 2), pool.pairs, services.checker, surface=surface)
+    numbered, citations, text = number_citations(services, kept)
+    if params.style == "bullets":
+        text = "\n".join(f"- {v.text} {''.join(f'[{n}]' for n in nums)}".rstrip() for v, nums in numbered)
+    neutrality = report([(v.text, v.citations) for v in kept], pool.pairs, fixes)
+    timings["verify_ms"] = _ms(t2)
+    timings["total_ms"] = _ms(t0)
+    shown = {sid for g in (*partials, final) for sid in g.evidence.ids}
+    return SummaryResult(
+        summary=text, sentences=numbered, citations=citations, neutrality=neutrality,
+        model=final.completion.model, backend=final.completion.backend, prompt=tpl.ref, usage=usage,
+        timings=timings, articles=list(dict.fromkeys(h.article_id for h in pool.hits)), shown=sorted(shown),
+        calls=len(partials) + 1, dropped=len(final.draft.sentences) - len(final.verified),
+        extractive_fallback=fallback,
+    )
