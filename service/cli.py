@@ -17,7 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from service.config import REPO_ROOT, get_settings
 from service.errors import FieldError, NewsdeskError, NotFound
-from service.ingest.parse import RawItem, expand_paths, parse_jsonl, read_path
+from service.ingest.parse import RawItem, expand_paths, json_lines, parse_jsonl, read_path
 from service.ingest.pipeline import ItemOutcome, ingest_batch
 from service.runtime import Services, build_services
 from service.store.catalog import Filters
@@ -59,7 +59,7 @@ def gather(paths: list[str]) -> list[RawItem]:
     items: list[RawItem] = []
     for arg in paths:
         if arg == "-":
-            items.extend(parse_jsonl(sys.stdin.read().splitlines(), "<stdin>"))
+            items.extend(parse_jsonl(json_lines(sys.stdin.read()), "<stdin>"))
             continue
         for path in expand_paths([arg]):
             if not path.exists():
@@ -197,6 +197,86 @@ def logs(
 
 @app.command()
 @fail_on_domain_errors
+def summarize(
+    article: Annotated[list[str] | None, typer.Option("--article", help="Article id(s) to summarise.")] = None,
+    query: Annotated[str | None, typer.Option("--query", help="Summarise what the articles say on this topic.")] = None,
+    since: str | None = None,
+    until: str | None = None,
+    source: Annotated[list[str] | None, typer.Option()] = None,
+    length: Annotated[str, typer.Option(help="short | medium | long")] = "medium",
+    style: Annotated[str, typer.Option(help="paragraph | bullets")] = "paragraph",
+    model: Annotated[str | None, typer.Option(help="Backend[:model], e.g. local, fake.")] = None,
+    prompt_version: Annotated[str | None, typer.Option("--prompt-version")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the API response shape.")] = False,
+) -> None:
+    """A neutral summary of articles, a topic or a date range; every sentence cited and verified."""
+    from pydantic import ValidationError
+
+    from service.api.summaries import to_params, to_response
+    from service.errors import InvalidInput
+    from service.generation.summarize import summarize as run_summary
+    from service.schemas import SummaryRequest
+
+    try:
+        req = SummaryRequest(article_ids=article or [], query=query, since=since, until=until, sources=source or [],
+                             length=length, style=style, model=model, prompt_version=prompt_version)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = [FieldError(".".join(map(str, e["loc"])), e["msg"]) for e in exc.errors()]
+        raise InvalidInput("invalid summary request", errors=problems) from exc
+    with services() as svc:
+        res = run_summary(svc, to_params(req))
+    if as_json:
+        out.print_json(to_response(res).model_dump_json())
+        return
+    out.print(res.summary, markup=False)
+    out.print("\n[bold]Sources[/]")
+    for c in res.citations:
+        out.print(f"[{c.marker}] “{c.quote}”", markup=False)
+        out.print(f"    [dim]{c.hit.title} · {c.hit.source} · {c.hit.id}[/]")
+    n = res.neutrality
+    out.print(f"[dim]neutrality: loaded words added {len(n.loaded_introduced)} · attribution "
+              f"{n.attribution_kept}/{n.attributed_in_sources} · contested pairs complete "
+              f"{n.contested_complete}/{n.contested_touched} · fixes {n.fixes}[/]")
+    out.print(f"[dim]{res.backend}/{res.model} · {res.prompt} · {res.calls} call(s) · "
+              f"{res.timings.get('total_ms', 0):.0f} ms[/]")
+
+
+@app.command()
+@fail_on_domain_errors
+def briefing(
+    date: Annotated[str, typer.Option("--date", help="YYYY-MM-DD")],
+    fmt: Annotated[str, typer.Option("--format", help="md | html | json")] = "md",
+    out_file: Annotated[Path | None, typer.Option("--out", help="Write here instead of stdout.")] = None,
+    timezone: Annotated[str | None, typer.Option(help="IANA timezone; default NEWSDESK_BRIEFING_TIMEZONE.")] = None,
+    source: Annotated[list[str] | None, typer.Option()] = None,
+    model: Annotated[str | None, typer.Option(help="Backend[:model], e.g. local, fake.")] = None,
+    rebuild: Annotated[bool, typer.Option(help="Build again even when one is stored.")] = False,
+) -> None:
+    """Build (or load the stored) daily briefing and print or write it."""
+    from service.errors import InvalidInput
+    from service.generation.briefing import BriefingParams, build_briefing, get_briefing, parse_day
+    from service.generation.briefing_render import render
+
+    if fmt not in ("md", "html", "json"):
+        raise InvalidInput.for_field("format", "choose md, html or json")
+    with services() as svc:
+        params = BriefingParams(parse_day(date), timezone or svc.settings.briefing_timezone, tuple(source or ()),
+                                model)
+        try:
+            found = None if rebuild else get_briefing(svc, params.day, params.timezone, params.sources)
+        except NotFound:
+            found = None
+        payload = found or build_briefing(svc, params)
+    text = json.dumps(payload, ensure_ascii=False, indent=2) if fmt == "json" else render(payload, fmt)
+    if out_file is None:
+        sys.stdout.write(text)
+    else:
+        out_file.write_text(text, encoding="utf-8")
+        err.print(f"wrote {out_file} ({len(payload['stories'])} stories)")
+
+
+@app.command()
+@fail_on_domain_errors
 def serve(
     host: str = "127.0.0.1",
     port: int = 8000,
@@ -218,6 +298,19 @@ def serve(
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     uvicorn.run(create_app(settings, on_startup=ingest_seeds), host=host, port=port)
+
+
+eval_app = typer.Typer(add_completion=False, no_args_is_help=True, help="Evaluation suites: run, compare, gate.")
+
+
+def _register_eval_commands() -> None:
+    from evals.cli import register
+
+    register(eval_app, fail_on_domain_errors)
+
+
+_register_eval_commands()
+app.add_typer(eval_app, name="eval")
 
 
 def main() -> None:

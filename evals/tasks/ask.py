@@ -1,0 +1,88 @@
+"""The ask task: ``answer(services, AskParams)`` -- the function behind POST /v1/ask -- on one case.
+
+The request sets ``flag_unsupported=True`` so the result also carries the draft sentences that
+verification would drop; the *answer* scored is what the API returns by default (the supported
+sentences only), while ALCE and faithfulness are measured on the whole draft.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from evals.cases import Case
+from evals.metrics.abstention import abstention_metrics
+from evals.metrics.answer import contains_answer, exact_match, token_f1
+from evals.metrics.citations import Statement, alce
+from evals.metrics.faithfulness import faithfulness
+from evals.metrics.support import Span, support_prf
+from evals.metrics.tokens import token_metrics
+from evals.tasks.common import TaskContext, Variant, base_row, latency_ms, model_calls
+from service.errors import InvalidInput
+from service.generation.answer import AnswerResult, AskParams, answer
+from service.generation.citations import VerifiedSentence
+from service.store.catalog import Filters
+
+PROMPT = "answer"
+
+
+def run_case(ctx: TaskContext, case: Case, variant: Variant) -> dict[str, Any]:
+    if variant.prompt_name != PROMPT:
+        raise InvalidInput.for_field("prompt", f"the ask task uses {PROMPT}@vN prompts, not {variant.prompt}")
+    since = len(ctx.ledger.events)
+    params = AskParams(case.question, Filters(article_ids=case.article_ids), ctx.top_k,
+                       prompt_version=variant.prompt_version, model=variant.model, flag_unsupported=True)
+    res = answer(ctx.services, params)
+    calls = model_calls(ctx.ledger, since)
+    kept = [] if res.abstained else [(v, nums) for v, nums in res.sentences if not v.flagged]
+    quotes = {c.hit.id: c.quote for c in res.citations}
+    row = base_row(case, variant, ctx, calls)
+    row.update({
+        "question": case.question,
+        "answer": " ".join(f"{v.text} {''.join(f'[{n}]' for n in nums)}".strip() for v, nums in kept)
+        if kept else res.answer,
+        "abstained": res.abstained,
+        "abstain_reason": res.abstain_reason,
+        "sentences": [{"text": v.text, "support": v.support, "flagged": v.flagged, "reattributed": v.reattributed,
+                       "citations": [h.id for h in v.citations]} for v, _ in res.sentences],
+        "citations": [{"sentence_id": h.id, "title": h.title, "quote": quotes.get(h.id, h.text)}
+                      for h in dict((h.id, h) for v, _ in kept for h in v.citations).values()],
+        "evidence": [h.id for h in res.evidence],
+        "backend": res.backend,
+        "model_name": res.model,
+        "prompt_ref": res.prompt,
+        "usage": res.usage,
+        "timings": res.timings,
+        "metrics": score(ctx, case, res, [v for v, _ in kept], latency_ms(res.timings, calls)),
+    })
+    return row
+
+
+def score(ctx: TaskContext, case: Case, res: AnswerResult, kept: list[VerifiedSentence],
+          latency: float) -> dict[str, float | None]:
+    gold = case.gold
+    text = " ".join(v.text for v in kept)
+    draft = [v for v, _ in res.sentences]
+    m: dict[str, float | None] = {"latency_ms": latency, **token_metrics(res.usage)}
+    m.update(abstention_metrics(res.abstained, gold.answerable))
+    if gold.answers and gold.answerable is not False:
+        said = " ".join(v.text for v in draft)
+        m.update(em=exact_match(text, gold.answers), f1=token_f1(text, gold.answers),
+                 answer_contains=contains_answer(text, gold.answers),
+                 draft_f1=token_f1(said, gold.answers), draft_contains=contains_answer(said, gold.answers))
+    if gold.support:
+        prf = support_prf([Span(h.article_id, h.start, h.end) for v in kept for h in v.citations], gold.support)
+        m.update(citation_precision=prf.precision, citation_recall=prf.recall, citation_f1=prf.f1)
+    if gold.forbidden:
+        m["forbidden_absent"] = _absent(gold.forbidden, " ".join(v.text for v in draft))
+        m["forbidden_absent_final"] = _absent(gold.forbidden, text)
+    checker = ctx.services.checker
+    scores = alce([Statement(v.text, tuple(h.text for h in v.citations)) for v in draft],
+                  lambda pairs: [s.score for s in checker.score_many(pairs)], ctx.services.support_threshold)
+    m.update(alce_recall=scores.recall, alce_precision=scores.precision,
+             faithfulness=faithfulness([not v.flagged for v in draft]))
+    return m
+
+
+def _absent(forbidden: tuple[str, ...], said: str) -> float:
+    low = said.lower()
+    return float(not any(f.lower() in low for f in forbidden))
