@@ -131,6 +131,7 @@ class CallLog:
     def _connect(self) -> Iterator[sqlite3.Connection]:
         db = sqlite3.connect(self.path, timeout=30.0)
         db.row_factory = sqlite3.Row
+        db.execute("PRAGMA synchronous=NORMAL")  # WAL: durable at checkpoints, no fsync per call
         try:
             yield db
         finally:

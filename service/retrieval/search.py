@@ -116,8 +116,6 @@ class Retriever:
 
     def _dense(self, coll: Collection, qvec: np.ndarray, n: int,
                where: dict[str, Any] | None) -> list[tuple[str, dict[str, Any], str, float]]:
-        if coll.count() == 0:
-            return []
         res = coll.query(query_embeddings=[qvec.tolist()], n_results=n, where=where,
                          include=["metadatas", "documents", "distances"])
         return [(i, dict(m or {}), d or "", 1.0 - float(dist))

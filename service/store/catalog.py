@@ -208,13 +208,18 @@ class Catalog:
         if not terms:
             return []
         match = " OR ".join(f'"{t}"' for t in dict.fromkeys(terms))  # quoted: no FTS syntax injection
-        where, args = filters.sql("a")
-        rows = self._query(
-            f"SELECT f.article_id, f.idx, bm25(sentence_fts) AS score FROM sentence_fts f "
-            f"JOIN articles a ON a.id = f.article_id WHERE sentence_fts MATCH ? AND {where} "
-            f"ORDER BY score LIMIT ?",
-            [match, *args, k],
-        )
+        if filters == Filters():  # FTS5 can stop early on ORDER BY rank LIMIT when nothing is joined
+            sql = ("SELECT article_id, idx, rank AS score FROM sentence_fts WHERE sentence_fts MATCH ? "
+                   "ORDER BY rank LIMIT ?")
+            rows = self._query(sql, [match, k])
+        else:
+            where, args = filters.sql("a")
+            rows = self._query(
+                f"SELECT f.article_id, f.idx, bm25(sentence_fts) AS score FROM sentence_fts f "
+                f"JOIN articles a ON a.id = f.article_id WHERE sentence_fts MATCH ? AND {where} "
+                f"ORDER BY score LIMIT ?",
+                [match, *args, k],
+            )
         return [(r["article_id"], int(r["idx"]), -float(r["score"])) for r in rows]
 
     def stats(self) -> dict[str, int]:
