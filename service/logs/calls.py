@@ -228,6 +228,19 @@ def _safe_record(log_: CallLog | None, **fields: Any) -> int | None:
         return None
 
 
+def _call_meta(messages: Sequence[ChatMessage], prompt_name: str | None, prompt_version: str | None,
+               retrieved_ids: Sequence[str], temperature: float, max_tokens: int,
+               stop: Sequence[str] | None) -> dict[str, Any]:
+    """The log-row fields every call shares, whether completed or streamed."""
+    return {
+        "messages": list(messages),
+        "prompt_name": prompt_name,
+        "prompt_version": prompt_version,
+        "retrieved_ids": list(retrieved_ids),
+        "params": {"temperature": temperature, "max_tokens": max_tokens, "stop": list(stop or [])},
+    }
+
+
 def call_model(
     backend: ChatBackend,
     messages: Sequence[ChatMessage],
@@ -241,14 +254,7 @@ def call_model(
     stop: Sequence[str] | None = None,
 ) -> Completion:
     """``backend.complete(...)`` plus one log row (errors are logged, then re-raised)."""
-    params = {"temperature": temperature, "max_tokens": max_tokens, "stop": list(stop or [])}
-    meta: dict[str, Any] = {
-        "messages": list(messages),
-        "prompt_name": prompt_name,
-        "prompt_version": prompt_version,
-        "retrieved_ids": list(retrieved_ids),
-        "params": params,
-    }
+    meta = _call_meta(messages, prompt_name, prompt_version, retrieved_ids, temperature, max_tokens, stop)
     start = time.perf_counter()
     try:
         completion = backend.complete(messages, temperature=temperature, max_tokens=max_tokens, stop=stop)
@@ -284,14 +290,7 @@ def stream_model(
     A stream closed before its end is logged with the text so far and
     ``error="cancelled: ..."``.
     """
-    params = {"temperature": temperature, "max_tokens": max_tokens, "stop": list(stop or [])}
-    meta: dict[str, Any] = {
-        "messages": list(messages),
-        "prompt_name": prompt_name,
-        "prompt_version": prompt_version,
-        "retrieved_ids": list(retrieved_ids),
-        "params": params,
-    }
+    meta = _call_meta(messages, prompt_name, prompt_version, retrieved_ids, temperature, max_tokens, stop)
     inner = backend.stream(messages, temperature=temperature, max_tokens=max_tokens, stop=stop)
 
     def logged() -> StreamGen:
