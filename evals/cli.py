@@ -147,7 +147,8 @@ def report_cmd(run: Path) -> None:
     from evals.suite import load_suite
 
     run_dir = open_run(run)
-    summary = write_summary(load_suite(run_dir.meta()["suite"]), run_dir)
+    suite = run_dir.meta().get("suite") or json.loads((run_dir.path / "summary.json").read_text())["suite"]
+    summary = write_summary(load_suite(suite), run_dir)
     print_summary(summary)
     out.print(f"report: {run_dir.path / 'report.html'}")
 
