@@ -5,7 +5,7 @@ BIN   := $(VENV)/bin
 HOST  ?= 127.0.0.1
 PORT  ?= 8000
 
-.PHONY: run test test-fast lint bench eval-smoke clean
+.PHONY: run test test-fast lint eval-smoke clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -23,6 +23,10 @@ test: $(BIN)/python
 
 test-fast: $(BIN)/python
 	$(BIN)/python -m pytest -m "not slow"
+
+# The fast eval suite (fake backend); see evals/README.md for the real-model suites.
+eval-smoke:
+	$(BIN)/newsdesk eval run smoke@1
 
 lint:
 	$(BIN)/ruff check service vectorstore evals benchmarks tests
