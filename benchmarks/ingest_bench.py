@@ -475,6 +475,7 @@ def ratios(by: dict[str, Phase]) -> list[tuple[str, float, str]]:
         ("R1 pipeline / raw embedder on chunk texts (throughput)", by["B1"].wall / a, f"≥ {GOAL_RAW}"),
         ("R2 pipeline / raw embedder on sentence texts (throughput)", by["B2"].wall / a, "info"),
         ("R3 LangChain wall / pipeline wall (we are N× faster)", by["C"].wall / a, f"≥ {GOAL_LANGCHAIN}"),
+        ("R4 (LangChain + sentence vectors = C + B2) / pipeline, derived", (by["C"].wall + by["B2"].wall) / a, "info"),
     ]
 
 
@@ -526,6 +527,8 @@ def render_section(res: dict[str, Any]) -> str:
         out.append(f"### All {c['articles']:,} articles, order A → B1 → B2 → C")
     out.append("")
     out.append(md_table(HEADERS, phase_rows(res["round1"], c)))
+    out.append("")
+    out.append(f"Peak RSS of the whole benchmark process (ru_maxrss): {res['ru_maxrss_mb']:,.0f} MB.")
     out.append("")
     out.append("| ratio | value | goal | |")
     out.append("|---|---|---|---|")
@@ -671,6 +674,55 @@ def run_round(tag: str, order: list[str], pairs: list[tuple[str, dict[str, Any]]
     return [runners[k].finish() for k in ("A", "B1", "B2", "C")], lc_texts
 
 
+def report(res: dict[str, Any], write: Path | None, json_path: Path | None) -> None:
+    """Print the results; optionally write our docs section and a JSON dump."""
+    round1, round2 = res["round1"], res["round2"]
+    print()
+    print(f"Ingest benchmark — {res['date']} — {res['machine']['nproc']} CPUs {res['machine']['cpu']}, "
+          f"{res['machine']['ram']} RAM; load {res['load_before']:.2f} before, {res['load_after']:.2f} after")
+    c = res["corpus"]
+    print(f"corpus: {c['articles']} articles ({c['rows'] - c['articles']} rows without text), "
+          f"{c['article_tokens']:,} tokens, {c['indexed_sentences']:,} indexed sentences, "
+          f"{c['chunks']:,} chunks; LangChain chunks {c['lc_chunks']:,}; process() alone {c['process_only_s']:.1f} s")
+    print()
+    print(f"Round 1 ({res['slices']} slices, phase order rotating)")
+    print(text_table(HEADERS, phase_rows(round1, c)))
+    print()
+    r1 = {p.name: p for p in round1}
+    for name, v, goal in ratios(r1):
+        print(f"  {name:<62} {v:6.2f}   goal {goal:<6} {verdict(v, goal)}")
+    print(f"  sentence vectors cost {r1['B2'].wall:,.1f} s vs chunk-text vectors {r1['B1'].wall:,.1f} s "
+          f"({r1['B2'].wall / r1['B1'].wall:.2f}x)")
+    print("  model tokens (real / padded):",
+          ", ".join(f"{k} {v['real']:,}/{v['padded']:,}" for k, v in res['model_tokens'].items()))
+    for p in (r1["A"], r1["C"]):
+        if p.breakdown:
+            print(f"\n  {p.name} breakdown (setup {p.setup:.2f} s, not included):")
+            for k, v in sorted(p.breakdown.items(), key=lambda kv: -kv[1]):
+                print(f"    {k:<52} {v:8.1f} s  {100 * v / p.wall:5.1f}%")
+    if round2:
+        print(f"\nRound 2 (C -> B2 -> B1 -> A), first {res['round2_corpus']['articles']} articles")
+        print(text_table(HEADERS, phase_rows(round2, res['round2_corpus'])))
+        for name, v, goal in ratios({p.name: p for p in round2}):
+            print(f"  {name:<62} {v:6.2f}   goal {goal:<6} {verdict(v, goal)}")
+    print(f"\nprocess peak RSS (ru_maxrss): {res['ru_maxrss_mb']:,.0f} MB")
+
+    if write:
+        write_section(write, render_section(res))
+        print(f"wrote {write}")
+    if json_path:
+        out = {k: ([asdict(p) for p in v] if k in ("round1", "round2") else v) for k, v in res.items()}
+        json_path.write_text(json.dumps(out, indent=2), encoding="utf-8")
+        print(f"wrote {json_path}")
+
+
+def load_results(path: Path) -> dict[str, Any]:
+    res = json.loads(path.read_text(encoding="utf-8"))
+    for key in ("round1", "round2"):
+        res[key] = [Phase(**p) for p in res[key]]
+    return res
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks.ingest_bench", description=__doc__.split("\n")[0])
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
@@ -685,7 +737,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cache-dir", type=Path, default=None, help="Settings.cache_dir (default: Newsdesk's)")
     ap.add_argument("--workdir", type=Path, default=None, help="where the temp stores go (default: $TMPDIR)")
     ap.add_argument("--no-breakdown", action="store_true", help="do not time the pipeline's steps")
+    ap.add_argument("--render-json", type=Path, default=None,
+                    help="do not measure: re-print (and --write) the results saved by an earlier --json run")
     args = ap.parse_args(argv)
+    if args.render_json:
+        report(load_results(args.render_json), args.write, None)
+        return 0
 
     from service.config import Settings
     from service.tokens import seed_tiktoken_cache
@@ -766,44 +823,7 @@ def main(argv: list[str] | None = None) -> int:
         "ru_maxrss_mb": __import__("resource").getrusage(__import__("resource").RUSAGE_SELF).ru_maxrss / 1024,
     }
 
-    # -- console report
-    print()
-    print(f"Ingest benchmark — {res['date']} — {res['machine']['nproc']} CPUs {res['machine']['cpu']}, "
-          f"{res['machine']['ram']} RAM; load {load_before:.2f} before, {res['load_after']:.2f} after")
-    print(f"corpus: {corpus['articles']} articles ({corpus['rows'] - corpus['articles']} rows without text), "
-          f"{corpus['article_tokens']:,} tokens, {corpus['indexed_sentences']:,} indexed sentences, "
-          f"{corpus['chunks']:,} chunks; LangChain chunks {corpus['lc_chunks']:,}; "
-          f"process() alone {corpus['process_only_s']:.1f} s")
-    print()
-    print(f"Round 1 ({args.slices} slices, phase order rotating)")
-    print(text_table(HEADERS, phase_rows(round1, corpus)))
-    print()
-    r1 = {p.name: p for p in round1}
-    for name, v, goal in ratios(r1):
-        print(f"  {name:<62} {v:6.2f}   goal {goal:<6} {verdict(v, goal)}")
-    print(f"  sentence vectors cost {r1['B2'].wall:,.1f} s vs chunk-text vectors {r1['B1'].wall:,.1f} s "
-          f"({r1['B2'].wall / r1['B1'].wall:.2f}x)")
-    print("  model tokens (real / padded):",
-          ", ".join(f"{k} {v['real']:,}/{v['padded']:,}" for k, v in model_tokens.items()))
-    for p in (r1["A"], r1["C"]):
-        if p.breakdown:
-            print(f"\n  {p.name} breakdown (setup {p.setup:.2f} s, not included):")
-            for k, v in sorted(p.breakdown.items(), key=lambda kv: -kv[1]):
-                print(f"    {k:<52} {v:8.1f} s  {100 * v / p.wall:5.1f}%")
-    if round2:
-        print(f"\nRound 2 (C -> B2 -> B1 -> A), first {n2} articles")
-        print(text_table(HEADERS, phase_rows(round2, corpus2)))
-        for name, v, goal in ratios({p.name: p for p in round2}):
-            print(f"  {name:<62} {v:6.2f}   goal {goal:<6} {verdict(v, goal)}")
-    print(f"\nprocess peak RSS (ru_maxrss): {res['ru_maxrss_mb']:,.0f} MB")
-
-    if args.write:
-        write_section(args.write, render_section(res))
-        print(f"wrote {args.write}")
-    if args.json:
-        out = {k: ([asdict(p) for p in v] if k in ("round1", "round2") else v) for k, v in res.items()}
-        args.json.write_text(json.dumps(out, indent=2), encoding="utf-8")
-        print(f"wrote {args.json}")
+    report(res, args.write, args.json)
     return 0
 
 
