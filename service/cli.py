@@ -23,7 +23,8 @@ from service.runtime import Services, build_services
 from service.store.catalog import Filters
 from service.timeutil import parse_bound
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="Newsdesk: cited news answers, summaries and briefings.")
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Newsdesk: cited news answers, summaries and briefings.")
 out = Console()
 err = Console(stderr=True)
 T = TypeVar("T")
@@ -191,7 +192,8 @@ def logs(
         return
     for r in rows:
         status = "[red]error[/]" if r.get("error") else "ok"
-        out.print(f"{r['id']:>5} {r['ts']} {r['backend']}/{r['model']} {r.get('prompt_name')}@{r.get('prompt_version')} "
+        prompt = f"{r.get('prompt_name')}@{r.get('prompt_version')}"
+        out.print(f"{r['id']:>5} {r['ts']} {r['backend']}/{r['model']} {prompt} "
                   f"{r.get('latency_ms') or 0:.0f} ms {status}")
 
 

@@ -112,6 +112,13 @@ class ProcessedArticle:
     def sentence_id(self, index: int) -> str:
         return f"{self.id}:{index}"
 
+    @property
+    def context_title(self) -> str | None:
+        """The headline, when there is a real one: not a title made from the first sentence."""
+        title = self.title.removesuffix("…").strip()
+        first = next((s.text for s in self.indexed), "")
+        return None if not title or first.startswith(title) else self.title
+
 
 def content_hash(item: ArticleInput) -> str:
     """Hash of everything that is stored; re-ingesting the same content is a no-op."""

@@ -1,21 +1,30 @@
 """Hybrid retrieval: dense (Chroma, sentences and chunks) + lexical (BM25 over sentences, in
-the catalogue's FTS5 index), fused by reciprocal rank, filtered to visible articles.
+the catalogue's FTS5 index), fused, filtered to visible articles.
+
+:meth:`Retriever.candidates` gathers every signal of every candidate sentence once;
+:func:`fuse` turns them into one score.  The fusion in production (:data:`DEFAULT_FUSION`) was
+picked on the HotpotQA dev sentences with ``python -m evals.retrieval`` (docs/retrieval.md),
+which scores every fusion on the same candidates.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from chromadb.api.models.Collection import Collection
 
-from service.store.catalog import Catalog, Filters
+from service.retrieval.question import QuestionType, answer_type_match, question_type
+from service.store.catalog import TITLE_WEIGHT, Catalog, Filters
 from vectorstore.client import CHUNKS, SENTENCES
 
-RRF_K = 10  # small k: with short candidate lists the top ranks must count
-CHUNK_VOTE = 0.1  # a sentence in a top chunk gets this fraction of a direct hit's vote
 LEXICAL_MIN_SHARE = 0.15  # BM25 hits below this share of the best BM25 score are dropped
+
+Key = tuple[str, int]
+ChunkRow = tuple[str, dict[str, Any], str, float]
+"""A dense hit: (vector id, metadata, document, cosine similarity)."""
 
 
 @dataclass(slots=True)
@@ -58,6 +67,80 @@ class SearchResult:
         return max((s.dense for s in self.sentences if s.dense is not None), default=0.0)
 
 
+@dataclass(slots=True)
+class Candidate:
+    """Every retrieval signal of one sentence (``None``: that ranker did not return it)."""
+
+    cos: float | None = None
+    dense_rank: int | None = None
+    bm25: float | None = None
+    lex_rank: int | None = None
+    chunk_ranks: list[int] = field(default_factory=list)
+    type_match: bool = False
+    """The sentence holds the kind of item the question asks for (a number for "how many")."""
+
+
+@dataclass(frozen=True, slots=True)
+class Fusion:
+    """How candidates' signals become one score.
+
+    ``rrf``: sum of ``weight / (k + rank)`` over the rankers that returned the sentence.
+    ``minmax``: per query, min-max-normalised cosine plus ``lexical`` x min-max-normalised BM25
+    (a sentence BM25 did not return scores 0 there).  Both add ``chunk`` x the reciprocal-rank
+    vote of the top chunks that contain the sentence, and ``answer_type`` when the sentence holds
+    what the question asks for.
+    """
+
+    method: Literal["rrf", "minmax", "dense", "lexical"] = "rrf"
+    k: int = 10
+    lexical: float = 1.0
+    chunk: float = 0.1
+    answer_type: float = 0.0
+
+
+DEFAULT_FUSION = Fusion("rrf", k=10, lexical=1.0, chunk=0.1, answer_type=0.5)
+
+
+def _minmax(values: Mapping[Key, float]) -> dict[Key, float]:
+    if not values:
+        return {}
+    lo, hi = min(values.values()), max(values.values())
+    span = hi - lo
+    return {k: (v - lo) / span if span > 1e-9 else 1.0 for k, v in values.items()}
+
+
+def fuse(cands: Mapping[Key, Candidate], fusion: Fusion) -> dict[Key, float]:
+    """One score per candidate (higher is better)."""
+    out: dict[Key, float] = {}
+    if fusion.method == "minmax":
+        cos = _minmax({k: c.cos for k, c in cands.items() if c.cos is not None})
+        lex = _minmax({k: c.bm25 for k, c in cands.items() if c.bm25 is not None})
+        for key in cands:
+            out[key] = cos.get(key, 0.0) + fusion.lexical * lex.get(key, 0.0)
+        type_unit = 1.0
+    elif fusion.method == "dense":
+        out = {k: (c.cos if c.cos is not None else -1.0) for k, c in cands.items()}
+        type_unit = 1.0
+    elif fusion.method == "lexical":
+        out = {k: (c.bm25 if c.bm25 is not None else 0.0) for k, c in cands.items()}
+        type_unit = 0.0
+    else:
+        for key, c in cands.items():
+            s = 0.0
+            if c.dense_rank is not None:
+                s += 1.0 / (fusion.k + c.dense_rank)
+            if c.lex_rank is not None:
+                s += fusion.lexical / (fusion.k + c.lex_rank)
+            out[key] = s
+        type_unit = 1.0 / fusion.k  # a bonus worth a fraction of a first-rank vote
+    vote_unit = fusion.k if fusion.method != "rrf" else 1.0  # a first-ranked chunk is worth `chunk`
+    for key, c in cands.items():
+        out[key] += fusion.chunk * vote_unit * sum(1.0 / (fusion.k + r) for r in c.chunk_ranks)
+        if c.type_match:
+            out[key] += fusion.answer_type * type_unit
+    return out
+
+
 class Retriever:
     def __init__(self, catalog: Catalog, collections: dict[str, Collection], embedder: Any) -> None:
         self.catalog = catalog
@@ -66,13 +149,33 @@ class Retriever:
         self.embedder = embedder
 
     def search(self, query: str, *, k: int = 8, filters: Filters | None = None,
-               candidates: int = 40) -> SearchResult:
+               candidates: int = 40, fusion: Fusion = DEFAULT_FUSION) -> SearchResult:
         filters = filters or Filters()
         qvec = np.asarray(self.embedder.embed([query])[0], dtype=np.float32)
+        cands, chunk_rows, visible = self.candidates(query, qvec, filters, candidates, chunks=max(k, 10))
+        fused = fuse(cands, fusion)
+        top = sorted(fused, key=lambda key: -fused[key])[: max(k, 1) * 3]
+        self.fill_cosines(top, cands, qvec, visible)
+        rows = self.catalog.sentences_by_key(top)
+        hits = [
+            SentenceHit(aid, idx, r["text"], r["start"], r["end"], r["title"], r["url"], r["source"],
+                        r["published_iso"], round(fused[(aid, idx)], 6), cands[(aid, idx)].cos,
+                        cands[(aid, idx)].bm25)
+            for aid, idx in top
+            if (r := rows.get((aid, idx))) is not None and r["boilerplate"] is None
+        ][:k]
+        chunks = [ChunkHit(cid, meta["article_id"], doc, meta["sentence_ids"].split(","), round(sim, 6))
+                  for cid, meta, doc, sim in chunk_rows[:k]]
+        return SearchResult(query, hits, chunks)
+
+    def candidates(self, query: str, qvec: np.ndarray, filters: Filters, n: int, *, chunks: int = 10,
+                   title_weight: float = TITLE_WEIGHT) -> tuple[dict[Key, Candidate], list[ChunkRow], dict[str, str]]:
+        """Signals of the top ``n`` dense and top ``n`` BM25 sentences and of the sentences of
+        the top ``chunks`` chunks; the chunk rows; the visible version of each article seen."""
         where = filters.chroma_where()
-        dense = self._dense(self.sentences, qvec, candidates, where)
-        chunk_rows = self._dense(self.chunks, qvec, max(k, 10), where)
-        lexical = self.catalog.lexical_search(query, filters, candidates)
+        dense = self._dense(self.sentences, qvec, n, where)
+        chunk_rows = self._dense(self.chunks, qvec, chunks, where)
+        lexical = self.catalog.lexical_search(query, filters, n, title_weight=title_weight)
         if lexical:  # BM25 gives near-zero scores to terms found everywhere: not evidence
             floor = LEXICAL_MIN_SHARE * lexical[0][2]
             lexical = [hit for hit in lexical if hit[2] >= floor]
@@ -83,49 +186,44 @@ class Retriever:
         dense = [d for d in dense if visible.get(d[1]["article_id"]) == d[1]["version"]]
         chunk_rows = [c for c in chunk_rows if visible.get(c[1]["article_id"]) == c[1]["version"]]
 
-        fused: dict[tuple[str, int], float] = {}
-        cos: dict[tuple[str, int], float] = {}
-        lex: dict[tuple[str, int], float] = {}
-        for rank, (_, meta, _, sim) in enumerate(dense):
+        qtype = question_type(query)
+        cands: dict[Key, Candidate] = {}
+        texts: dict[Key, str] = {}
+
+        def cand(key: Key) -> Candidate:
+            return cands.setdefault(key, Candidate())
+
+        for rank, (_, meta, doc, sim) in enumerate(dense):
             key = (meta["article_id"], int(meta["sentence_index"]))
-            fused[key] = fused.get(key, 0.0) + 1.0 / (RRF_K + rank)
-            cos[key] = sim
+            c = cand(key)
+            c.cos, c.dense_rank = sim, rank
+            texts[key] = doc
         for rank, (aid, idx, score) in enumerate(lexical):
-            key = (aid, idx)
-            fused[key] = fused.get(key, 0.0) + 1.0 / (RRF_K + rank)
-            lex[key] = score
-        # sentences of the best chunks get a (weaker) vote: context around a hit matters
+            c = cand((aid, idx))
+            c.bm25, c.lex_rank = score, rank
         for rank, (_, meta, _, _) in enumerate(chunk_rows):
             for sid in meta["sentence_ids"].split(","):
                 aid, _, idx = sid.rpartition(":")
-                key = (aid, int(idx))
-                fused[key] = fused.get(key, 0.0) + CHUNK_VOTE / (RRF_K + rank)
-
-        top = sorted(fused, key=lambda key: -fused[key])[: max(k, 1) * 3]
-        self._fill_cosines(top, cos, qvec, visible)
-        rows = self.catalog.sentences_by_key(top)
-        hits = [
-            SentenceHit(aid, idx, r["text"], r["start"], r["end"], r["title"], r["url"], r["source"],
-                        r["published_iso"], round(fused[(aid, idx)], 6), cos.get((aid, idx)), lex.get((aid, idx)))
-            for aid, idx in top
-            if (r := rows.get((aid, idx))) is not None and r["boilerplate"] is None
-        ][:k]
-        chunks = [ChunkHit(cid, meta["article_id"], doc, meta["sentence_ids"].split(","), round(sim, 6))
-                  for cid, meta, doc, sim in chunk_rows[:k]]
-        return SearchResult(query, hits, chunks)
+                cand((aid, int(idx))).chunk_ranks.append(rank)
+        if qtype is not QuestionType.OTHER:
+            missing = [key for key in cands if key not in texts]
+            texts.update({key: r["text"] for key, r in self.catalog.sentences_by_key(missing).items()})
+            for key, c in cands.items():
+                c.type_match = answer_type_match(qtype, texts.get(key, ""))
+        return cands, chunk_rows, visible
 
     def _dense(self, coll: Collection, qvec: np.ndarray, n: int,
-               where: dict[str, Any] | None) -> list[tuple[str, dict[str, Any], str, float]]:
+               where: dict[str, Any] | None) -> list[ChunkRow]:
         res = coll.query(query_embeddings=[qvec.tolist()], n_results=n, where=where,
                          include=["metadatas", "documents", "distances"])
         return [(i, dict(m or {}), d or "", 1.0 - float(dist))
                 for i, m, d, dist in zip(res["ids"][0], res["metadatas"][0], res["documents"][0],
                                          res["distances"][0], strict=True)]
 
-    def _fill_cosines(self, keys: list[tuple[str, int]], cos: dict[tuple[str, int], float],
-                      qvec: np.ndarray, visible: dict[str, str]) -> None:
-        """Dense similarity for hits found only lexically (the relevance floor needs it)."""
-        missing = [k for k in keys if k not in cos]
+    def fill_cosines(self, keys: list[Key], cands: Mapping[Key, Candidate], qvec: np.ndarray,
+                     visible: dict[str, str]) -> None:
+        """Dense similarity for candidates found only lexically or through a chunk."""
+        missing = [k for k in keys if cands[k].cos is None]
         if not missing:
             return
         more = self.catalog.visible_versions([a for a, _ in missing if a not in visible])
@@ -136,4 +234,4 @@ class Retriever:
         got = self.sentences.get(ids=ids, include=["embeddings", "metadatas"])
         for emb, meta in zip(got["embeddings"], got["metadatas"], strict=True):
             key = (meta["article_id"], int(meta["sentence_index"]))
-            cos[key] = float(np.dot(np.asarray(emb, dtype=np.float32), qvec))
+            cands[key].cos = float(np.dot(np.asarray(emb, dtype=np.float32), qvec))

@@ -22,6 +22,8 @@ from typing import Any
 
 from service.ingest.article import ProcessedArticle
 
+_FTS_SCHEMA = """CREATE VIRTUAL TABLE IF NOT EXISTS sentence_fts USING fts5(
+        text, title, article_id UNINDEXED, idx UNINDEXED, tokenize='porter unicode61')"""
 _SCHEMA = [
     """CREATE TABLE IF NOT EXISTS articles (
         id TEXT PRIMARY KEY, title TEXT NOT NULL, url TEXT, source TEXT NOT NULL,
@@ -35,12 +37,16 @@ _SCHEMA = [
         article_id TEXT NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
         idx INTEGER NOT NULL, start INTEGER NOT NULL, "end" INTEGER NOT NULL,
         text TEXT NOT NULL, boilerplate TEXT, PRIMARY KEY (article_id, idx))""",
-    """CREATE VIRTUAL TABLE IF NOT EXISTS sentence_fts USING fts5(
-        text, article_id UNINDEXED, idx UNINDEXED, tokenize='porter unicode61')""",
+    _FTS_SCHEMA,
     """CREATE TABLE IF NOT EXISTS journal (
         article_id TEXT PRIMARY KEY, op TEXT NOT NULL, state TEXT NOT NULL,
         payload TEXT, started_at TEXT NOT NULL)""",
 ]
+
+TITLE_WEIGHT = 1.0
+"""BM25 weight of the article's headline next to the sentence's own words (weight 1); picked on
+the HotpotQA dev sentences (docs/retrieval.md)."""
+
 
 _STOP = frozenset(
     "a an and are as at be by did do does for from had has have he her his how i in is it its "
@@ -90,6 +96,17 @@ class Filters:
         return parts[0] if len(parts) == 1 else {"$and": parts}
 
 
+def _migrate_fts(c: sqlite3.Connection) -> None:
+    """Catalogues from before the headline column: rebuild the FTS index with it."""
+    cols = [r[1] for r in c.execute("PRAGMA table_info(sentence_fts)").fetchall()]
+    if not cols or "title" in cols:
+        return
+    c.execute("DROP TABLE sentence_fts")
+    c.execute(_FTS_SCHEMA)
+    c.execute("INSERT INTO sentence_fts(text, title, article_id, idx) SELECT s.text, a.title, s.article_id, s.idx "
+              "FROM sentences s JOIN articles a ON a.id = s.article_id WHERE s.boilerplate IS NULL")
+
+
 def epoch(dt: datetime | None) -> int | None:
     return None if dt is None else int(dt.timestamp())
 
@@ -109,8 +126,10 @@ class Catalog:
         self._conn.execute("PRAGMA foreign_keys=ON")
         self._conn.execute("PRAGMA synchronous=NORMAL")
         with self.transaction() as c:
+            _migrate_fts(c)
             for stmt in _SCHEMA:
                 c.execute(stmt)
+            c.execute(f"INSERT INTO sentence_fts(sentence_fts, rank) VALUES ('rank', 'bm25(1.0, {TITLE_WEIGHT})')")
 
     def close(self) -> None:
         self._conn.close()
@@ -202,23 +221,26 @@ class Catalog:
             f"WHERE s.article_id IN ({marks}) AND s.boilerplate IS NULL ORDER BY s.article_id, s.idx",
             list(article_ids))]
 
-    def lexical_search(self, query: str, filters: Filters, k: int) -> list[tuple[str, int, float]]:
-        """BM25 over indexed sentences: (article_id, idx, score), best first, higher is better."""
+    def lexical_search(self, query: str, filters: Filters, k: int, *,
+                       title_weight: float = TITLE_WEIGHT) -> list[tuple[str, int, float]]:
+        """BM25 over indexed sentences (and, at ``title_weight``, their article's headline):
+        (article_id, idx, score), best first, higher is better."""
         terms = [t for t in re.findall(r"\w+", query.lower()) if t not in _STOP]
         if not terms:
             return []
         match = " OR ".join(f'"{t}"' for t in dict.fromkeys(terms))  # quoted: no FTS syntax injection
-        if filters == Filters():  # FTS5 can stop early on ORDER BY rank LIMIT when nothing is joined
+        if filters == Filters() and title_weight == TITLE_WEIGHT:
+            # FTS5 can stop early on ORDER BY rank LIMIT when nothing is joined
             sql = ("SELECT article_id, idx, rank AS score FROM sentence_fts WHERE sentence_fts MATCH ? "
                    "ORDER BY rank LIMIT ?")
             rows = self._query(sql, [match, k])
         else:
             where, args = filters.sql("a")
             rows = self._query(
-                f"SELECT f.article_id, f.idx, bm25(sentence_fts) AS score FROM sentence_fts f "
+                f"SELECT f.article_id, f.idx, bm25(sentence_fts, 1.0, ?) AS score FROM sentence_fts f "
                 f"JOIN articles a ON a.id = f.article_id WHERE sentence_fts MATCH ? AND {where} "
                 f"ORDER BY score LIMIT ?",
-                [match, *args, k],
+                [title_weight, match, *args, k],
             )
         return [(r["article_id"], int(r["idx"]), -float(r["score"])) for r in rows]
 
@@ -263,8 +285,8 @@ class Catalog:
                 [(art.id, s.index, s.start, s.end, s.text, s.boilerplate) for s in art.sentences],
             )
             c.executemany(
-                "INSERT INTO sentence_fts(text, article_id, idx) VALUES (?,?,?)",
-                [(s.text, art.id, s.index) for s in art.indexed],
+                "INSERT INTO sentence_fts(text, title, article_id, idx) VALUES (?,?,?,?)",
+                [(s.text, art.context_title or "", art.id, s.index) for s in art.indexed],
             )
             c.execute("UPDATE journal SET state='published' WHERE article_id=?", (art.id,))
 
