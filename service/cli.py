@@ -159,12 +159,14 @@ def ask(
         out.print_json(to_response(res).model_dump_json())
         return
     out.print(res.answer if not res.abstained else f"[yellow]{res.answer}[/] ({res.abstain_reason})")
-    if res.citations:
-        out.print("\n[bold]Sources[/]" if not res.abstained else "\n[bold]Closest evidence[/]")
-    for c in res.citations:
+    shown = res.citations if not res.abstained else res.evidence[:3]
+    if shown:
+        out.print("\n[bold]Sources[/]" if not res.abstained else "\n[bold]Nearest sentences (not an answer)[/]")
+    for c in shown:
         date = (c.hit.published_at or "undated")[:10]
+        support = f" · support {c.support:.2f}" if c.support is not None else ""
         out.print(f"[{c.marker}] “{c.quote}”")
-        out.print(f"    [dim]{c.hit.title} · {c.hit.source} · {date} · {c.hit.id}[/]")
+        out.print(f"    [dim]{c.hit.title} · {c.hit.source} · {date} · {c.hit.id}{support}[/]")
     out.print(f"[dim]{res.backend}/{res.model} · {res.prompt} · {res.timings.get('total_ms', 0):.0f} ms[/]")
 
 

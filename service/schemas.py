@@ -148,6 +148,27 @@ class CitationOut(BaseModel):
     quote: str = Field(description="Exactly article.text[start:end].")
     start: int
     end: int
+    support: float | None = Field(default=None, description="Highest support score of the output sentences "
+                                                            "that cite this sentence (0..1).")
+
+
+class EvidenceOut(BaseModel):
+    """A source sentence the answer was drawn from, or (on an abstention) the nearest one.
+
+    Evidence is never a citation: clients must not present it as support for the answer."""
+
+    sentence_id: str
+    article_id: str
+    title: str
+    url: str | None
+    source: str
+    published_at: str | None
+    quote: str = Field(description="Exactly article.text[start:end].")
+    start: int
+    end: int
+    score: float = Field(description="Retrieval score (fused rank votes; higher is nearer).")
+    selection: float | None = Field(default=None, description="The model's probability that this sentence "
+                                                              "answers the question, where the backend gives one.")
 
 
 class AnswerSentenceOut(BaseModel):
@@ -161,8 +182,14 @@ class AnswerSentenceOut(BaseModel):
 
 class AskResponse(BaseModel):
     answer: str
+    mode: Literal["written", "quoted", "abstained"] = Field(
+        description="written: sentences the model wrote, each verified against the sentences it cites; "
+                    "quoted: no written sentence verified, so the source sentence that answers is quoted, "
+                    "attributed to its outlet and date; abstained: the sources do not answer (citations "
+                    "is empty; the nearest sentences are under evidence).")
     sentences: list[AnswerSentenceOut]
-    citations: list[CitationOut]
+    citations: list[CitationOut] = Field(description="What the answer's [n] markers point at; empty when abstained.")
+    evidence: list[EvidenceOut] = Field(description="Sentences considered; never support for the answer.")
     abstained: bool
     abstain_reason: str | None
     model: str

@@ -46,7 +46,7 @@ def run_case(ctx: TaskContext, case: Case, variant: Variant) -> dict[str, Any]:
                        "citations": [h.id for h in v.citations]} for v, _ in res.sentences],
         "citations": [{"sentence_id": h.id, "title": h.title, "quote": quotes.get(h.id, h.text)}
                       for h in dict((h.id, h) for v, _ in kept for h in v.citations).values()],
-        "evidence": [h.id for h in res.evidence],
+        "evidence": [c.hit.id for c in res.evidence],
         "backend": res.backend,
         "model_name": res.model,
         "prompt_ref": res.prompt,

@@ -13,7 +13,7 @@ from service.api.problems import TYPE_BASE
 from service.deps import ServicesDep
 from service.errors import NewsdeskError
 from service.generation.answer import AnswerResult, AskParams, Citation, answer, answer_stream
-from service.schemas import AnswerSentenceOut, AskRequest, AskResponse, CitationOut, FiltersIn
+from service.schemas import AnswerSentenceOut, AskRequest, AskResponse, CitationOut, EvidenceOut, FiltersIn
 from service.store.catalog import Filters
 from service.timeutil import parse_bound
 
@@ -40,12 +40,20 @@ def citation_models(citations: Sequence[Citation]) -> list[CitationOut]:
     """The /v1/ask citation shape; shared with /v1/summaries and /v1/briefings."""
     return [CitationOut(marker=c.marker, sentence_id=c.hit.id, article_id=c.hit.article_id, title=c.hit.title,
                         url=c.hit.url, source=c.hit.source, published_at=c.hit.published_at, quote=c.quote,
-                        start=c.hit.start, end=c.hit.end) for c in citations]
+                        start=c.hit.start, end=c.hit.end, support=c.support) for c in citations]
+
+
+def evidence_models(evidence: Sequence[Citation]) -> list[EvidenceOut]:
+    return [EvidenceOut(sentence_id=c.hit.id, article_id=c.hit.article_id, title=c.hit.title, url=c.hit.url,
+                        source=c.hit.source, published_at=c.hit.published_at, quote=c.quote, start=c.hit.start,
+                        end=c.hit.end, score=c.hit.score, selection=c.selection) for c in evidence]
 
 
 def to_response(res: AnswerResult) -> AskResponse:
     return AskResponse(
         answer=res.answer,
+        mode=res.mode,  # type: ignore[arg-type]
+        evidence=evidence_models(res.evidence),
         sentences=[AnswerSentenceOut(text=v.text, citations=[h.id for h in v.citations], markers=nums,
                                      support=v.support, flagged=v.flagged, reattributed=v.reattributed)
                    for v, nums in res.sentences],

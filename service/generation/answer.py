@@ -6,7 +6,7 @@ Shared by ``POST /v1/ask``, ``newsdesk ask`` and the eval runner.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -36,6 +36,10 @@ class Citation:
     marker: int
     hit: SentenceHit
     quote: str
+    support: float | None = None
+    """Highest support score of the output sentences citing it."""
+    selection: float | None = None
+    """The model's probability that this sentence answers (evidence records only)."""
 
 
 @dataclass(slots=True)
@@ -45,7 +49,8 @@ class AnswerResult:
     citations: list[Citation]
     abstained: bool
     abstain_reason: str | None
-    evidence: list[SentenceHit]
+    evidence: list[Citation]
+    """Sentences considered (numbered in retrieval order), with their quotes; never support."""
     model: str
     backend: str
     prompt: str
@@ -53,6 +58,7 @@ class AnswerResult:
     timings: dict[str, float]
     dropped: int = 0
     invalid_markers: list[str] = field(default_factory=list)
+    mode: str = "written"
 
 
 def _ms(start: float) -> float:
@@ -63,6 +69,7 @@ def _ms(start: float) -> float:
 class Prepared:
     params: AskParams
     evidence: Evidence
+    candidates: list[SentenceHit]
     best_dense: float
     messages: list[Any]
     prompt_ref: str
@@ -85,7 +92,7 @@ def prepare(services: Services, params: AskParams) -> Prepared:
     tpl = load_prompt("answer", version)
     messages = tpl.render(question=" ".join(params.question.split()), sources=evidence.render(),
                           today=datetime.now(UTC).date().isoformat())
-    return Prepared(params, evidence, best, messages, tpl.ref, tpl.name, tpl.version, tpl.max_tokens,
+    return Prepared(params, evidence, result.sentences, best, messages, tpl.ref, tpl.name, tpl.version, tpl.max_tokens,
                     tpl.temperature, timings)
 
 
@@ -151,7 +158,8 @@ def finish(services: Services, prep: Prepared, completion: Completion, t0: float
         return res
     numbered, citations, text = number_citations(services, verified)
     prep.timings["total_ms"] = _ms(t0)
-    return AnswerResult(text, numbered, citations, False, None, list(prep.evidence.hits), completion.model,
+    return AnswerResult(text, numbered, citations, False, None, evidence_records(services, prep.evidence.hits),
+                        completion.model,
                         completion.backend, prep.prompt_ref, usage, prep.timings,
                         dropped=len(draft.sentences) - len(kept), invalid_markers=draft.invalid_markers)
 
@@ -174,18 +182,21 @@ def number_citations(services: Services, verified: list[VerifiedSentence]
         marks = "".join(f"[{n}]" for n in nums)
         parts.append(f"{v.text} {marks}".strip() if not v.flagged else f"{v.text} [unsupported]")
     quotes = services.catalog.quotes([(h.article_id, h.index) for h in hits.values()])
-    citations = [Citation(numbers[sid], h, quotes[(h.article_id, h.index)]) for sid, h in hits.items()]
+    support = {sid: max(v.support for v in verified if any(h.id == sid for h in v.citations)) for sid in hits}
+    citations = [Citation(numbers[sid], h, quotes[(h.article_id, h.index)], support[sid]) for sid, h in hits.items()]
     return numbered, citations, " ".join(parts)
 
 
 def _abstain(services: Services, prep: Prepared, reason: str, t0: float, *, model: str | None = None,
              backend: str | None = None, usage: dict[str, int | None] | None = None) -> AnswerResult:
     prep.timings["total_ms"] = _ms(t0)
-    top = list(prep.evidence.hits[:3])
-    quotes = services.catalog.quotes([(h.article_id, h.index) for h in top])
-    citations = [Citation(i + 1, h, quotes[(h.article_id, h.index)]) for i, h in enumerate(top)]
     return AnswerResult(
-        "The indexed sources do not answer this question.", [], citations, True, reason, top,
-        model or "none", backend or "none", prep.prompt_ref,
-        usage or {"prompt_tokens": 0, "completion_tokens": 0}, prep.timings,
+        "The indexed sources do not answer this question.", [], [], True, reason,
+        evidence_records(services, prep.candidates[:5]), model or "none", backend or "none", prep.prompt_ref,
+        usage or {"prompt_tokens": 0, "completion_tokens": 0}, prep.timings, mode="abstained",
     )
+
+
+def evidence_records(services: Services, hits: Sequence[SentenceHit]) -> list[Citation]:
+    quotes = services.catalog.quotes([(h.article_id, h.index) for h in hits])
+    return [Citation(i + 1, h, quotes[(h.article_id, h.index)]) for i, h in enumerate(hits)]

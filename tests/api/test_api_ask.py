@@ -41,6 +41,12 @@ def test_ask_abstains_on_unrelated_question(client: TestClient, seed_text: str) 
     seed(client, seed_text)
     body = client.post("/v1/ask", json={"question": "Who won the 2022 World Cup?", "model": "fake"}).json()
     assert body["abstained"] is True and body["sentences"] == []
+    # nothing a client could show as support: no citations; the nearest sentences are evidence
+    assert body["mode"] == "abstained" and body["citations"] == []
+    assert body["evidence"], "the nearest sentences are listed as evidence"
+    article = client.get("/v1/articles/seed").json()
+    for e in body["evidence"]:
+        assert article["text"][e["start"]:e["end"]] == e["quote"] and isinstance(e["score"], float)
 
 
 def test_stream_is_server_sent_events_with_a_final_event(client: TestClient, seed_text: str) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 
 ASK_CITATION_FIELDS = {"marker", "sentence_id", "article_id", "title", "url", "source", "published_at", "quote",
-                       "start", "end"}
+                       "start", "end", "support"}
 
 
 def seed(client: TestClient, text: str) -> None:

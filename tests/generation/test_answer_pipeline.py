@@ -81,8 +81,9 @@ def test_irrelevant_question_abstains_without_calling_the_model(seeded: Services
 def test_model_saying_insufficient_abstains_with_best_evidence(seeded: Services) -> None:
     fake(seeded).push("INSUFFICIENT")
     res = answer(seeded, AskParams("What did Peskov say about military assistance?", model="fake"))
-    assert res.abstained and res.citations and res.answer.startswith("The indexed sources do not")
-    for c in res.citations:
+    assert res.abstained and res.answer.startswith("The indexed sources do not")
+    assert res.mode == "abstained" and res.citations == [] and res.evidence
+    for c in res.evidence:
         assert c.quote == c.hit.text
 
 
