@@ -180,10 +180,10 @@ def lead(svc: Services, article_ids: Sequence[str], n: int = 3) -> str:
 
 def editor_neutrality(svc: Services, text: str, article_ids: Sequence[str]) -> dict[str, Any]:
     """Our neutrality metrics on an uncited (editors') summary: source sentences aligned by embedding."""
-    from service.generation.neutrality import align, report
     from service.generation.selection import article_hits
     from service.generation.summarize import build_pool
     from service.ingest.segment import split_sentences
+    from service.verify.neutrality import align, report
 
     pool = build_pool(svc, article_hits(svc.catalog, list(article_ids)))
     sentences = [s.text for s in split_sentences(text)]
@@ -193,7 +193,7 @@ def editor_neutrality(svc: Services, text: str, article_ids: Sequence[str]) -> d
 
 
 def neutrality_row(rep: Any, text: str, hits: Sequence[Any]) -> dict[str, Any]:
-    from service.generation.neutrality import introduced_loaded, words
+    from service.verify.neutrality import introduced_loaded, words
 
     vs_all = introduced_loaded(text, [h.text for h in hits])
     n = max(1, len(words(text)))

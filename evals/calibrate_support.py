@@ -6,7 +6,7 @@
   "supported"; evidence = the article's 3 sentences most similar to the claim (MiniLM cosine).
   5-fold cross-validation grouped by article for the fitted combination and for single-feature
   baselines; the operating threshold is chosen on the training folds only.  Then the model is
-  fitted on everything and written to service/generation/support_params.json.
+  fitted on everything and written to service/verify/support_params.json.
 * FRANK (held out, never fitted on): each summary is scored as the mean / min over its sentences
   of the support score against its own article; Spearman correlation with human Factuality.
 
@@ -32,8 +32,8 @@ from typing import Any
 import numpy as np
 from scipy.stats import rankdata, spearmanr
 
-from service.generation.support import DEFAULT_PARAMS_PATH, SupportChecker, SupportFeatures, SupportParams
 from service.ingest.segment import split_sentences
+from service.verify.support import DEFAULT_PARAMS_PATH, SupportChecker, SupportFeatures, SupportParams
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
@@ -147,7 +147,7 @@ def clean_cnndm(text: str) -> str:
 
     Left alone, the segmenter ends a sentence after "98." and the number vanishes from both
     halves.  (The other artefacts, "1, 000" and "27 - year - old", are handled by
-    :func:`service.generation.support.normalize_text` because they do not break segmentation.)
+    :func:`service.verify.support.normalize_text` because they do not break segmentation.)
     """
     return _SPLIT_DECIMAL.sub(".", text)
 

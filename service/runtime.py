@@ -14,7 +14,6 @@ from chromadb.api import ClientAPI
 
 from service.config import Settings
 from service.errors import InvalidInput
-from service.generation.support import SupportChecker
 from service.llm.base import ChatBackend
 from service.llm.registry import available, create_backend
 from service.logs.calls import CallLog
@@ -22,6 +21,7 @@ from service.retrieval.search import Retriever
 from service.store.articles import ArticleStore
 from service.store.catalog import Catalog
 from service.tokens import seed_tiktoken_cache
+from service.verify.support import SupportChecker
 from vectorstore.client import make_client, open_collections
 from vectorstore.embeddings import build_embedder
 

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from evals import calibrate_support as cal
-from service.generation.support import SupportChecker
+from service.verify.support import SupportChecker
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,8 +19,8 @@ from evals.metrics.tokens import token_metrics
 from evals.tasks.common import TaskContext, Variant, base_row, latency_ms, model_calls
 from service.errors import InvalidInput
 from service.generation.answer import AnswerResult, AskParams, answer
-from service.generation.citations import VerifiedSentence
 from service.store.catalog import Filters
+from service.verify.citations import VerifiedSentence
 
 PROMPT = "answer"
 

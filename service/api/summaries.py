@@ -7,11 +7,11 @@ from starlette.concurrency import run_in_threadpool
 
 from service.api.ask import citation_models
 from service.deps import ServicesDep
-from service.generation.neutrality import NeutralityReport
 from service.generation.summarize import SummaryParams, SummaryResult, summarize
 from service.schemas import NeutralityOut, SummaryRequest, SummaryResponse, SummarySentenceOut
 from service.store.catalog import Filters
 from service.timeutil import parse_bound
+from service.verify.neutrality import NeutralityReport
 
 router = APIRouter(prefix="/v1", tags=["summaries"])
 

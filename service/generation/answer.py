@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from service.generation.citations import Draft, VerifiedSentence, parse_draft, verify
 from service.generation.evidence import Evidence, select_evidence
 from service.llm.base import Completion
 from service.logs.calls import call_model, stream_model
@@ -19,6 +18,7 @@ from service.prompts import load_prompt
 from service.retrieval.search import SentenceHit
 from service.runtime import Services
 from service.store.catalog import Filters
+from service.verify.citations import Draft, VerifiedSentence, parse_draft, verify
 
 
 @dataclass(slots=True)

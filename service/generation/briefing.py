@@ -35,18 +35,8 @@ import numpy as np
 
 from service.errors import InvalidInput, NotFound
 from service.generation.answer import Citation, number_citations
-from service.generation.citations import VerifiedSentence
 from service.generation.clustering import ArticleDoc, article_docs, cluster
 from service.generation.evidence import Evidence
-from service.generation.neutrality import (
-    complete_pairs,
-    enforce,
-    find_contested_pairs,
-    introduced_loaded,
-    loaded_words,
-    report,
-    restate,
-)
 from service.generation.selection import (
     Weights,
     article_hits,
@@ -61,6 +51,16 @@ from service.retrieval.search import SentenceHit
 from service.runtime import Services
 from service.store.briefings import BriefingStore, scope_key
 from service.store.catalog import Filters
+from service.verify.citations import VerifiedSentence
+from service.verify.neutrality import (
+    complete_pairs,
+    enforce,
+    find_contested_pairs,
+    introduced_loaded,
+    loaded_words,
+    report,
+    restate,
+)
 
 STORY_TOKENS = 600
 """Source tokens per story call: small, so a briefing stays fast on the local model."""

@@ -19,8 +19,8 @@ from itertools import combinations
 
 import numpy as np
 
-from service.generation.neutrality import names
 from service.retrieval.search import SentenceHit
+from service.verify.neutrality import names
 
 ENTITY_WEIGHT = 0.25
 TIME_WEIGHT = 0.1

@@ -18,17 +18,7 @@ import numpy as np
 
 from service.errors import InvalidInput, NotFound
 from service.generation.answer import Citation, number_citations
-from service.generation.citations import Draft, VerifiedSentence, parse_draft, verify
 from service.generation.evidence import Evidence
-from service.generation.neutrality import (
-    ContestedPair,
-    NeutralityReport,
-    complete_pairs,
-    enforce,
-    find_contested_pairs,
-    report,
-    restate,
-)
 from service.generation.selection import (
     Weights,
     article_hits,
@@ -46,6 +36,16 @@ from service.retrieval.search import SentenceHit
 from service.runtime import Services
 from service.store.catalog import Filters
 from service.tokens import count_tokens
+from service.verify.citations import Draft, VerifiedSentence, parse_draft, verify
+from service.verify.neutrality import (
+    ContestedPair,
+    NeutralityReport,
+    complete_pairs,
+    enforce,
+    find_contested_pairs,
+    report,
+    restate,
+)
 
 Length = Literal["short", "medium", "long"]
 Style = Literal["paragraph", "bullets"]

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from service.generation.neutrality import is_attributed
 from service.generation.summarize import SummaryParams, summarize
 from service.ingest.article import ArticleInput
 from service.runtime import Services
+from service.verify.neutrality import is_attributed
 
 pytestmark = pytest.mark.slow
 PROMO = ("TRUMP BLASTS PUTIN", "READY TO MAKE A DEAL", "Read the full article here", "contributed to this report")

@@ -8,8 +8,12 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from service.generation.citations import VerifiedSentence
-from service.generation.neutrality import (
+from service.generation.selection import article_hits, sentence_vectors
+from service.ingest.article import ArticleInput
+from service.retrieval.search import SentenceHit
+from service.runtime import Services
+from service.verify.citations import VerifiedSentence
+from service.verify.neutrality import (
     align,
     enforce,
     find_contested_pairs,
@@ -19,10 +23,6 @@ from service.generation.neutrality import (
     report,
     subjectivity_lexicon,
 )
-from service.generation.selection import article_hits, sentence_vectors
-from service.ingest.article import ArticleInput
-from service.retrieval.search import SentenceHit
-from service.runtime import Services
 from vectorstore.embeddings import MiniLMEmbedding
 
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from service.generation.support import (
+from service.verify.support import (
     DEFAULT_PARAMS_PATH,
     SupportChecker,
     SupportFeatures,

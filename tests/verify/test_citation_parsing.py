@@ -1,6 +1,6 @@
-from service.generation.citations import parse_draft
 from service.generation.evidence import Evidence, sanitize
 from service.retrieval.search import SentenceHit
+from service.verify.citations import parse_draft
 
 SHOWN = {"S1", "S2", "S3"}
 

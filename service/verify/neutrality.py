@@ -33,9 +33,9 @@ from typing import Any
 import numpy as np
 
 from service.errors import ModelMissing
-from service.generation.citations import VerifiedSentence
-from service.generation.support import analyze, stem
 from service.retrieval.search import SentenceHit
+from service.verify.citations import VerifiedSentence
+from service.verify.support import analyze, stem
 
 SUBJECTIVE_AT = 0.6
 """Mean lexicon subjectivity from which a word counts as loaded."""
