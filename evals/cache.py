@@ -12,13 +12,14 @@ import contextlib
 import hashlib
 import json
 import sqlite3
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from service.llm.base import ChatBackend, ChatMessage, Completion, StreamGen, Usage
+from service.llm.base import ChatBackend, ChatMessage, Completion, StreamGen, Usage, elapsed_ms
 from service.logs.calls import CallLog, prompt_hash
 
 _SCHEMA = """
@@ -161,6 +162,21 @@ class CachingBackend(ChatBackend):
             completion = handle.completion
         self._store(key, messages, params, completion)
         return completion
+
+
+    def choice_probs(self, messages: Sequence[ChatMessage], prefill: str,
+                     numbers: Sequence[int]) -> list[float] | None:
+        params = {"prefill": prefill, "numbers": list(numbers)}
+        key = cache_key(self.name, self.model, messages, params)
+        hit = self._hit(key)
+        if hit is not None:
+            return [float(p) for p in json.loads(hit.text)] if hit.text != "null" else None
+        start = time.perf_counter()
+        probs = self.inner.choice_probs(messages, prefill, numbers)
+        latency = elapsed_ms(start)
+        self._store(key, messages, params, Completion(json.dumps(probs), self.model, self.name,
+                                                      latency_ms=latency, finish_reason="scores"))
+        return probs
 
 
 class EvalCallLog(CallLog):

@@ -74,7 +74,7 @@ class Settings(BaseSettings):
     local_queue_timeout_s: float = Field(default=300.0, gt=0)
     """How long a request waits for the busy local model before it gets a 503."""
 
-    answer_prompt_version: str = "v1"
+    answer_prompt_version: str = "v3"
     summary_prompt_version: str = "v1"
 
     # --- retrieval & verification ----------------------------------------------------------

@@ -31,6 +31,20 @@ class PromptMessage(BaseModel):
     content: str
 
 
+class SelectSpec(BaseModel):
+    """Evidence-first prompts: how the model scores numbered candidates before it writes.
+
+    The messages are rendered with every candidate (plus ``[S0]``, "none of these") and the
+    reply is pre-filled with ``prefill``; the backend's probability of each marker number is the
+    model's vote for that sentence.  ``prefill_second`` (with ``{first}``, the chosen marker)
+    asks which sentence completes the answer, for questions that need two.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    prefill: str = Field(min_length=1)
+    prefill_second: str = Field(min_length=1, pattern=r"\{first\}")
+
+
 class PromptTemplate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str
@@ -39,6 +53,7 @@ class PromptTemplate(BaseModel):
     variables: list[str]
     temperature: float = 0.0
     max_tokens: int = Field(default=256, ge=1, le=8192)
+    select: SelectSpec | None = None
     messages: list[PromptMessage] = Field(min_length=1)
 
     @model_validator(mode="after")

@@ -199,6 +199,9 @@ class AskResponse(BaseModel):
     timings: dict[str, float]
     dropped_sentences: int
     invalid_markers: list[str]
+    neutrality_fixes: dict[str, int] = Field(
+        default_factory=dict, description="What verification changed to keep the answer neutral: "
+        "attribution_restored, counterclaims_added, loaded_restated, duplicates_removed.")
 
 
 # --- summaries and briefings (issue 4) ------------------------------------------------------

@@ -12,7 +12,8 @@ from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 from service.api.problems import TYPE_BASE
 from service.deps import ServicesDep
 from service.errors import NewsdeskError
-from service.generation.answer import AnswerResult, AskParams, Citation, answer, answer_stream
+from service.generation.answer import AnswerResult, AskParams, answer, answer_stream
+from service.generation.core import Citation
 from service.schemas import AnswerSentenceOut, AskRequest, AskResponse, CitationOut, EvidenceOut, FiltersIn
 from service.store.catalog import Filters
 from service.timeutil import parse_bound
@@ -59,7 +60,7 @@ def to_response(res: AnswerResult) -> AskResponse:
                    for v, nums in res.sentences],
         citations=citations_out(res), abstained=res.abstained, abstain_reason=res.abstain_reason,
         model=res.model, backend=res.backend, prompt=res.prompt, usage=res.usage, timings=res.timings,
-        dropped_sentences=res.dropped, invalid_markers=res.invalid_markers,
+        dropped_sentences=res.dropped, invalid_markers=res.invalid_markers, neutrality_fixes=res.neutrality_fixes,
     )
 
 

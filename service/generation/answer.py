@@ -1,6 +1,21 @@
-"""Question answering: retrieve -> select evidence -> generate -> verify -> respond.
+"""Question answering, evidence first: retrieve -> select -> write -> verify -> respond.
 
 Shared by ``POST /v1/ask``, ``newsdesk ask`` and the eval runner.
+
+1. **Retrieve** the candidate sentences (:class:`service.retrieval.search.Retriever`); below
+   the relevance floor, abstain without calling the model.
+2. **Select** (:mod:`service.generation.select`): the model scores the numbered candidates and
+   the sentences that answer are chosen before anything is written.  A contested claim brings
+   its counter-claim along (and the reverse).
+3. **Write** a short answer from the chosen sentences alone (one logged model call, streamed
+   for SSE).
+4. **Verify** (:mod:`service.verify`): every sentence is checked against what it cites, with
+   the question's own names and numbers counted as given; attribution and counter-claims are
+   enforced.
+5. **Respond** in one of three modes: ``written`` (verified sentences), ``quoted`` (nothing
+   written verified, but a chosen sentence answers with confidence: it is quoted, attributed
+   to its outlet and date), ``abstained`` (nothing answers: no citations; the nearest
+   sentences are listed as evidence).
 """
 
 from __future__ import annotations
@@ -9,16 +24,35 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
+from service.generation.core import (
+    Citation,
+    Generated,
+    number_citations,
+    quote_records,
+    render_messages,
+    verify_completion,
+)
 from service.generation.evidence import Evidence, select_evidence
-from service.llm.base import Completion
+from service.generation.select import Selection, select
+from service.generation.selection import sentence_vectors
+from service.llm.base import ChatBackend, ChatMessage, Completion
 from service.logs.calls import call_model, stream_model
-from service.prompts import load_prompt
+from service.prompts import PromptTemplate, load_prompt
+from service.retrieval.question import QuestionType, answer_type_match, question_type
 from service.retrieval.search import SentenceHit
 from service.runtime import Services
 from service.store.catalog import Filters
-from service.verify.citations import Draft, VerifiedSentence, parse_draft, verify
+from service.verify.citations import VerifiedSentence
+from service.verify.neutrality import ContestedPair, complete_pairs, enforce, find_contested_pairs, restate
+
+CANDIDATES = 10
+"""Retrieved sentences the model scores (evidence-first prompts)."""
+QUOTE_AT = 0.5
+"""Quoted mode needs the model to give the chosen sentence at least this probability ..."""
+QUOTE_NONE_BELOW = 0.2
+"""... and "none of these" less than this.  Both picked on the dev sets (docs/selection.md)."""
+ABSTAIN_TEXT = "The indexed sources do not answer this question."
 
 
 @dataclass(slots=True)
@@ -32,17 +66,6 @@ class AskParams:
 
 
 @dataclass(slots=True)
-class Citation:
-    marker: int
-    hit: SentenceHit
-    quote: str
-    support: float | None = None
-    """Highest support score of the output sentences citing it."""
-    selection: float | None = None
-    """The model's probability that this sentence answers (evidence records only)."""
-
-
-@dataclass(slots=True)
 class AnswerResult:
     answer: str
     sentences: list[tuple[VerifiedSentence, list[int]]]
@@ -50,7 +73,7 @@ class AnswerResult:
     abstained: bool
     abstain_reason: str | None
     evidence: list[Citation]
-    """Sentences considered (numbered in retrieval order), with their quotes; never support."""
+    """Sentences considered, with their quotes and (where scored) selection probability; never support."""
     model: str
     backend: str
     prompt: str
@@ -59,6 +82,7 @@ class AnswerResult:
     dropped: int = 0
     invalid_markers: list[str] = field(default_factory=list)
     mode: str = "written"
+    neutrality_fixes: dict[str, int] = field(default_factory=dict)
 
 
 def _ms(start: float) -> float:
@@ -68,36 +92,56 @@ def _ms(start: float) -> float:
 @dataclass(slots=True)
 class Prepared:
     params: AskParams
-    evidence: Evidence
+    tpl: PromptTemplate
     candidates: list[SentenceHit]
+    """Retrieved sentences, best first (the nearest ones are what an abstention lists)."""
     best_dense: float
-    messages: list[Any]
-    prompt_ref: str
-    prompt_name: str
-    prompt_version: str
-    max_tokens: int
-    temperature: float
+    pairs: list[ContestedPair]
     timings: dict[str, float]
+    selection: Selection | None = None
+    writer: Evidence | None = None
+    messages: list[ChatMessage] = field(default_factory=list)
 
 
 def prepare(services: Services, params: AskParams) -> Prepared:
-    """Retrieve and build the prompt. No model call."""
+    """Retrieve and find contested pairs among the candidates. No model call."""
     t0 = time.perf_counter()
-    result = services.retriever.search(params.question, k=max(params.top_k * 2, 12), filters=params.filters)
-    timings = {"retrieve_ms": _ms(t0)}
+    tpl = load_prompt("answer", params.prompt_version or services.settings.answer_prompt_version)
+    k = max(params.top_k * 2, 12, CANDIDATES)
+    result = services.retriever.search(params.question, k=k, filters=params.filters)
     best = result.best_dense
     floor = services.settings.relevance_floor
-    evidence = select_evidence(result.sentences, max_sentences=params.top_k, min_dense=max(floor * 0.75, best - 0.35))
-    version = params.prompt_version or services.settings.answer_prompt_version
-    tpl = load_prompt("answer", version)
-    messages = tpl.render(question=" ".join(params.question.split()), sources=evidence.render(),
-                          today=datetime.now(UTC).date().isoformat())
-    return Prepared(params, evidence, result.sentences, best, messages, tpl.ref, tpl.name, tpl.version, tpl.max_tokens,
-                    tpl.temperature, timings)
+    near = [h for h in result.sentences if h.dense is None or h.dense >= max(floor * 0.75, best - 0.35)]
+    pool = near[: CANDIDATES if tpl.select else params.top_k]
+    vectors = sentence_vectors(services.catalog, services.retriever.sentences, services.embedder, pool)
+    pairs = find_contested_pairs(pool, vectors) if pool else []
+    timings = {"retrieve_ms": _ms(t0)}
+    return Prepared(params, tpl, result.sentences, best, pairs, timings, writer=Evidence(tuple(pool)))
 
 
 def below_floor(services: Services, prep: Prepared) -> bool:
-    return not prep.evidence.hits or prep.best_dense < services.settings.relevance_floor
+    return not prep.writer or not prep.writer.hits or prep.best_dense < services.settings.relevance_floor
+
+
+def choose(services: Services, backend: ChatBackend, prep: Prepared) -> None:
+    """Select the evidence the writer sees and render the writing prompt."""
+    t0 = time.perf_counter()
+    assert prep.writer is not None
+    question = " ".join(prep.params.question.split())
+    if prep.tpl.select is not None:
+        prep.selection = select(backend, prep.tpl, prep.writer, question=question, log=services.call_log,
+                                render=_extra_values(prep.tpl))
+        chosen = prep.selection.hits
+    else:  # prompts from before evidence-first: the top sentences, as retrieved
+        chosen = list(select_evidence(list(prep.writer.hits), max_sentences=prep.params.top_k).hits)
+    prep.writer = Evidence(tuple(complete_pairs(chosen, prep.pairs)))
+    prep.messages = render_messages(prep.tpl, prep.writer, {"question": question, **_extra_values(prep.tpl)})
+    prep.timings["select_ms"] = _ms(t0)
+
+
+def _extra_values(tpl: PromptTemplate) -> dict[str, str]:
+    """Variables of released prompt versions that newer ones dropped (v1/v2 render today's date)."""
+    return {"today": datetime.now(UTC).date().isoformat()} if "today" in tpl.variables else {}
 
 
 def answer(services: Services, params: AskParams) -> AnswerResult:
@@ -106,10 +150,11 @@ def answer(services: Services, params: AskParams) -> AnswerResult:
     prep = prepare(services, params)
     if below_floor(services, prep):
         return _abstain(services, prep, "no indexed sentence is relevant enough to the question", t0)
+    choose(services, backend, prep)
     t1 = time.perf_counter()
-    completion = call_model(backend, prep.messages, log=services.call_log, prompt_name=prep.prompt_name,
-                            prompt_version=prep.prompt_version, retrieved_ids=prep.evidence.ids,
-                            temperature=prep.temperature, max_tokens=prep.max_tokens)
+    completion = call_model(backend, prep.messages, log=services.call_log, prompt_name=prep.tpl.name,
+                            prompt_version=prep.tpl.version, retrieved_ids=_ids(prep),
+                            temperature=prep.tpl.temperature, max_tokens=prep.tpl.max_tokens)
     prep.timings["generate_ms"] = _ms(t1)
     return finish(services, prep, completion, t0)
 
@@ -122,15 +167,16 @@ def answer_stream(services: Services, params: AskParams) -> Iterator[str | Answe
     if below_floor(services, prep):
         yield _abstain(services, prep, "no indexed sentence is relevant enough to the question", t0)
         return
+    choose(services, backend, prep)
     t1 = time.perf_counter()
-    handle = stream_model(backend, prep.messages, log=services.call_log, prompt_name=prep.prompt_name,
-                          prompt_version=prep.prompt_version, retrieved_ids=prep.evidence.ids,
-                          temperature=prep.temperature, max_tokens=prep.max_tokens)
+    handle = stream_model(backend, prep.messages, log=services.call_log, prompt_name=prep.tpl.name,
+                          prompt_version=prep.tpl.version, retrieved_ids=_ids(prep),
+                          temperature=prep.tpl.temperature, max_tokens=prep.tpl.max_tokens)
     first = True
     with handle:
         for delta in handle:
             if first:
-                prep.timings["first_token_ms"] = _ms(t1)
+                prep.timings["first_token_ms"] = _ms(t0)
                 first = False
             yield delta
         completion = handle.completion
@@ -138,65 +184,104 @@ def answer_stream(services: Services, params: AskParams) -> Iterator[str | Answe
     yield finish(services, prep, completion, t0)
 
 
+def _ids(prep: Prepared) -> list[str]:
+    return prep.writer.ids if prep.writer is not None else []
+
+
 def finish(services: Services, prep: Prepared, completion: Completion, t0: float) -> AnswerResult:
+    """Verify the written answer; fall back to a quote, or abstain."""
     t2 = time.perf_counter()
-    shown = prep.evidence.by_marker()
-    draft: Draft = parse_draft(completion.text, set(shown))
-    verified = verify(draft, shown, services.checker, services.support_threshold,
-                      keep_flagged=prep.params.flag_unsupported)
-    prep.timings["verify_ms"] = _ms(t2)
+    assert prep.writer is not None
+    question = " ".join(prep.params.question.split())
+    gen = verify_completion(services, prep.writer, completion, question=question,
+                            keep_flagged=prep.params.flag_unsupported)
+    kept = [v for v in gen.verified if not v.flagged]
     usage = {"prompt_tokens": completion.usage.prompt_tokens, "completion_tokens": completion.usage.completion_tokens}
-    kept = [v for v in verified if not v.flagged]
-    if not kept:
-        reason = ("the model said the sources do not answer the question" if draft.abstained
-                  else "no sentence of the draft answer was supported by the cited sources")
-        res = _abstain(services, prep, reason, t0, model=completion.model, backend=completion.backend, usage=usage)
-        res.dropped = len(draft.sentences)
-        res.invalid_markers = draft.invalid_markers
-        if prep.params.flag_unsupported:
-            res.sentences = [(v, []) for v in verified]
-        return res
-    numbered, citations, text = number_citations(services, verified)
+    mode = "written"
+    if kept:
+        kept, fixes = enforce(kept, prep.pairs, services.checker)
+    else:
+        quoted = quote_fallback(services, prep, gen)
+        if not quoted:
+            reason = ("the model said the sources do not answer the question" if gen.draft.abstained
+                      else "no sentence of the draft answer was supported by the cited sources")
+            res = _abstain(services, prep, reason, t0, model=completion.model, backend=completion.backend,
+                           usage=usage)
+            res.dropped = len(gen.draft.sentences)
+            res.invalid_markers = gen.draft.invalid_markers
+            if prep.params.flag_unsupported:
+                res.sentences = [(v, []) for v in gen.verified]
+            return res
+        mode = "quoted"
+        kept, fixes = enforce(quoted, prep.pairs, services.checker)
+        kept = [frame_quote(v) for v in kept]
+    shown = kept + ([v for v in gen.verified if v.flagged] if prep.params.flag_unsupported else [])
+    numbered, citations, text = number_citations(services, shown)
+    prep.timings["verify_ms"] = _ms(t2)
     prep.timings["total_ms"] = _ms(t0)
-    return AnswerResult(text, numbered, citations, False, None, evidence_records(services, prep.evidence.hits),
-                        completion.model,
-                        completion.backend, prep.prompt_ref, usage, prep.timings,
-                        dropped=len(draft.sentences) - len(kept), invalid_markers=draft.invalid_markers)
+    return AnswerResult(text, numbered, citations, False, None, _evidence(services, prep), completion.model,
+                        completion.backend, prep.tpl.ref, usage, prep.timings,
+                        dropped=len(gen.draft.sentences) - len([v for v in gen.verified if not v.flagged]),
+                        invalid_markers=gen.draft.invalid_markers, mode=mode,
+                        neutrality_fixes={k: v for k, v in fixes.items() if v})
 
 
-def number_citations(services: Services, verified: list[VerifiedSentence]
-                     ) -> tuple[list[tuple[VerifiedSentence, list[int]]], list[Citation], str]:
-    """Give each distinct cited sentence a number [1], [2]... in order of first use."""
-    numbers: dict[str, int] = {}
-    hits: dict[str, SentenceHit] = {}
-    numbered: list[tuple[VerifiedSentence, list[int]]] = []
-    parts: list[str] = []
-    for v in verified:
-        nums = []
-        for h in v.citations:
-            if h.id not in numbers:
-                numbers[h.id] = len(numbers) + 1
-                hits[h.id] = h
-            nums.append(numbers[h.id])
-        numbered.append((v, nums))
-        marks = "".join(f"[{n}]" for n in nums)
-        parts.append(f"{v.text} {marks}".strip() if not v.flagged else f"{v.text} [unsupported]")
-    quotes = services.catalog.quotes([(h.article_id, h.index) for h in hits.values()])
-    support = {sid: max(v.support for v in verified if any(h.id == sid for h in v.citations)) for sid in hits}
-    citations = [Citation(numbers[sid], h, quotes[(h.article_id, h.index)], support[sid]) for sid, h in hits.items()]
-    return numbered, citations, " ".join(parts)
+def quote_fallback(services: Services, prep: Prepared, gen: Generated) -> list[VerifiedSentence]:
+    """The chosen sentence that answers, quoted -- when the model is confident that it does.
+
+    With model scores: the top choice needs :data:`QUOTE_AT` and "none of these" below
+    :data:`QUOTE_NONE_BELOW`.  Without them (a backend that cannot score): the sentence the
+    model's draft cited most must also be retrieval's best.  Either way a question that wants a
+    number or a date is only answered by a sentence that holds one.
+    """
+    sel = prep.selection
+    if sel is not None and sel.model is not None:
+        top = sel.top_model_prob or 0.0
+        if top < QUOTE_AT or (sel.none or 0.0) >= QUOTE_NONE_BELOW:
+            return []
+        pick = sel.hits[0]
+    else:
+        shown = prep.writer.by_marker() if prep.writer is not None else {}
+        cited = [m for s in gen.draft.sentences for m in s.markers if m in shown]
+        if gen.draft.abstained or not cited:
+            return []
+        pick = shown[max(dict.fromkeys(cited), key=cited.count)]
+        if pick.id != max(shown.values(), key=lambda h: h.score).id:
+            return []
+    qtype = question_type(prep.params.question)
+    if qtype is not QuestionType.OTHER and not answer_type_match(qtype, pick.text):
+        return []
+    return restate([pick], services.checker)
+
+
+def frame_quote(v: VerifiedSentence) -> VerifiedSentence:
+    """``According to Outlet (2025-04-28): “…”`` -- a source sentence quoted with its attribution."""
+    if not v.citations or v.text != " ".join(v.citations[0].text.split()):
+        return v
+    h = v.citations[0]
+    who = h.source if h.source and h.source != "unknown" else f"“{h.title}”"
+    when = (h.published_at or "")[:10] or "undated"
+    return VerifiedSentence(f"According to {who} ({when}): “{v.text}”", v.citations, v.support)
+
+
+def _evidence(services: Services, prep: Prepared, limit: int | None = None) -> list[Citation]:
+    sel = prep.selection
+    if sel is not None:
+        hits = list(sel.candidates.hits)
+        probs: Sequence[float | None] = sel.model if sel.model is not None else [None] * len(hits)
+        order = sorted(range(len(hits)), key=lambda i: -sel.scores[i])
+        hits, probs = [hits[i] for i in order], [probs[i] for i in order]
+    else:
+        hits, probs = list(prep.candidates), [None] * len(prep.candidates)
+    if limit is not None:
+        hits, probs = hits[:limit], probs[:limit]
+    return quote_records(services, hits, probs)
 
 
 def _abstain(services: Services, prep: Prepared, reason: str, t0: float, *, model: str | None = None,
              backend: str | None = None, usage: dict[str, int | None] | None = None) -> AnswerResult:
     prep.timings["total_ms"] = _ms(t0)
     return AnswerResult(
-        "The indexed sources do not answer this question.", [], [], True, reason,
-        evidence_records(services, prep.candidates[:5]), model or "none", backend or "none", prep.prompt_ref,
-        usage or {"prompt_tokens": 0, "completion_tokens": 0}, prep.timings, mode="abstained",
+        ABSTAIN_TEXT, [], [], True, reason, _evidence(services, prep, limit=5), model or "none", backend or "none",
+        prep.tpl.ref, usage or {"prompt_tokens": 0, "completion_tokens": 0}, prep.timings, mode="abstained",
     )
-
-
-def evidence_records(services: Services, hits: Sequence[SentenceHit]) -> list[Citation]:
-    quotes = services.catalog.quotes([(h.article_id, h.index) for h in hits])
-    return [Citation(i + 1, h, quotes[(h.article_id, h.index)]) for i, h in enumerate(hits)]

@@ -34,8 +34,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import numpy as np
 
 from service.errors import InvalidInput, NotFound
-from service.generation.answer import Citation, number_citations
 from service.generation.clustering import ArticleDoc, article_docs, cluster
+from service.generation.core import citation_record, number_citations
 from service.generation.evidence import Evidence
 from service.generation.selection import (
     Weights,
@@ -238,11 +238,6 @@ def perspectives(services: Services, story: StoryDraft, hits: Sequence[SentenceH
 # --------------------------------------------------------------------------------------------
 # Payload
 # --------------------------------------------------------------------------------------------
-
-
-def citation_record(c: Citation) -> dict[str, Any]:
-    fields = ("article_id", "title", "url", "source", "published_at", "start", "end")
-    return {"marker": c.marker, "sentence_id": c.hit.id, "quote": c.quote, **{k: getattr(c.hit, k) for k in fields}}
 
 
 def _point(v: VerifiedSentence, markers: list[int]) -> dict[str, Any]:

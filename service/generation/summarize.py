@@ -17,7 +17,7 @@ from typing import Literal
 import numpy as np
 
 from service.errors import InvalidInput, NotFound
-from service.generation.answer import Citation, number_citations
+from service.generation.core import Citation, Generated, number_citations, write_verified
 from service.generation.evidence import Evidence
 from service.generation.selection import (
     Weights,
@@ -30,13 +30,12 @@ from service.generation.selection import (
     sentence_vectors,
 )
 from service.llm.base import Completion
-from service.logs.calls import call_model
 from service.prompts import PromptTemplate, load_prompt
 from service.retrieval.search import SentenceHit
 from service.runtime import Services
 from service.store.catalog import Filters
 from service.tokens import count_tokens
-from service.verify.citations import Draft, VerifiedSentence, parse_draft, verify
+from service.verify.citations import VerifiedSentence
 from service.verify.neutrality import (
     ContestedPair,
     NeutralityReport,
@@ -112,14 +111,6 @@ class Pool:
     vectors: np.ndarray
     pairs: list[ContestedPair]
     query_vector: np.ndarray | None = None
-
-
-@dataclass(slots=True)
-class Generated:
-    verified: list[VerifiedSentence]
-    draft: Draft
-    completion: Completion
-    evidence: Evidence
 
 
 def _ms(start: float) -> float:
@@ -204,16 +195,9 @@ def cut_truncated(completion: Completion) -> str:
 def generate_verified(services: Services, evidence: Evidence, tpl: PromptTemplate, *, model: str | None,
                       max_tokens: int, values: dict[str, str],
                       clean: Callable[[str], str] | None = None) -> Generated:
-    """One logged model call over ``evidence``, its draft parsed and verified (unsupported dropped)."""
-    messages = tpl.render(sources=evidence.render(), **values)
-    completion = call_model(services.backend(model), messages, log=services.call_log, prompt_name=tpl.name,
-                            prompt_version=tpl.version, retrieved_ids=evidence.ids, temperature=tpl.temperature,
-                            max_tokens=max_tokens)
-    shown = evidence.by_marker()
-    text = (clean or strip_bullets)(cut_truncated(completion))
-    draft = parse_draft(text, set(shown))
-    verified = verify(draft, shown, services.checker, services.support_threshold)
-    return Generated(verified, draft, completion, evidence)
+    """The shared core's write -> verify, with the clean-up of truncated and bulleted replies."""
+    return write_verified(services, evidence, tpl, model=model, max_tokens=max_tokens, values=values,
+                          clean=lambda completion: (clean or strip_bullets)(cut_truncated(completion)))
 
 
 def _evidence(pool: Pool, indexes: Sequence[int]) -> Evidence:

@@ -158,6 +158,18 @@ class ChatBackend(ABC):
     ) -> StreamGen:
         """Generator yielding deltas and returning the final :class:`Completion`."""
 
+    def choice_probs(self, messages: Sequence[ChatMessage], prefill: str,
+                     numbers: Sequence[int]) -> list[float] | None:
+        """For a reply that begins with ``prefill`` (e.g. ``"The sentence that answers is [S"``):
+        the model's probability that it continues with each of ``numbers`` (then a non-digit);
+        ``None`` when this backend cannot say.
+
+        The pipeline uses it to let the model *score* numbered candidates in one pass instead
+        of writing.  A backend that cannot pre-fill a reply or expose log-probabilities returns
+        ``None``, and the pipeline ranks by retrieval alone.
+        """
+        return None
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, model={self.model!r})"
 

@@ -71,13 +71,33 @@ class FakeBackend(ChatBackend):
         self.model = model or DEFAULT_MODEL
         self._replies: deque[str] = deque(replies)
         self._errors: deque[BaseException | None] = deque(errors)
+        self._choices: deque[list[float]] = deque()
         self._lock = threading.Lock()
         self.calls: list[FakeCall] = []
+        self.choice_calls: list[tuple[list[ChatMessage], str, list[int]]] = []
 
     def push(self, *replies: str) -> None:
         """Queue canned replies (first in, first out)."""
         with self._lock:
             self._replies.extend(replies)
+
+    def push_choices(self, *probs: Sequence[float]) -> None:
+        """Queue answers for :meth:`choice_probs`, one list per call (probabilities in the order
+        of the numbers asked for).  With none queued, the fake cannot score and returns ``None``,
+        as a backend without log-probabilities does."""
+        with self._lock:
+            self._choices.extend(list(p) for p in probs)
+
+    def choice_probs(self, messages: Sequence[ChatMessage], prefill: str,
+                     numbers: Sequence[int]) -> list[float] | None:
+        with self._lock:
+            self.choice_calls.append((list(messages), prefill, list(numbers)))
+            if not self._choices:
+                return None
+            probs = self._choices.popleft()
+        if len(probs) != len(numbers):
+            raise ValueError(f"queued {len(probs)} probabilities for {len(numbers)} numbers")
+        return probs
 
     def push_error(self, *errors: BaseException | None) -> None:
         """Queue errors to raise on the next calls (``None`` = let that call succeed)."""

@@ -427,6 +427,109 @@ class LocalBackend(ChatBackend):
         )
 
 
+    def choice_probs(self, messages: Sequence[ChatMessage], prefill: str,
+                     numbers: Sequence[int]) -> list[float] | None:
+        """Exact probabilities from llama.cpp's logits (see :func:`number_probs`)."""
+        with self._acquired():
+            llama = self._llama()
+            if not hasattr(llama, "eval"):  # a test double without llama.cpp's low-level API
+                return None
+            with _llama_errors(self.settings):
+                prompt, add_bos = _chat_prompt(llama, messages)
+                return number_probs(llama, prompt + prefill, numbers, add_bos=add_bos)
+
+
+def _chat_prompt(llama: Any, messages: Sequence[ChatMessage]) -> tuple[str, bool]:
+    """The prompt text llama.cpp's own chat handler builds from the GGUF's template (so that
+    its tokens, and the KV cache they fill, are the ones a following chat completion reuses),
+    and whether a BOS token goes in front of it."""
+    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+    formatter = getattr(llama, "_newsdesk_formatter", None)
+    if formatter is None:
+        template = llama.metadata.get("tokenizer.chat_template")
+        if not template:
+            raise ConfigError("the local model's GGUF has no chat template")
+        text = llama._model.token_get_text  # the same token strings llama.cpp passes its template
+        formatter = Jinja2ChatFormatter(template=template, eos_token=text(llama.token_eos()),
+                                        bos_token=text(llama.token_bos()))
+        llama._newsdesk_formatter = formatter
+    result = formatter(messages=[m.as_dict() for m in messages])
+    return result.prompt, not result.added_special
+
+
+def _log_softmax(logits: Any) -> Any:
+    import numpy as np
+
+    x = np.asarray(logits, dtype=np.float64)
+    m = float(x.max())
+    return x - (m + float(np.log(np.exp(x - m).sum())))
+
+
+def _last_logits(llama: Any) -> Any:
+    import numpy as np
+
+    return np.ctypeslib.as_array(llama._ctx.get_logits_ith(-1), shape=(llama.n_vocab(),)).copy()
+
+
+def _eval_to(llama: Any, tokens: Sequence[int]) -> None:
+    """Make the context hold exactly ``tokens``, re-using its longest common prefix (at least
+    the last token is evaluated again, so its logits are current)."""
+    held = llama.input_ids[: llama.n_tokens]
+    common = 0
+    for a, b in zip(held, tokens, strict=False):
+        if a != b:
+            break
+        common += 1
+    common = min(common, len(tokens) - 1)
+    llama.n_tokens = common
+    llama.eval(list(tokens[common:]))
+
+
+def number_probs(llama: Any, prompt: str, numbers: Sequence[int], *, add_bos: bool) -> list[float]:
+    """P(the text after ``prompt`` is the number k, then a non-digit) for each k in ``numbers``.
+
+    One pass over ``prompt`` (re-using the KV cache's common prefix), then one token per digit
+    prefix that a longer number continues: the tokenizer splits numbers into single digits,
+    so P(12) = P("1") * P("2" | "1") * P(no digit | "12").  "Then a non-digit" matters: after
+    "[S1" the model may write "]", "][" or "]." -- all of them end the number.
+
+    The context is left holding ``prompt``, so a chat completion whose prompt starts the same
+    way re-uses it.
+    """
+    import math
+
+    import numpy as np
+
+    base = llama.tokenize(prompt.encode("utf-8"), add_bos=add_bos, special=True)
+    digit_ids = [llama.tokenize(str(d).encode(), add_bos=False, special=False) for d in range(10)]
+    if any(len(t) != 1 for t in digit_ids):
+        raise ConfigError("the local model's tokenizer does not split numbers into digits")
+    digits = np.array([t[0] for t in digit_ids])
+    _eval_to(llama, base)
+    logp: dict[str, Any] = {"": _log_softmax(_last_logits(llama))}
+
+    def after(prefix: str) -> Any:
+        if prefix not in logp:
+            _eval_to(llama, [*base, *(int(digits[int(c)]) for c in prefix)])
+            logp[prefix] = _log_softmax(_last_logits(llama))
+        return logp[prefix]
+
+    longest = max(numbers, default=0)
+    out: list[float] = []
+    for k in numbers:
+        text = str(k)
+        total = sum(float(after(text[:i])[digits[int(text[i])]]) for i in range(len(text)))
+        # the number ends here: P(no further digit); only worth a pass where longer numbers exist
+        if 0 < k and k * 10 <= longest:
+            p_more = float(np.exp(after(text)[digits]).sum())
+            total += math.log(max(1.0 - p_more, 1e-12))
+        out.append(math.exp(total))
+    if llama.n_tokens != len(base):
+        llama.n_tokens = len(base)  # drop the digit tokens; the next eval overwrites their cells
+    return out
+
+
 def _n_tokens(llama: LlamaLike) -> int | None:
     n_tokens = getattr(llama, "n_tokens", None)
     return n_tokens if isinstance(n_tokens, int) else None

@@ -327,6 +327,37 @@ def stream_model(
     return StreamHandle(logged())
 
 
+def score_choices(
+    backend: ChatBackend,
+    messages: Sequence[ChatMessage],
+    prefill: str,
+    numbers: Sequence[int],
+    *,
+    log: CallLog | None,
+    prompt_name: str | None,
+    prompt_version: str | None,
+    retrieved_ids: Sequence[str] = (),
+) -> list[float] | None:
+    """``backend.choice_probs(...)`` plus one log row (the probabilities as the response).
+
+    A backend that cannot score returns ``None`` and nothing is logged: no model call was made.
+    """
+    meta = _call_meta(messages, prompt_name, prompt_version, retrieved_ids, 0.0, 0, None)
+    meta["params"] = {"prefill": prefill, "numbers": list(numbers)}
+    start = time.perf_counter()
+    try:
+        probs = backend.choice_probs(messages, prefill, numbers)
+    except Exception as exc:
+        _safe_record(log, backend=backend.name, model=backend.model, response=None,
+                     latency_ms=elapsed_ms(start), error=_error_text(exc), **meta)
+        raise
+    if probs is not None:
+        _safe_record(log, backend=backend.name, model=backend.model,
+                     response=json.dumps([round(p, 6) for p in probs]), latency_ms=elapsed_ms(start),
+                     finish_reason="scores", **meta)
+    return probs
+
+
 def _record_completion(log_: CallLog | None, completion: Completion, meta: dict[str, Any]) -> None:
     usage: Usage = completion.usage
     _safe_record(

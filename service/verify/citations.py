@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -82,28 +83,58 @@ def parse_draft(text: str, shown: set[str]) -> Draft:
     return Draft(out, invalid, abstained=not out)
 
 
+MAX_UNION = 3
+"""A claim may rest on up to this many sentences together (multi-hop: "X's director was born in Y")."""
+
+
 def verify(draft: Draft, evidence: dict[str, SentenceHit], checker: Any, threshold: float,
-           *, keep_flagged: bool = False) -> list[VerifiedSentence]:
-    """Score, re-attribute, and drop or flag unsupported sentences."""
+           *, question: str | None = None, keep_flagged: bool = False) -> list[VerifiedSentence]:
+    """Score, re-attribute, and drop or flag unsupported sentences.
+
+    A sentence is checked against the union of the sentences it cites.  When that fails (or it
+    cites nothing), the shown sentences that support it best are tried, alone and then as
+    unions of two or three: a multi-hop claim needs every sentence it rests on, and its
+    citation then lists all of them.  ``question``: what it gives counts as given.
+    """
     if not draft.sentences:
         return []
     markers = list(evidence)
     texts = {m: evidence[m].text for m in markers}
     cited_pairs = [(s.text, [texts[m] for m in s.markers]) for s in draft.sentences]
-    scores = checker.score_many([(c, e) if e else (c, [""]) for c, e in cited_pairs])
+    scores = checker.score_many([(c, e) if e else (c, [""]) for c, e in cited_pairs], given=question)
     out: list[VerifiedSentence] = []
     for sent, score in zip(draft.sentences, scores, strict=True):
-        cited = [evidence[m] for m in sent.markers]
-        best, best_markers, reattributed = score, sent.markers, False
+        best, best_markers = score, list(sent.markers)
         if not sent.markers or score.score < threshold:
-            singles = checker.score_many([(sent.text, [texts[m]]) for m in markers])
-            top = max(range(len(markers)), key=lambda i: singles[i].score)
-            if singles[top].score >= threshold and singles[top].score > (score.score if sent.markers else -1):
-                best, best_markers, reattributed = singles[top], [markers[top]], True
-                cited = [evidence[markers[top]]]
+            found = _reattribute(checker, sent, markers, texts, threshold, question)
+            if found is not None and found[0].score > (score.score if sent.markers else -1.0):
+                best, best_markers = found
         supported = best.score >= threshold and bool(best_markers)
         if supported or keep_flagged:
-            out.append(VerifiedSentence(sent.text, cited if best_markers else [], round(float(best.score), 4),
-                                        flagged=not supported, reattributed=reattributed,
+            out.append(VerifiedSentence(sent.text, [evidence[m] for m in best_markers], round(float(best.score), 4),
+                                        flagged=not supported, reattributed=best_markers != sent.markers,
                                         missing=list(best.missing)))
     return out
+
+
+def _reattribute(checker: Any, sent: DraftSentence, markers: list[str], texts: dict[str, str], threshold: float,
+                 question: str | None) -> tuple[Any, list[str]] | None:
+    """The best-supporting single shown sentence, else the best union of up to
+    :data:`MAX_UNION` (the claim's own markers first, then the best singles), if it clears
+    ``threshold``."""
+    singles = checker.score_many([(sent.text, [texts[m]]) for m in markers], given=question)
+    order = sorted(range(len(markers)), key=lambda i: -singles[i].score)
+    top = order[0]
+    if singles[top].score >= threshold:
+        return singles[top], [markers[top]]
+    ranked = list(dict.fromkeys([*sent.markers, *(markers[i] for i in order[:MAX_UNION])]))
+    unions = [ranked[:k] for k in range(2, MAX_UNION + 1) if len(ranked) >= k]
+    unions += [[a, b] for a, b in itertools.combinations(ranked[:MAX_UNION], 2) if [a, b] not in unions]
+    if not unions:
+        return None
+    scored = checker.score_many([(sent.text, [texts[m] for m in u]) for u in unions], given=question)
+    best = max(range(len(unions)), key=lambda i: (scored[i].score, -len(unions[i])))
+    if scored[best].score < threshold:
+        return None
+    # the union's sentences in marker order, each one of them needed
+    return scored[best], sorted(unions[best], key=markers.index)

@@ -21,20 +21,18 @@ counter-claim added right after it (and vice versa).
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from service.errors import ModelMissing
 from service.retrieval.search import SentenceHit
 from service.verify.citations import VerifiedSentence
+from service.verify.lexicon import brill_tags, textblob_file
 from service.verify.support import analyze, stem
 
 SUBJECTIVE_AT = 0.6
@@ -66,14 +64,6 @@ _WORD = re.compile(r"[A-Za-z][A-Za-z'-]*")
 # --------------------------------------------------------------------------------------------
 
 
-def _textblob_file(name: str) -> Path:
-    spec = importlib.util.find_spec("textblob")  # locate without importing (textblob imports nltk: ~6 s)
-    for root in list(spec.submodule_search_locations or []) if spec else []:
-        if (Path(root) / "en" / name).is_file():
-            return Path(root) / "en" / name
-    raise ModelMissing(f"the lexicon {name} ships with textblob: pip install textblob")
-
-
 @lru_cache(maxsize=1)
 def subjectivity_lexicon() -> dict[str, float]:
     """word -> mean subjectivity of its senses, from TextBlob's bundled en-sentiment.xml.
@@ -81,13 +71,9 @@ def subjectivity_lexicon() -> dict[str, float]:
     The lexicon rates adjective senses; words whose usual part of speech (Brill's tagger
     lexicon, also bundled) is not an adjective or adverb -- "base", "right" -- are left out.
     """
-    usual = {}
-    for line in _textblob_file("en-lexicon.txt").read_text(encoding="utf-8").splitlines():
-        parts = line.split()
-        if len(parts) == 2 and not line.startswith(";"):
-            usual[parts[0].lower()] = parts[1]
+    usual = {word.lower(): tag for word, tag in brill_tags()}
     senses: dict[str, list[float]] = {}
-    for node in ET.fromstring(_textblob_file("en-sentiment.xml").read_bytes()).iter("word"):
+    for node in ET.fromstring(textblob_file("en-sentiment.xml").read_bytes()).iter("word"):
         form = (node.get("form") or "").lower()
         if form and node.get("subjectivity") is not None and usual.get(form, "JJ").startswith(("JJ", "RB")):
             senses.setdefault(form, []).append(float(node.get("subjectivity") or 0.0))

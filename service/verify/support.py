@@ -37,6 +37,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from service.errors import ModelMissing
+from service.verify.roles import role_conflicts
 
 DEFAULT_PARAMS_PATH = Path(__file__).with_name("support_params.json")
 
@@ -348,8 +349,13 @@ def compute_features(
     evidence: Sequence[TextAnalysis],
     cos_sentences: Sequence[float],
     cos_concat: float,
+    given: TextAnalysis | None = None,
 ) -> tuple[SupportFeatures, list[str]]:
-    """Features and the list of missing hard items for one pair (``evidence`` non-empty)."""
+    """Features and the list of missing hard items for one pair (``evidence`` non-empty).
+
+    ``given`` (the question) is context the claim may repeat: its numbers, dates, names and
+    words count as present ("Who directed X?" -> "Y directed X" needs only Y from the evidence).
+    """
     ev_stems: set[str] = set()
     ev_words: set[str] = set()
     ev_bigrams: set[tuple[str, str]] = set()
@@ -367,6 +373,12 @@ def compute_features(
         for m in ev.numbers:
             ev_numbers.update(m.keys)
         ev_dates.update(_MONTHS.get(w, w) for w in ev.words if w in _MONTHS or w in _WEEKDAYS)
+    if given is not None:
+        ev_stems.update(given.stems)
+        ev_words.update(given.words)
+        for m in given.numbers:
+            ev_numbers.update(m.keys)
+        ev_dates.update(_MONTHS.get(w, w) for w in given.words if w in _MONTHS or w in _WEEKDAYS)
     name_keys = ev_words | ev_stems
 
     best = int(np.argmax(cos_sentences))
@@ -548,12 +560,23 @@ class SupportChecker:
     def threshold(self) -> float:
         return self.params.threshold
 
-    def score(self, claim: str, evidence: list[str]) -> SupportScore:
-        return self.score_many([(claim, evidence)])[0]
+    def score(self, claim: str, evidence: list[str], *, given: str | None = None) -> SupportScore:
+        return self.score_many([(claim, evidence)], given=given)[0]
 
-    def score_many(self, pairs: Sequence[tuple[str, list[str]]]) -> list[SupportScore]:
+    def score_many(self, pairs: Sequence[tuple[str, list[str]]], *, given: str | None = None) -> list[SupportScore]:
+        """Scores for (claim, evidence sentences) pairs.  ``given``: the question, whose names,
+        numbers and dates the claim may repeat without the evidence holding them.
+
+        Two gates cap the fitted score below the threshold: a number, date or name of the claim
+        that is absent from the evidence (and the question), and a role the claim swaps
+        (:func:`service.verify.roles.role_conflicts`: "Russia thanked" for "Putin thanked").
+        Both are listed in :attr:`SupportScore.missing`.
+        """
         params = self.params
-        scored = self.features_many(pairs)
+        scored = self.features_many(pairs, given=given)
+        for (claim, evidence), (feats, missing) in zip(pairs, scored, strict=True):
+            if feats is not None:
+                missing.extend(f"role {c}" for c in role_conflicts(claim, [e for e in evidence if e.strip()]))
         out: list[SupportScore] = []
         rows = [f.vector(params.feature_names) for f, _ in scored if f is not None]
         gate = [bool(m) for f, m in scored if f is not None]
@@ -566,7 +589,8 @@ class SupportChecker:
             out.append(SupportScore(p, p >= params.threshold, feats.as_dict(), missing))
         return out
 
-    def features_many(self, pairs: Sequence[tuple[str, list[str]]]) -> list[tuple[SupportFeatures | None, list[str]]]:
+    def features_many(self, pairs: Sequence[tuple[str, list[str]]], *, given: str | None = None
+                      ) -> list[tuple[SupportFeatures | None, list[str]]]:
         """Raw features and missing items per pair; one batched embedding call for all texts."""
         cleaned = [(claim, [e for e in evidence if e.strip()]) for claim, evidence in pairs]
         texts: dict[str, int] = {}
@@ -592,5 +616,6 @@ class SupportChecker:
             cv = vectors[texts[claim]]
             cos_sent = [float(vectors[texts[e]] @ cv) for e in evidence]
             cos_cat = float(vectors[texts[" ".join(evidence)]] @ cv)
-            out.append(compute_features(analysis(claim), [analysis(e) for e in evidence], cos_sent, cos_cat))
+            out.append(compute_features(analysis(claim), [analysis(e) for e in evidence], cos_sent, cos_cat,
+                                        analysis(given) if given else None))
         return out

@@ -30,7 +30,7 @@ def test_ask_returns_the_documented_shape(client: TestClient, seed_text: str) ->
     assert r.status_code == 200
     body = r.json()
     assert set(body) >= {"answer", "sentences", "citations", "abstained", "model", "prompt", "usage", "timings"}
-    assert body["prompt"] == "answer@v1"
+    assert body["prompt"] == "answer@v3"
     for c in body["citations"]:
         article = client.get(f"/v1/articles/{c['article_id']}").json()
         assert article["text"][c["start"]:c["end"]] == c["quote"]

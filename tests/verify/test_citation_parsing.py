@@ -43,10 +43,10 @@ def _hit(aid: str, idx: int, text: str) -> SentenceHit:
     return SentenceHit(aid, idx, text, 0, len(text), f"T {aid}", None, "src", "2025-01-02", 1.0, 0.9, None)
 
 
-def test_evidence_render_groups_by_article_in_reading_order() -> None:
+def test_evidence_render_groups_by_article_in_reading_order_with_markers_down_the_page() -> None:
     ev = Evidence((_hit("b", 5, "B five."), _hit("a", 2, "A two."), _hit("b", 1, "B one.")))
     lines = ev.render().splitlines()
-    assert lines[0].startswith('Article A1: "T b"')
-    assert lines[1:3] == ["[S3] B one.", "[S1] B five."]
-    assert lines[3].startswith('Article A2: "T a"') and lines[4] == "[S2] A two."
-    assert ev.by_marker()["S2"].id == "a:2"
+    assert lines[0].startswith('Article A1: "T b"')  # the best hit's article first
+    assert lines[1:3] == ["[S1] B one.", "[S2] B five."]
+    assert lines[3].startswith('Article A2: "T a"') and lines[4] == "[S3] A two."
+    assert ev.by_marker()["S3"].id == "a:2" and ev.ids == ["b:1", "b:5", "a:2"]
