@@ -98,7 +98,7 @@ def _published(e: Any) -> tuple[datetime | None, str | None]:
         try:
             return parse_date(str(raw)), None
         except DateError as exc:
-            problem = f"{name}: {exc}"
+            problem = problem or f"{'pubDate' if name == 'published' else name}: {exc}"
         parsed = e.get(f"{name}_parsed")
         if parsed:
             return datetime.fromtimestamp(calendar.timegm(parsed), UTC), None
