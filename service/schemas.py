@@ -28,6 +28,8 @@ class IngestItemResult(BaseModel):
     chunks: int = 0
     boilerplate: int = 0
     errors: list[FieldProblem] = []
+    copies: list[str] = Field(default_factory=list,
+                              description="Stored articles this one is a near-duplicate of (wire copy).")
 
 
 class IngestResponse(BaseModel):
@@ -61,6 +63,14 @@ class ArticleSummaryOut(BaseModel):
     updated_at: str
 
 
+class NearDuplicateOut(BaseModel):
+    id: str
+    source: str
+    title: str
+    published_at: str | None
+    containment: float = Field(description="Shared 5-word shingles over the shorter text's.")
+
+
 class ArticleOut(ArticleSummaryOut):
     text: str
     content_hash: str
@@ -68,6 +78,9 @@ class ArticleOut(ArticleSummaryOut):
     sentences: list[SentenceOut]
     boilerplate: list[BoilerplateOut] = Field(
         description="Sentences kept in the stored text but never indexed or cited, with the reason."
+    )
+    copies: list[NearDuplicateOut] = Field(
+        default_factory=list, description="Near-duplicates (wire copy reprinted elsewhere), earliest first."
     )
 
 
@@ -293,6 +306,11 @@ class SourceCountOut(BaseModel):
     sentences: int
 
 
+class CopyOut(BaseModel):
+    article_id: str
+    copy_of: str = Field(description="The earliest stored copy of the same (wire) text.")
+
+
 class StoryOut(BaseModel):
     id: str
     headline: str
@@ -303,6 +321,8 @@ class StoryOut(BaseModel):
     article_ids: list[str]
     contested: int
     status: str | None = Field(default=None, description="new | continuing, against the previous briefing.")
+    copies: list[CopyOut] = Field(default_factory=list,
+                                  description="Articles that reprint another's text; counted as that outlet.")
 
 
 class SingleReportOut(BaseModel):
