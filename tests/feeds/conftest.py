@@ -3,6 +3,7 @@ way a user would: ``NEWSDESK_FETCH_ALLOW_LOOPBACK=true``.  No test sends a packe
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -56,3 +57,30 @@ def feed_services(feed_settings: Settings, embedder: MiniLMEmbedding) -> Iterato
     svc = build_services(feed_settings, embedder=embedder)
     yield svc
     svc.close()
+
+
+@pytest.fixture
+def no_connections(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[object]]:
+    """Every socket connection attempt is recorded; any to a non-loopback address is refused
+    (so a failing test still sends nothing off this machine)."""
+    attempts: list[object] = []
+    real_create = socket.create_connection
+    real_connect = socket.socket.connect
+
+    def loopback_only(address: object) -> None:
+        attempts.append(address)
+        host = address[0] if isinstance(address, tuple) else ""
+        if host not in ("127.0.0.1", "::1", "localhost"):
+            raise AssertionError(f"connection attempted to {address}")
+
+    def create(address: object, *args: object, **kw: object) -> socket.socket:
+        loopback_only(address)
+        return real_create(address, *args, **kw)  # type: ignore[arg-type]
+
+    def connect(self: socket.socket, address: object) -> None:
+        loopback_only(address)
+        real_connect(self, address)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(socket, "create_connection", create)
+    monkeypatch.setattr(socket.socket, "connect", connect)
+    yield attempts

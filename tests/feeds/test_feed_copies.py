@@ -4,6 +4,7 @@ counts outlets, not copies."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 from fastapi.testclient import TestClient
 
@@ -103,8 +104,8 @@ def test_feeds_of_two_outlets_carrying_one_wire_story(feed_services: Services, f
     assert origins[second.items[0].article_id][1] == "Paper A"
 
 
-def test_links_survive_a_restart(tmp_path: object, embedder: object) -> None:
-    settings = Settings(data_dir=tmp_path / "data", llm_backend="fake", feed_poll=False)  # type: ignore[operator]
+def test_links_survive_a_restart(tmp_path: Path, embedder: object) -> None:
+    settings = Settings(data_dir=tmp_path / "data", llm_backend="fake", feed_poll=False)
     app = create_app(settings, services_factory=lambda s: build_services(s, embedder=embedder))
     with TestClient(app) as c:
         ingest(c, "a-wire", "Paper A", WIRE, 8)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import time
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -275,3 +276,31 @@ def test_published_dates_in_utc_match_the_feed(feed_services: Services, feed_ser
     feed = add_feed(feed_services.settings, feed_server.url("/rss.xml"))
     report = poll(feed_services, feed["id"])
     assert [i.published_at for i in report.items] == [s.published.astimezone(UTC).isoformat() for s in STORIES]
+
+
+def test_private_addresses_are_refused_for_feeds_and_pages(feed_services: Services, feed_server: FeedServer,
+                                                           monkeypatch: pytest.MonkeyPatch,
+                                                           no_connections: list[object]) -> None:
+    """The resolver is stubbed: *.newsroom.test resolve to 10.9.8.7. The feed itself is refused at
+    the check; an entry on loopback linking to such a page falls back to its summary."""
+    real = socket.getaddrinfo
+
+    def resolver(host: str, port: int, *args: Any, **kw: Any) -> Any:
+        if host.endswith(".newsroom.test"):
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("10.9.8.7", port))]
+        return real(host, port, *args, **kw)
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolver)
+    feed = add_feed(feed_services.settings, "http://feeds.newsroom.test/rss.xml")
+    report = poll(feed_services, feed["id"])
+    assert report.status == "error" and report.error_kind == "refused"
+    assert "10.9.8.7" in (report.error or "") and "private address" in (report.error or "")
+    assert get_feed(feed_services.settings, feed["id"])["failures"] == 1
+
+    doc = rss(feed_server, STORIES[:1]).replace(feed_server.url("/news/sea-wall"), "http://www.newsroom.test/x")
+    feed_server.set("/rss.xml", doc, content_type="application/rss+xml")
+    local = add_feed(feed_services.settings, feed_server.url("/rss.xml"))
+    item = poll(feed_services, local["id"]).items[0]
+    assert item.status == "created" and item.text_from == "summary"
+    assert "refused" in item.warnings[0] and "10.9.8.7" in item.warnings[0]
+    assert {a[0] for a in no_connections} == {"127.0.0.1"}  # type: ignore[index]
