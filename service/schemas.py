@@ -415,6 +415,8 @@ class PollEntryOut(BaseModel):
     warnings: list[str]
     error: str | None
     copies: list[str] = Field(description="Stored articles this one is a near-duplicate of (wire copy).")
+    fetch_ms: float
+    extract_ms: float
 
 
 class PollOut(BaseModel):

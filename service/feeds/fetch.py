@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -122,13 +123,29 @@ class Fetcher:
                  transport: httpx.BaseTransport | None = None) -> None:
         self.policy = policy
         self.resolver = resolver
-        timeout = httpx.Timeout(policy.timeout_s)
-        # trust_env=False: a proxy from the environment would connect on our behalf to any address
-        self.client = httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False, transport=transport,
-                                   headers={"User-Agent": policy.user_agent})
+        self.transport = transport
+        self._clients: dict[tuple[str, str], httpx.Client] = {}
+        self._lock = threading.Lock()
+
+    def _client(self, scheme: str, host: str) -> httpx.Client:
+        """One pooled client per (scheme, host name).  Connections go to checked IP addresses, and
+        a pool keyed by address alone would hand a TLS connection verified for one name (say, a CDN
+        shared by two outlets) to a request for another."""
+        with self._lock:
+            client = self._clients.get((scheme, host))
+            if client is None:
+                # trust_env=False: a proxy from the environment would connect on our behalf to any address
+                client = httpx.Client(timeout=httpx.Timeout(self.policy.timeout_s), follow_redirects=False,
+                                      trust_env=False, transport=self.transport,
+                                      headers={"User-Agent": self.policy.user_agent})
+                self._clients[(scheme, host)] = client
+            return client
 
     def close(self) -> None:
-        self.client.close()
+        with self._lock:
+            for client in self._clients.values():
+                client.close()
+            self._clients.clear()
 
     def __enter__(self) -> Fetcher:
         return self
@@ -182,7 +199,8 @@ class Fetcher:
         request_headers = {"Host": host_header, "Accept": ", ".join(accept) + ", */*;q=0.1", **headers}
         extensions = {"sni_hostname": host} if scheme == "https" else {}
         try:
-            with self.client.stream("GET", target, headers=request_headers, extensions=extensions) as resp:
+            client = self._client(scheme, host)
+            with client.stream("GET", target, headers=request_headers, extensions=extensions) as resp:
                 out = Fetched(url, resp.status_code, resp.headers)
                 if resp.status_code == 304 or resp.status_code in _REDIRECTS:
                     return out

@@ -59,6 +59,8 @@ class EntryResult:
     warnings: list[str] = field(default_factory=list)
     error: str | None = None
     copies: list[str] = field(default_factory=list)
+    fetch_ms: float = 0.0
+    extract_ms: float = 0.0
 
 
 @dataclass(slots=True)
@@ -186,6 +188,8 @@ def _poll(services: Services, store: FeedStore, feed: dict[str, Any], worker: st
     t2 = time.perf_counter()
     built = _build_all(services, store, feed, parsed, todo, seen, fetcher, worker)
     report.timings["pages_ms"] = _ms(t2)
+    report.timings["page_fetch_ms_sum"] = round(sum(r.fetch_ms for r, _, _ in built), 1)
+    report.timings["page_extract_ms_sum"] = round(sum(r.extract_ms for r, _, _ in built), 1)
 
     t3 = time.perf_counter()
     _ingest(services, store, feed, built, {r["article_id"] for r in seen.values()}, now)
@@ -257,11 +261,15 @@ def _build(services: Services, feed: dict[str, Any], parsed: ParsedFeed, entry: 
     page: Page | None = None
     final_url = entry.link
     if entry.link:
+        t0 = time.perf_counter()
         try:
             got = fetcher.get(entry.link, accept=PAGE_TYPES, max_bytes=settings.page_max_bytes)
             final_url = got.url
+            res.fetch_ms = _ms(t0)
             page = extract_page(got.content, got.url)
+            res.extract_ms = round(_ms(t0) - res.fetch_ms, 1)
         except FetchFailed as exc:
+            res.fetch_ms = _ms(t0)
             res.warnings.append(f"page: {exc.detail}")
     feed_text, feed_from = ((entry.content, "content") if len(entry.content) >= len(entry.summary)
                             else (entry.summary, "summary"))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -41,8 +42,18 @@ _COUNTS = ("(SELECT COUNT(*) FROM feed_entries e WHERE e.feed_id=f.id) AS entrie
            "(SELECT COUNT(DISTINCT article_id) FROM feed_entries e WHERE e.feed_id=f.id) AS articles")
 
 
+_STORES: dict[Path, FeedStore] = {}
+_STORES_LOCK = threading.Lock()
+
+
 def feed_store(settings: Settings) -> FeedStore:
-    return FeedStore(settings.data_dir / "feeds.sqlite3")
+    """The data dir's feed store (it holds no connection, so one per file is shared)."""
+    path = settings.data_dir / "feeds.sqlite3"
+    with _STORES_LOCK:
+        store = _STORES.get(path)
+        if store is None or not path.exists():
+            store = _STORES[path] = FeedStore(path)
+        return store
 
 
 def feed_id_for(url: str) -> str:
@@ -170,6 +181,8 @@ class FeedStore:
     def record_entries(self, feed_id: str, rows: Sequence[tuple[str, str, str, str]], *, now: float) -> None:
         """(entry_key, article_id, fingerprint, text_from) for entries that became articles."""
         with self._tx() as db:
+            if db.execute("SELECT 1 FROM feeds WHERE id=?", (feed_id,)).fetchone() is None:
+                return  # the feed was removed while it was being polled
             db.executemany(
                 "INSERT INTO feed_entries(feed_id, entry_key, article_id, fingerprint, text_from, first_seen_at, "
                 "last_seen_at) VALUES (?,?,?,?,?,?,?) ON CONFLICT(feed_id, entry_key) DO UPDATE SET "
