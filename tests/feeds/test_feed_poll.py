@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import threading
 import time
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -11,13 +12,13 @@ from typing import Any
 import pytest
 
 from service.errors import Conflict
-from service.feeds.manage import add_feed, get_feed
+from service.feeds.manage import add_feed, get_feed, remove_feed
 from service.feeds.poll import PollReport, backoff_delay, poll_feed
 from service.runtime import Services
 from service.store.catalog import Filters
 from service.store.feeds import feed_store
 from tests.feeds.conftest import STORIES
-from tests.feeds.feed_server import FeedServer, atom, page, rss
+from tests.feeds.feed_server import FeedServer, atom, page, rss, wait_for
 
 W = "test-worker"
 
@@ -304,3 +305,19 @@ def test_private_addresses_are_refused_for_feeds_and_pages(feed_services: Servic
     assert item.status == "created" and item.text_from == "summary"
     assert "refused" in item.warnings[0] and "10.9.8.7" in item.warnings[0]
     assert {a[0] for a in no_connections} == {"127.0.0.1"}  # type: ignore[index]
+
+
+def test_removing_a_feed_while_it_is_polled(feed_services: Services, feed_server: FeedServer) -> None:
+    serve_gazette(feed_server)
+    for it in STORIES:
+        feed_server.routes[f"/news/{it.slug}?utm_source=rss&utm_medium=feed"].delay_s = 0.5
+    feed = add_feed(feed_services.settings, feed_server.url("/rss.xml"))
+    out: list[PollReport] = []
+    t = threading.Thread(target=lambda: out.append(poll(feed_services, feed["id"])))
+    t.start()
+    assert wait_for(lambda: get_feed(feed_services.settings, feed["id"])["polling_by"] == W, timeout=5)
+    remove_feed(feed_services.settings, feed["id"])
+    t.join(30)
+    assert out and out[0].created == 3  # the poll in flight finishes; its articles are kept
+    assert feed_store(feed_services.settings).get(feed["id"]) is None
+    assert feed_store(feed_services.settings).entries(feed["id"]) == {}
