@@ -229,7 +229,35 @@ def run(entries: int, data: Path) -> dict[str, Any]:
     site.stop()
     result["polls"] = polls
     result["stored"] = stats
+    result["extraction_profile"] = profile_extraction(site, docs)
     return result
+
+
+def profile_extraction(site: Site, docs: list[dict[str, Any]], top: int = 6) -> dict[str, Any]:
+    """cProfile of extracting the same pages on one thread (the poll runs it on worker threads,
+    which cProfile does not see): the functions with the most cumulative time below trafilatura."""
+    import cProfile
+    import pstats
+
+    from service.feeds.pages import extract_page
+
+    pages = [(render_page(d, site.url(f"/p/{i}")), site.url(f"/p/{i}")) for i, d in enumerate(docs)]
+    extract_page(*pages[0])  # first-call imports out of the way
+    prof = cProfile.Profile()
+    t0 = time.perf_counter()
+    prof.enable()
+    for html, url in pages:
+        extract_page(html, url)
+    prof.disable()
+    wall = time.perf_counter() - t0
+    stats = pstats.Stats(prof)
+    rows = []
+    for (file, line, fn), (_, _, _, cum, _) in stats.stats.items():  # type: ignore[attr-defined]
+        if "site-packages" in file and "/trafilatura/core.py" not in file:
+            rows.append((cum, f"{file.split('site-packages/')[-1]}:{line}({fn})"))
+    rows.sort(reverse=True)
+    return {"pages": len(pages), "wall_s": round(wall, 3),
+            "top_cumulative": [{"s": round(c, 3), "function": f} for c, f in rows[:top]]}
 
 
 def render(r: dict[str, Any], command: str) -> str:
@@ -275,6 +303,11 @@ def render(r: dict[str, Any], command: str) -> str:
     other = t.get("ingest_ms", 0) / 1000 - sum(steps.values())
     lines.append(f"| other (validation, vectors pooled into chunks, metadata, glue) | {max(other, 0):.2f} | "
                  f"{max(other, 0) / total:.0%} |")
+    prof = r.get("extraction_profile")
+    if prof:
+        lines += ["", f"Extraction alone, the same {prof['pages']} pages on one thread under cProfile: "
+                      f"{prof['wall_s']:.2f} s. Largest cumulative times below trafilatura's entry point:", ""]
+        lines += [f"- {row['s']:.3f} s `{row['function']}`" for row in prof["top_cumulative"]]
     return "\n".join(lines) + "\n"
 
 
