@@ -367,7 +367,7 @@ class BriefingOut(BaseModel):
 
 
 class FeedIn(Strict):
-    url: str = Field(min_length=1, max_length=4000, description="An RSS, Atom or JSON Feed URL (http or https).")
+    url: str = Field(min_length=1, max_length=4000, description="An RSS or Atom feed URL (http or https).")
     source: str | None = Field(default=None, max_length=200,
                                description="Outlet name for its articles; default: the entry's <source>, "
                                            "else the feed's title.")

@@ -1,4 +1,4 @@
-"""Followed feeds: RSS/Atom/JSON Feed sources polled on a schedule into articles.
+"""Followed feeds: RSS and Atom feeds polled on a schedule into articles.
 
 fetch (safe HTTP) -> parse (feedparser) -> entries -> pages (trafilatura, summary fallback)
 -> the shared ingest path -> near-duplicate links.  The HTTP API and the CLI call ``manage``

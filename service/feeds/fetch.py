@@ -35,9 +35,9 @@ from service.errors import FetchFailed
 Resolver = Callable[[str, int], list[str]]
 """host, port -> the addresses a connection would go to."""
 
-USER_AGENT = "Newsdesk/0.1 (feed follower; +https://github.com/newsdesk)"
+USER_AGENT = "Newsdesk/0.1 (feed follower)"
 FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/rdf+xml", "application/xml", "text/xml",
-              "application/feed+json", "application/json", "text/plain", "application/octet-stream")
+              "text/plain", "application/octet-stream")
 PAGE_TYPES = ("text/html", "application/xhtml+xml")
 _REDIRECTS = {301, 302, 303, 307, 308}
 _CHUNK = 64 * 1024

@@ -1,4 +1,4 @@
-"""Feed documents -> entries, with feedparser (RSS 0.9x/1.0/2.0, Atom 0.3/1.0, JSON Feed).
+"""Feed documents -> entries, with feedparser (RSS 0.9x/1.0/2.0, Atom 0.3/1.0).
 
 The body is handed to feedparser as a stream, never as a string: given a string, feedparser
 fetches URLs and opens local files by itself.
@@ -62,7 +62,7 @@ def parse_feed(body: bytes, *, url: str, content_type: str | None = None, max_en
     version = doc.get("version") or ""
     if not version and not doc.entries:
         why = doc.get("bozo_exception")
-        raise NotAFeed(f"not an RSS, Atom or JSON feed{f': {why}' if why else ''}")
+        raise NotAFeed(f"not an RSS or Atom feed{f': {why}' if why else ''}")
     warning = None
     if doc.get("bozo") and doc.get("bozo_exception") is not None:
         warning = f"feed is not well-formed ({type(doc.bozo_exception).__name__}); read leniently"
