@@ -8,15 +8,17 @@ from __future__ import annotations
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 from service.store.feeds import FeedStore
 
 
-def race(path: str, feed_id: str, url: str, worker: str, rounds: int, start_at: float) -> tuple[int, int]:
-    """(polls made, claims refused) over ``rounds`` attempts, all workers starting together."""
+def race(path: str, feed_id: str, url: str, worker: str, rounds: int, start: Any, out: Any) -> None:
+    """Put (polls made, claims refused) over ``rounds`` attempts on ``out``; every worker waits at
+    the ``start`` barrier, so they really race."""
     store = FeedStore(Path(path))
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never via a proxy
-    time.sleep(max(0.0, start_at - time.time()))
+    start.wait(60)
     polled = refused = 0
     for _ in range(rounds):
         if store.claim(feed_id, worker, now=time.time(), stale_after_s=300):
@@ -29,4 +31,4 @@ def race(path: str, feed_id: str, url: str, worker: str, rounds: int, start_at: 
         else:
             refused += 1
         time.sleep(0.01)
-    return polled, refused
+    out.put((polled, refused))

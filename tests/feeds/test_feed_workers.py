@@ -69,9 +69,13 @@ def test_processes_racing_on_the_claim_never_overlap(feed_settings: Settings, fe
     feed = add_feed(feed_settings, url)
     path = str(feed_settings.data_dir / "feeds.sqlite3")
     ctx = multiprocessing.get_context("spawn")
-    start_at = time.time() + 3.0  # after every process has started
-    with ctx.Pool(4) as pool:
-        results = pool.starmap(race, [(path, feed["id"], url, f"p{i}", 10, start_at) for i in range(4)])
+    start, out = ctx.Barrier(4), ctx.Queue()
+    procs = [ctx.Process(target=race, args=(path, feed["id"], url, f"p{i}", 10, start, out)) for i in range(4)]
+    for p in procs:
+        p.start()
+    results = [out.get(timeout=120) for _ in procs]
+    for p in procs:
+        p.join(30)
     polls = sum(p for p, _ in results)
     refused = sum(r for _, r in results)
     assert feed_server.max_in_flight["/feed.xml"] == 1
