@@ -54,16 +54,25 @@ class FeedServer:
 
             def do_GET(self) -> None:
                 path = self.path
+                seen = Seen(path, dict(self.headers.items()), 0)  # recorded before the reply goes out
                 with server.lock:
                     route = server.routes.get(path)
+                    server.requests.append(seen)
                     server.in_flight[path] = server.in_flight.get(path, 0) + 1
                     server.max_in_flight[path] = max(server.max_in_flight.get(path, 0), server.in_flight[path])
+                self._left = False
                 try:
-                    status = self._serve(route)
+                    seen.status = self._serve(route)
                 finally:
+                    self._leave()
+
+            def _leave(self) -> None:
+                """A request stops being in flight when its reply starts: from then on the client may
+                finish and let another worker in, before this thread gets to run again."""
+                if not self._left:
+                    self._left = True
                     with server.lock:
-                        server.in_flight[path] -= 1
-                        server.requests.append(Seen(path, dict(self.headers.items()), status))
+                        server.in_flight[self.path] -= 1
 
             def _serve(self, route: Route | None) -> int:
                 if route is None:
@@ -85,6 +94,7 @@ class FeedServer:
 
             def _send(self, status: int, body: bytes, ctype: str | None, headers: dict[str, str],
                       send_length: bool = True) -> int:
+                self._leave()
                 try:
                     self.send_response(status)
                     if ctype:

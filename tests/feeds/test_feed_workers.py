@@ -92,7 +92,7 @@ def test_serve_polls_due_feeds_in_the_background(feed_settings: Settings, feed_s
     add_feed(cfg, feed_server.url("/rss.xml"))
     apps = [create_app(cfg, services_factory=lambda s: build_services(s, embedder=embedder)) for _ in range(2)]
     with TestClient(apps[0]) as one, TestClient(apps[1]) as two:  # two workers on one data dir
-        assert wait_for(lambda: one.get("/v1/articles").json()["total"] == 3, timeout=30)
-        assert two.get("/v1/feeds").json()["items"][0]["last_success_at"] is not None
+        assert wait_for(lambda: two.get("/v1/feeds").json()["items"][0]["last_success_at"] is not None, timeout=60)
+        assert one.get("/v1/articles").json()["total"] == 3
     assert feed_server.hits("/rss.xml") == 1
     assert not any(t.name == "feed-poller" and t.is_alive() for t in threading.enumerate())
