@@ -316,6 +316,19 @@ def _register_eval_commands() -> None:
 _register_eval_commands()
 app.add_typer(eval_app, name="eval")
 
+feeds_app = typer.Typer(add_completion=False, no_args_is_help=True,
+                        help="Followed RSS/Atom feeds: add, list, remove, poll.")
+
+
+def _register_feed_commands() -> None:
+    from service.feeds.cli import register
+
+    register(feeds_app, fail_on_domain_errors)
+
+
+_register_feed_commands()
+app.add_typer(feeds_app, name="feeds")
+
 
 def main() -> None:
     app()

@@ -98,6 +98,41 @@ class Settings(BaseSettings):
     summary_max_articles: int = Field(default=50, ge=1, le=1000)
     """Articles a date-range or source summary reads at most (newest first)."""
 
+    # --- followed feeds (issue 12) -----------------------------------------------------------
+    feed_poll: bool = True
+    """`serve` polls due feeds in the background (once across workers)."""
+    feed_every: str = "30m"
+    """Default poll interval of a new feed: 90s, 15m, 1h, 1h30m ..."""
+    feed_poll_tick_s: float = Field(default=30.0, gt=0)
+    """How often the background poller looks for due feeds."""
+    feed_max_entries: int = Field(default=100, ge=1, le=1000)
+    """Entries read per poll, in feed order (newest first in practice)."""
+    feed_page_workers: int = Field(default=4, ge=1, le=32)
+    """Article pages fetched at once during a poll (network-bound; extraction is serialised by the GIL)."""
+    feed_backoff_max_s: float = Field(default=6 * 3600.0, gt=0)
+    """Longest wait after repeated errors; the wait doubles from the poll interval up to this."""
+    fetch_timeout_s: float = Field(default=15.0, gt=0)
+    """Whole-request deadline for one feed or page fetch (connect, each read, and the total)."""
+    feed_max_bytes: int = Field(default=5_000_000, ge=1024)
+    page_max_bytes: int = Field(default=3_000_000, ge=1024)
+    fetch_max_redirects: int = Field(default=5, ge=0, le=20)
+    fetch_allow_loopback: bool = False
+    """Allow feeds and pages on 127.0.0.0/8 and ::1 (tests, a feed server on this machine)."""
+    fetch_allow_private: bool = False
+    """Allow private networks (10/8, 172.16/12, 192.168/16, fc00::/7, 100.64/10). Link-local never."""
+
+    @field_validator("feed_every")
+    @classmethod
+    def _check_every(cls, v: str) -> str:
+        from service.errors import InvalidInput
+        from service.feeds.interval import parse_interval
+
+        try:
+            parse_interval(v)
+        except InvalidInput as exc:
+            raise ValueError(exc.detail) from None
+        return v
+
     @field_validator("briefing_schedule")
     @classmethod
     def _check_schedule(cls, v: str | None) -> str | None:

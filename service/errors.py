@@ -91,6 +91,37 @@ class UpstreamTimeout(NewsdeskError):
         self.retry_after = retry_after
 
 
+class Conflict(NewsdeskError):
+    """The request clashes with the current state: a feed already followed, a poll in progress."""
+
+    status = 409
+    slug = "conflict"
+    title = "Conflict"
+    exit_code = 7
+
+    def __init__(self, detail: str, *, errors: list[FieldError] | None = None,
+                 retry_after: float | None = None) -> None:
+        super().__init__(detail, errors=errors)
+        self.retry_after = retry_after
+
+
+class FetchFailed(NewsdeskError):
+    """A feed or page could not be fetched, or was refused before any connection (``kind``:
+    refused | timeout | too-large | http-status | content-type | redirects | network)."""
+
+    status = 502
+    slug = "fetch-failed"
+    title = "Fetch failed"
+    exit_code = 8
+
+    def __init__(self, kind: str, detail: str, *, http_status: int | None = None,
+                 retry_after: float | None = None) -> None:
+        super().__init__(detail)
+        self.kind = kind
+        self.http_status = http_status
+        self.retry_after = retry_after
+
+
 class ConfigError(NewsdeskError):
     status = 500
     slug = "configuration-error"

@@ -8,8 +8,9 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from service.api import articles, ask, briefings, health, problems, search, summaries
+from service.api import articles, ask, briefings, feeds, health, problems, search, summaries
 from service.config import Settings, get_settings
+from service.feeds.scheduler import start_feed_poller
 from service.generation.schedule import start_scheduler
 from service.runtime import Services, build_services
 
@@ -29,9 +30,12 @@ def create_app(settings: Settings | None = None, *,
         if on_startup:
             on_startup(services)
         scheduler = start_scheduler(services)  # daily briefing; one run per day across workers
+        poller = start_feed_poller(services)  # followed feeds; each due feed polled once across workers
         try:
             yield
         finally:
+            if poller is not None:
+                poller.stop()
             if scheduler is not None:
                 scheduler.stop()
             services.close()
@@ -43,6 +47,6 @@ def create_app(settings: Settings | None = None, *,
         lifespan=lifespan,
     )
     problems.install(app)
-    for module in (health, articles, search, ask, summaries, briefings):
+    for module in (health, articles, search, ask, summaries, briefings, feeds):
         app.include_router(module.router)
     return app

@@ -87,7 +87,7 @@ async def ingest_articles(request: Request, services: ServicesDep) -> JSONRespon
         raise InvalidInput("; ".join(f"{e.field}: {e.message}" for e in errs), errors=errs)
     results = [IngestItemResult(index=o.index, id=o.id, status=o.status,  # type: ignore[arg-type]
                                 sentences=o.sentences, chunks=o.chunks, boilerplate=o.boilerplate,
-                                errors=[e.as_dict() for e in o.errors])  # type: ignore[misc]
+                                errors=[e.as_dict() for e in o.errors], copies=o.copies)  # type: ignore[misc]
                for o in outcomes]
     counts = {s: sum(r.status == s for r in results) for s in ("created", "updated", "unchanged", "failed")}
     resp = IngestResponse(results=results, **counts)
@@ -131,7 +131,7 @@ def get_article(article_id: str, services: ServicesDep) -> ArticleOut:
         id=art["id"], title=art["title"], url=art["url"], source=art["source"], published_at=art["published_iso"],
         sentence_count=art["sentence_count"], chunk_count=art["chunk_count"], updated_at=art["updated_at"],
         text=art["text"], content_hash=art["content_hash"], ingested_at=art["ingested_at"],
-        sentences=sentences, boilerplate=boiler,
+        sentences=sentences, boilerplate=boiler, copies=services.catalog.copies(article_id),
     )
 
 

@@ -11,7 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from service.errors import FieldError, NewsdeskError, UpstreamTimeout, UpstreamUnavailable
+from service.errors import Conflict, FieldError, NewsdeskError, UpstreamTimeout, UpstreamUnavailable
 
 log = logging.getLogger(__name__)
 PROBLEM_JSON = "application/problem+json"
@@ -29,7 +29,7 @@ def problem(status: int, slug: str, title: str, detail: str, errors: list[FieldE
 
 def from_domain(exc: NewsdeskError) -> JSONResponse:
     headers = None
-    if isinstance(exc, UpstreamUnavailable | UpstreamTimeout) and exc.retry_after is not None:
+    if isinstance(exc, UpstreamUnavailable | UpstreamTimeout | Conflict) and exc.retry_after is not None:
         headers = {"Retry-After": str(max(1, math.ceil(exc.retry_after)))}
     return problem(exc.status, exc.slug, exc.title, exc.detail, exc.errors, headers)
 

@@ -156,9 +156,16 @@ def story_draft(docs: list[ArticleDoc], hits: Sequence[SentenceHit], vectors: np
     return StoryDraft(docs, pool, Counter(h.source for h in story_hits), centroid)
 
 
-def coverage_key(docs: Sequence[ArticleDoc]) -> tuple[int, int, float, str]:
+def outlets(docs: Sequence[ArticleDoc], origins: dict[str, tuple[str, str]] | None = None) -> int:
+    """Distinct outlets; a wire copy counts as the outlet of its earliest copy (issue 12)."""
+    origins = origins or {}
+    return len({origins.get(d.article_id, (d.article_id, d.source))[1] for d in docs})
+
+
+def coverage_key(docs: Sequence[ArticleDoc],
+                 origins: dict[str, tuple[str, str]] | None = None) -> tuple[int, int, float, str]:
     earliest = min((d.published for d in docs if d.published is not None), default=0.0)
-    return (-len({d.source for d in docs}), -len(docs), earliest, docs[0].article_id)
+    return (-outlets(docs, origins), -len(docs), earliest, docs[0].article_id)
 
 
 def parse_headline(text: str) -> str:
@@ -328,9 +335,10 @@ def build_briefing(services: Services, params: BriefingParams) -> dict[str, Any]
     vectors = sentence_vectors(services.catalog, services.retriever.sentences, services.embedder, hits)
     groups = cluster(article_docs(hits, vectors))
     settings = services.settings
-    multi = sorted((g for g in groups if len({d.source for d in g}) >= settings.briefing_min_sources),
-                   key=coverage_key)
-    singles = [d for g in groups if len({d.source for d in g}) < settings.briefing_min_sources for d in g]
+    origins = services.catalog.copy_origins(ids)  # near-duplicate links: count outlets, not copies
+    multi = sorted((g for g in groups if outlets(g, origins) >= settings.briefing_min_sources),
+                   key=lambda g: coverage_key(g, origins))
+    singles = [d for g in groups if outlets(g, origins) < settings.briefing_min_sources for d in g]
     timings = {"cluster_ms": _ms(t0)}
 
     t1 = time.perf_counter()
@@ -348,6 +356,9 @@ def build_briefing(services: Services, params: BriefingParams) -> dict[str, Any]
     numbered, citations, _ = number_citations(services, flat)
     markers = {id(v): nums for v, nums in numbered}
     records = [story_record(n, s, markers) for n, s in enumerate(stories)]
+    for record in records:
+        record["copies"] = [{"article_id": a, "copy_of": origins[a][0]} for a in record["article_ids"]
+                            if a in origins and origins[a][0] != a]
     store = briefing_store(services)
     changes = compare(services, records, store.previous(params.day.isoformat(), params.scope))
     fixes: Counter[str] = Counter()

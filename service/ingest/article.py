@@ -8,12 +8,13 @@ import hashlib
 import re
 from bisect import bisect_left
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time
+from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from service.ingest.clean import boilerplate_reason
+from service.ingest.dates import parse_iso
 from service.ingest.segment import LINE_BREAK_CHARS, split_sentences
 from service.tokens import get_encoding
 
@@ -48,11 +49,10 @@ class ArticleInput(BaseModel):
 
     @field_validator("published_at", mode="before")
     @classmethod
-    def _accept_plain_dates(cls, v: object) -> object:
-        if isinstance(v, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", v.strip()):
-            d = date.fromisoformat(v.strip())  # raises on impossible dates such as 2023-02-30
-            return datetime.combine(d, time(0), tzinfo=UTC)
-        return v
+    def _iso_strings(cls, v: object) -> object:
+        # Strings must be ISO 8601 (a plain date is midnight UTC); a clear error says what to send
+        # instead.  Files and feeds read other formats first (service.ingest.dates.parse_date).
+        return parse_iso(v) if isinstance(v, str) else v
 
     @field_validator("published_at")
     @classmethod

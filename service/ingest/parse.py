@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from service.errors import InvalidInput
+from service.ingest.dates import DateError, parse_date
 
 SUPPORTED = {".txt", ".md", ".markdown", ".html", ".htm", ".json", ".jsonl"}
 _SENTENCE_END = re.compile(r"[.!?…”\"’')\]]$")
@@ -53,6 +54,23 @@ def _expand(args: Iterable[str]) -> Iterator[Path]:
 
 def read_path(path: Path) -> list[RawItem]:
     """Parse one file into raw items; problems come back as items with ``error`` set."""
+    items = _read_path(path)
+    return items if path.suffix.lower() == ".jsonl" else [with_iso_date(item) for item in items]
+
+
+def with_iso_date(item: RawItem) -> RawItem:
+    """Files carry dates as their publishers wrote them (``2023/01/05``, RFC 822 ...): rewrite
+    ``published_at`` as the ISO 8601 value the JSON API would take, or fail the item clearly."""
+    if item.data is None or not isinstance(item.data.get("published_at"), str):
+        return item
+    try:
+        iso = parse_date(item.data["published_at"]).isoformat()
+    except DateError as exc:
+        return RawItem(item.origin, None, f"published_at: {exc}")
+    return RawItem(item.origin, {**item.data, "published_at": iso})
+
+
+def _read_path(path: Path) -> list[RawItem]:
     origin = str(path)
     try:
         raw = path.read_bytes()
@@ -64,7 +82,7 @@ def read_path(path: Path) -> list[RawItem]:
         return [RawItem(origin, None, exc.detail)]
     suffix = path.suffix.lower()
     if suffix == ".jsonl":
-        return list(parse_jsonl(json_lines(text), origin))
+        return list(parse_jsonl(json_lines(text), origin))  # dates are read there (stdin too)
     if suffix == ".json":
         try:
             doc = json.loads(text)
@@ -103,8 +121,8 @@ def parse_jsonl(lines: Iterable[str], origin: str) -> Iterator[RawItem]:
         except json.JSONDecodeError as exc:
             yield RawItem(where, None, f"invalid JSON: {exc.msg}")
             continue
-        yield RawItem(where, doc if isinstance(doc, dict) else None,
-                      None if isinstance(doc, dict) else "not a JSON object")
+        yield with_iso_date(RawItem(where, doc if isinstance(doc, dict) else None,
+                                    None if isinstance(doc, dict) else "not a JSON object"))
 
 
 def decode(raw: bytes, *, field: str) -> str:

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from service.errors import FieldError, InvalidInput
 from service.ingest.article import ArticleInput, derive_id
+from service.ingest.duplicates import link_copies
 from service.store.articles import ArticleStore
 
 
@@ -25,6 +26,8 @@ class ItemOutcome:
     chunks: int = 0
     boilerplate: int = 0
     errors: list[FieldError] = field(default_factory=list)
+    copies: list[str] = field(default_factory=list)
+    """Stored articles this one is a near-duplicate of (wire copy), linked at ingest."""
 
 
 def validation_errors(exc: ValidationError, prefix: str) -> list[FieldError]:
@@ -85,6 +88,9 @@ def ingest_batch(store: ArticleStore, raws: Sequence[tuple[str, Any]], *, max_ch
         for (out, _), res in zip(part, results, strict=True):
             out.id, out.status, out.sentences, out.chunks, out.boilerplate = (
                 res.id, res.status, res.sentences, res.chunks, res.boilerplate)
+        written = {o.id: o for o, _ in part if o.status in ("created", "updated") and o.id}
+        for copy in link_copies(store.catalog, list(written)):
+            written[copy.article_id].copies.append(copy.other_id)
         if on_progress:
             on_progress(len(part))
     if on_progress:

@@ -3,7 +3,7 @@
 SQLite in ``settings.data_dir / "briefings.sqlite3"``; every operation opens its own
 connection, so one store (or several processes) can share the file.  A run is claimed with a
 single ``INSERT OR IGNORE`` (or the take-over of a stale claim) inside ``BEGIN IMMEDIATE``:
-of any number of workers racing for the same day, exactly one gets it.
+of any number of workers racing for the same day, exactly one gets it (service/store/claims.py).
 """
 
 from __future__ import annotations
@@ -16,13 +16,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from service.store.claims import ClaimTable
+
+RUNS = ClaimTable("briefing_runs", ("date", "scope"))
+"""One claim per (day, scope), kept as history; the feed poller uses the same claims."""
 _SCHEMA = [
     """CREATE TABLE IF NOT EXISTS briefings (
         date TEXT NOT NULL, scope TEXT NOT NULL, payload TEXT NOT NULL, created_at TEXT NOT NULL,
         PRIMARY KEY (date, scope))""",
-    """CREATE TABLE IF NOT EXISTS briefing_runs (
-        date TEXT NOT NULL, scope TEXT NOT NULL, worker TEXT NOT NULL, state TEXT NOT NULL,
-        claimed_at REAL NOT NULL, finished_at REAL, error TEXT, PRIMARY KEY (date, scope))""",
+    RUNS.schema(),
 ]
 
 
@@ -85,18 +87,11 @@ class BriefingStore:
     def claim_run(self, date: str, scope: str, worker: str, *, now: float, stale_after_s: float) -> bool:
         """True for exactly one caller per (date, scope); a stale unfinished claim can be taken over."""
         with self._tx() as db:
-            if db.execute("INSERT OR IGNORE INTO briefing_runs(date, scope, worker, state, claimed_at) "
-                          "VALUES (?,?,?,?,?)", (date, scope, worker, "running", now)).rowcount:
-                return True
-            taken = db.execute("UPDATE briefing_runs SET worker=?, claimed_at=?, state='running', error=NULL "
-                               "WHERE date=? AND scope=? AND state!='done' AND claimed_at<?",
-                               (worker, now, date, scope, now - stale_after_s)).rowcount
-            return bool(taken)
+            return RUNS.claim(db, (date, scope), worker, now=now, stale_after_s=stale_after_s)
 
     def finish_run(self, date: str, scope: str, *, now: float, error: str | None = None) -> None:
         with self._tx() as db:
-            db.execute("UPDATE briefing_runs SET state=?, finished_at=?, error=? WHERE date=? AND scope=?",
-                       ("failed" if error else "done", now, error, date, scope))
+            RUNS.finish(db, (date, scope), now=now, error=error)
 
     def runs(self) -> list[dict[str, Any]]:
         with self._tx() as db:

@@ -41,6 +41,14 @@ _SCHEMA = [
     """CREATE TABLE IF NOT EXISTS journal (
         article_id TEXT PRIMARY KEY, op TEXT NOT NULL, state TEXT NOT NULL,
         payload TEXT, started_at TEXT NOT NULL)""",
+    # near-duplicates (service/ingest/duplicates.py): MinHash band hashes, and symmetric copy links
+    """CREATE TABLE IF NOT EXISTS article_bands (
+        band INTEGER NOT NULL, hash INTEGER NOT NULL, article_id TEXT NOT NULL,
+        PRIMARY KEY (band, hash, article_id)) WITHOUT ROWID""",
+    "CREATE INDEX IF NOT EXISTS article_bands_article ON article_bands(article_id)",
+    """CREATE TABLE IF NOT EXISTS article_copies (
+        article_id TEXT NOT NULL, other_id TEXT NOT NULL, containment REAL NOT NULL, linked_at TEXT NOT NULL,
+        PRIMARY KEY (article_id, other_id)) WITHOUT ROWID""",
 ]
 
 TITLE_WEIGHT = 1.0
@@ -249,6 +257,67 @@ class Catalog:
         j = self._query("SELECT COUNT(*) AS n FROM journal")[0]
         return {"articles": a["n"], "sentences": a["s"], "pending": j["n"]}
 
+    # -- near-duplicates -------------------------------------------------------------------
+    def get_article_text(self, article_id: str) -> str | None:
+        rows = self._query("SELECT text FROM articles WHERE id=?", (article_id,))
+        return rows[0]["text"] if rows else None
+
+    def set_bands(self, article_id: str, bands: Sequence[int]) -> None:
+        with self.transaction() as c:
+            c.execute("DELETE FROM article_bands WHERE article_id=?", (article_id,))
+            c.executemany("INSERT OR IGNORE INTO article_bands(band, hash, article_id) VALUES (?,?,?)",
+                          [(i, h, article_id) for i, h in enumerate(bands)])
+
+    def band_candidates(self, bands: Sequence[int], *, exclude: str, limit: int = 50) -> list[str]:
+        """Visible articles sharing at least one band with ``bands``, most shared first."""
+        if not bands:
+            return []
+        values = ",".join("(?,?)" for _ in bands)
+        rows = self._query(
+            f"WITH q(band, hash) AS (VALUES {values}) SELECT b.article_id, COUNT(*) AS n FROM q "
+            f"JOIN article_bands b ON b.band=q.band AND b.hash=q.hash JOIN articles a ON a.id=b.article_id "
+            f"WHERE b.article_id != ? GROUP BY b.article_id ORDER BY n DESC, b.article_id LIMIT ?",
+            [x for i, h in enumerate(bands) for x in (i, h)] + [exclude, limit])
+        return [r["article_id"] for r in rows]
+
+    def set_copies(self, article_id: str, links: Sequence[tuple[str, float]]) -> None:
+        """Replace ``article_id``'s copy links (stored both ways)."""
+        now = _now()
+        with self.transaction() as c:
+            c.execute("DELETE FROM article_copies WHERE article_id=? OR other_id=?", (article_id, article_id))
+            c.executemany("INSERT OR REPLACE INTO article_copies VALUES (?,?,?,?)",
+                          [row for other, score in links
+                           for row in ((article_id, other, score, now), (other, article_id, score, now))])
+
+    def copies(self, article_id: str) -> list[dict[str, Any]]:
+        return [dict(r) for r in self._query(
+            "SELECT c.other_id AS id, c.containment, a.source, a.title, a.published_iso AS published_at "
+            "FROM article_copies c JOIN articles a ON a.id=c.other_id WHERE c.article_id=? "
+            "ORDER BY COALESCE(a.published_at, 0), a.ingested_at, a.id", (article_id,))]
+
+    def copy_origins(self, article_ids: Sequence[str], *, max_group: int = 200) -> dict[str, tuple[str, str]]:
+        """article id -> (id, source) of the earliest visible copy in its group (itself when it has none)."""
+        out: dict[str, tuple[str, str]] = {}
+        for aid in article_ids:
+            if aid in out:
+                continue
+            group, frontier = {aid}, [aid]
+            while frontier and len(group) < max_group:
+                marks = ",".join("?" * len(frontier))
+                rows = self._query(f"SELECT c.other_id FROM article_copies c JOIN articles a ON a.id=c.other_id "
+                                   f"WHERE c.article_id IN ({marks})", frontier)
+                frontier = [r["other_id"] for r in rows if r["other_id"] not in group]
+                group.update(frontier)
+            marks = ",".join("?" * len(group))
+            members = self._query(f"SELECT id, source FROM articles WHERE id IN ({marks}) "
+                                  f"ORDER BY published_at IS NULL, published_at, ingested_at, id", sorted(group))
+            if not members:
+                continue
+            origin = (members[0]["id"], members[0]["source"])
+            for m in members:
+                out[m["id"]] = origin
+        return {aid: out[aid] for aid in article_ids if aid in out}
+
     # -- journal -------------------------------------------------------------------------
     def journal_begin(self, article_id: str, op: str, payload: dict[str, Any] | None) -> None:
         with self.transaction() as c:
@@ -292,6 +361,8 @@ class Catalog:
 
     def unpublish(self, article_id: str) -> bool:
         with self.transaction() as c:
+            c.execute("DELETE FROM article_bands WHERE article_id=?", (article_id,))
+            c.execute("DELETE FROM article_copies WHERE article_id=? OR other_id=?", (article_id, article_id))
             c.execute("DELETE FROM sentence_fts WHERE article_id=?", (article_id,))
             c.execute("DELETE FROM sentences WHERE article_id=?", (article_id,))
             return c.execute("DELETE FROM articles WHERE id=?", (article_id,)).rowcount > 0
