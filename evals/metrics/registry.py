@@ -46,6 +46,12 @@ METRICS: dict[str, MetricInfo] = {m.name: m for m in [
     _m("latency_p50_ms", "end-to-end latency, median (model time as first measured)", field="latency_ms",
        stat="p50", higher=False),
     _m("latency_p95_ms", "end-to-end latency, 95th percentile", field="latency_ms", stat="p95", higher=False),
+    _m("ttft_p50_ms", "time to the first streamed token of the answer, median (uncached cases only)",
+       field="ttft_ms", stat="p50", higher=False),
+    _m("quote_fidelity", "every quote is exactly article.text[start:end]"),
+    _m("mode_written", "answers written by the model and verified"),
+    _m("mode_quoted", "answers that quote the chosen source sentence (nothing written verified)"),
+    _m("mode_abstained", "abstentions, answerable or not", higher=False),
     _m("prompt_tokens", "prompt tokens per case", higher=False),
     _m("completion_tokens", "completion tokens per case", higher=False),
 ]}

@@ -18,7 +18,7 @@ from evals.metrics.support import Span, support_prf
 from evals.metrics.tokens import token_metrics
 from evals.tasks.common import TaskContext, Variant, base_row, latency_ms, model_calls
 from service.errors import InvalidInput
-from service.generation.answer import AnswerResult, AskParams, answer
+from service.generation.answer import AnswerResult, AskParams, answer_stream
 from service.store.catalog import Filters
 from service.verify.citations import VerifiedSentence
 
@@ -31,7 +31,7 @@ def run_case(ctx: TaskContext, case: Case, variant: Variant) -> dict[str, Any]:
     since = len(ctx.ledger.events)
     params = AskParams(case.question, Filters(article_ids=case.article_ids), ctx.top_k,
                        prompt_version=variant.prompt_version, model=variant.model, flag_unsupported=True)
-    res = answer(ctx.services, params)
+    res = _answer(ctx, params)
     calls = model_calls(ctx.ledger, since)
     kept = [] if res.abstained else [(v, nums) for v, nums in res.sentences if not v.flagged]
     quotes = {c.hit.id: c.quote for c in res.citations}
@@ -46,23 +46,47 @@ def run_case(ctx: TaskContext, case: Case, variant: Variant) -> dict[str, Any]:
                        "citations": [h.id for h in v.citations]} for v, _ in res.sentences],
         "citations": [{"sentence_id": h.id, "title": h.title, "quote": quotes.get(h.id, h.text)}
                       for h in dict((h.id, h) for v, _ in kept for h in v.citations).values()],
+        "mode": res.mode,
         "evidence": [c.hit.id for c in res.evidence],
         "backend": res.backend,
         "model_name": res.model,
         "prompt_ref": res.prompt,
         "usage": res.usage,
         "timings": res.timings,
-        "metrics": score(ctx, case, res, [v for v, _ in kept], latency_ms(res.timings, calls)),
+        "metrics": score(ctx, case, res, [v for v, _ in kept], latency_ms(res.timings, calls),
+                         uncached=bool(calls) and not any(c.hit for c in calls)),
     })
     return row
 
 
+def _answer(ctx: TaskContext, params: AskParams) -> AnswerResult:
+    """The streaming path (what the SSE endpoint runs), so time to first token is recorded."""
+    *_, final = answer_stream(ctx.services, params)
+    assert isinstance(final, AnswerResult)
+    return final
+
+
+def quote_fidelity(ctx: TaskContext, res: AnswerResult) -> float:
+    """1.0 when every citation's and evidence record's quote is exactly article.text[start:end]."""
+    texts: dict[str, str] = {}
+    for c in [*res.citations, *res.evidence]:
+        if c.hit.article_id not in texts:
+            art = ctx.services.catalog.get_article(c.hit.article_id)
+            texts[c.hit.article_id] = art["text"] if art else ""
+        if texts[c.hit.article_id][c.hit.start:c.hit.end] != c.quote:
+            return 0.0
+    return 1.0
+
+
 def score(ctx: TaskContext, case: Case, res: AnswerResult, kept: list[VerifiedSentence],
-          latency: float) -> dict[str, float | None]:
+          latency: float, uncached: bool = False) -> dict[str, float | None]:
     gold = case.gold
     text = " ".join(v.text for v in kept)
     draft = [v for v, _ in res.sentences]
     m: dict[str, float | None] = {"latency_ms": latency, **token_metrics(res.usage)}
+    m["ttft_ms"] = res.timings.get("first_token_ms") if uncached else None
+    m["quote_fidelity"] = quote_fidelity(ctx, res)
+    m.update({f"mode_{mode}": float(res.mode == mode) for mode in ("written", "quoted", "abstained")})
     m.update(abstention_metrics(res.abstained, gold.answerable))
     if gold.answers and gold.answerable is not False:
         said = " ".join(v.text for v in draft)

@@ -38,8 +38,12 @@ _TITLES = frozenset(
     dame lord lady saint st bishop rev professor prof officer sergeant sgt detective inspector lt col colonel
     spokesman spokeswoman spokesperson leader foreign defense defence state deputy vice former""".split())
 _DEMONYM = re.compile(r"(?:ian|ean|ese|ish|i|an)$")
-_STOP_NAMES = frozenset("the a an in on at of for and but or monday tuesday wednesday thursday friday saturday "
-                        "sunday".split())
+_STOP_NAMES = frozenset(
+    """the a an in on at of for and but or monday tuesday wednesday thursday friday saturday sunday january
+    february march april may june july august september october november december jan feb mar apr jun jul aug
+    sep sept oct nov dec""".split())
+_PREPOSITIONS = frozenset("in on at for to from with by of during after before since until into over under "
+                          "about against between through".split())
 WINDOW = 4
 
 
@@ -91,6 +95,8 @@ def _name_at(toks: list[str], i: int, step: int) -> frozenset[str] | None:
     while 0 <= j < len(toks) and seen < WINDOW:
         tok = toks[j]
         if _PUNCT.match(tok) and tok not in ("'",):
+            return None
+        if step > 0 and tok.lower() in _PREPOSITIONS:  # "signed in June", "sent troops to Russia": not patients
             return None
         initial = j == 0 or toks[j - 1] in (".", "!", "?", '"', "\u201c")
         if _is_name(tok, initial, toks[j + 1] if j + 1 < len(toks) else None):
