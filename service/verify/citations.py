@@ -20,6 +20,8 @@ from service.retrieval.search import SentenceHit
 
 _MARKER_GROUP = re.compile(r"\[\s*((?:S?\s*\d+\s*[,;]?\s*)+)\]", re.IGNORECASE)
 _ONE = re.compile(r"S?\s*(\d+)", re.IGNORECASE)
+_ECHOED_HEADER = re.compile(r"^(?:Article A\d+:|Sources\b.*:$|Question:)")
+"""Lines of our own prompt layout that a small model sometimes copies into its reply."""
 _ABSTAIN = re.compile(
     r"^\W*(insufficient|i (do not|don't|cannot|can't) (know|answer)|the sources do not|"
     r"(the )?sources (do not|don't) (contain|say|mention|answer))", re.IGNORECASE)
@@ -77,7 +79,7 @@ def parse_draft(text: str, shown: set[str]) -> Draft:
             lead_markers = [f"S{int(n)}" for n in _ONE.findall(_MARKER_GROUP.match(span.text.strip()).group(1))]  # type: ignore[union-attr]
             out[-1].markers.extend(m for m in lead_markers if m in shown)
             markers = [m for m in markers if m not in lead_markers]
-        if _ABSTAIN.match(clean):
+        if _ABSTAIN.match(clean) or _ECHOED_HEADER.match(clean):
             continue
         out.append(DraftSentence(clean, markers))
     return Draft(out, invalid, abstained=not out)

@@ -302,6 +302,8 @@ class SupportFeatures:
     any_missing: float  # 1 if any number, date or name is absent
     claim_len: float  # min(1, claim words / 50)
     neg_mismatch: float  # 1 if a statement is negated on one side only (scoped, see below)
+    novel_recall: float = 0.0  # share of the claim's content stems *not in the question* found in the evidence
+    cos_given: float = 0.0  # cosine(claim, all evidence joined with the question)
 
     @classmethod
     def names(cls) -> list[str]:
@@ -350,6 +352,7 @@ def compute_features(
     cos_sentences: Sequence[float],
     cos_concat: float,
     given: TextAnalysis | None = None,
+    cos_given: float | None = None,
 ) -> tuple[SupportFeatures, list[str]]:
     """Features and the list of missing hard items for one pair (``evidence`` non-empty).
 
@@ -373,6 +376,7 @@ def compute_features(
         for m in ev.numbers:
             ev_numbers.update(m.keys)
         ev_dates.update(_MONTHS.get(w, w) for w in ev.words if w in _MONTHS or w in _WEEKDAYS)
+    own_stems = set(ev_stems)
     if given is not None:
         ev_stems.update(given.stems)
         ev_words.update(given.words)
@@ -380,6 +384,10 @@ def compute_features(
             ev_numbers.update(m.keys)
         ev_dates.update(_MONTHS.get(w, w) for w in given.words if w in _MONTHS or w in _WEEKDAYS)
     name_keys = ev_words | ev_stems
+    # What the claim adds to the question must come from the evidence itself; a claim that adds
+    # nothing ("Did Russia retake Kursk?" -> "Russia retook Kursk" adds only "retook") is no answer.
+    asked = set(given.stems) if given is not None else set()
+    novel = [c for c in claim.content if c not in asked]
 
     best = int(np.argmax(cos_sentences))
     lcs = _lcs(claim.stems, evidence[best].stems)
@@ -408,6 +416,8 @@ def compute_features(
         any_missing=1.0 if missing else 0.0,
         claim_len=min(1.0, len(claim.words) / 50.0),
         neg_mismatch=1.0 if neg_mismatch else 0.0,
+        novel_recall=_recall(novel, own_stems) if novel else 0.0,
+        cos_given=float(max(0.0, cos_given if cos_given is not None else cos_concat)),
     )
     return feats, missing
 
@@ -485,12 +495,17 @@ class SupportParams:
         feature_names: Sequence[str],
         l2: float = 1.0,
         max_iter: int = 50,
+        sample_weight: np.ndarray | None = None,
     ) -> SupportParams:
-        """L2-penalised logistic regression (Newton / IRLS); the bias is not penalised."""
+        """L2-penalised logistic regression (Newton / IRLS); the bias is not penalised.
+
+        ``sample_weight`` lets a small labelled set count as much as a large one it is pooled with.
+        """
         x = np.asarray(x, dtype=np.float64)
         y = np.asarray(y, dtype=np.float64)
-        mean = x.mean(axis=0)
-        scale = x.std(axis=0)
+        w = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+        mean = np.average(x, axis=0, weights=w)
+        scale = np.sqrt(np.average((x - mean) ** 2, axis=0, weights=w))
         scale[scale < 1e-9] = 1.0
         z = np.hstack([np.ones((len(x), 1)), (x - mean) / scale])
         beta = np.zeros(z.shape[1])
@@ -498,8 +513,8 @@ class SupportParams:
         penalty[0] = 0.0
         for _ in range(max_iter):
             p = _sigmoid(z @ beta)
-            grad = z.T @ (p - y) + penalty * beta
-            hess = (z * (p * (1 - p))[:, None]).T @ z + np.diag(penalty) + 1e-9 * np.eye(len(beta))
+            grad = z.T @ (w * (p - y)) + penalty * beta
+            hess = (z * (w * p * (1 - p))[:, None]).T @ z + np.diag(penalty) + 1e-9 * np.eye(len(beta))
             step = np.linalg.solve(hess, grad)
             beta -= step
             if np.max(np.abs(step)) < 1e-8:
@@ -589,15 +604,19 @@ class SupportChecker:
             out.append(SupportScore(p, p >= params.threshold, feats.as_dict(), missing))
         return out
 
-    def features_many(self, pairs: Sequence[tuple[str, list[str]]], *, given: str | None = None
-                      ) -> list[tuple[SupportFeatures | None, list[str]]]:
-        """Raw features and missing items per pair; one batched embedding call for all texts."""
+    def features_many(self, pairs: Sequence[tuple[str, list[str]]], *, given: str | None = None,
+                      givens: Sequence[str | None] | None = None) -> list[tuple[SupportFeatures | None, list[str]]]:
+        """Raw features and missing items per pair; one batched embedding call for all texts.
+
+        ``given`` applies to every pair; ``givens`` gives each pair its own (calibration data).
+        """
         cleaned = [(claim, [e for e in evidence if e.strip()]) for claim, evidence in pairs]
+        per_pair = list(givens) if givens is not None else [given] * len(cleaned)
         texts: dict[str, int] = {}
-        for claim, evidence in cleaned:
+        for (claim, evidence), given in zip(cleaned, per_pair, strict=True):
             if not evidence:
                 continue
-            for t in (claim, *evidence, " ".join(evidence)):
+            for t in (claim, *evidence, " ".join(evidence), *([" ".join([*evidence, given])] if given else [])):
                 texts.setdefault(t, len(texts))
         vectors = self.embedder.embed(list(texts)) if texts else np.zeros((0, 1))
         analyses: dict[str, TextAnalysis] = {}
@@ -608,7 +627,7 @@ class SupportChecker:
             return analyses[text]
 
         out: list[tuple[SupportFeatures | None, list[str]]] = []
-        for claim, evidence in cleaned:
+        for (claim, evidence), given in zip(cleaned, per_pair, strict=True):
             if not evidence:
                 c = analysis(claim)
                 out.append((None, [m.surface for m in c.numbers + c.dates + c.names]))
@@ -616,6 +635,7 @@ class SupportChecker:
             cv = vectors[texts[claim]]
             cos_sent = [float(vectors[texts[e]] @ cv) for e in evidence]
             cos_cat = float(vectors[texts[" ".join(evidence)]] @ cv)
+            cos_q = float(vectors[texts[" ".join([*evidence, given])]] @ cv) if given else None
             out.append(compute_features(analysis(claim), [analysis(e) for e in evidence], cos_sent, cos_cat,
-                                        analysis(given) if given else None))
+                                        analysis(given) if given else None, cos_q))
         return out

@@ -50,3 +50,9 @@ def test_evidence_render_groups_by_article_in_reading_order_with_markers_down_th
     assert lines[1:3] == ["[S1] B one.", "[S2] B five."]
     assert lines[3].startswith('Article A2: "T a"') and lines[4] == "[S3] A two."
     assert ev.by_marker()["S3"].id == "a:2" and ev.ids == ["b:1", "b:5", "a:2"]
+
+
+def test_prompt_layout_echoed_into_the_reply_is_not_a_sentence() -> None:
+    draft = parse_draft('Article A1: "Few delays" (usatoday.com, 2023-01-12)\nSouthwest gave 25,000 miles. [S2]',
+                        {"S1", "S2"})
+    assert [s.text for s in draft.sentences] == ["Southwest gave 25,000 miles."]
