@@ -1,0 +1,84 @@
+"""``newsdesk serve``: one process, or N uvicorn workers sharing one Chroma server.
+
+* One worker: the app runs in this process; Chroma is embedded unless NEWSDESK_CHROMA_HOST is set.
+* N workers: two embedded Chroma clients on one directory corrupt reads, so every worker talks
+  to one Chroma server.  Without NEWSDESK_CHROMA_HOST, ``chroma run`` is started here on a free
+  loopback port over ``DATA_DIR/chroma`` and stopped when serve exits.  Metrics from all
+  workers are summed through a PROMETHEUS_MULTIPROC_DIR made here.
+* Binding anything but loopback without NEWSDESK_AUTH=required is refused unless ``insecure``.
+* SIGTERM or Ctrl-C: each worker stops accepting, finishes in-flight requests (an ingest batch
+  included) for up to ``shutdown_timeout_s``, then closes its stores; Chroma stops last.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from contextlib import ExitStack
+from pathlib import Path
+
+from service.config import Settings
+from service.errors import ConfigError
+from service.ops.logging import uvicorn_log_config
+from service.ops.metrics import MULTIPROC_ENV
+from service.runtime import Services, build_services
+
+log = logging.getLogger("newsdesk.serve")
+
+
+def is_loopback(host: str) -> bool:
+    if host.strip().lower() in ("localhost", "localhost.", "ip6-localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a name that might resolve anywhere counts as public
+
+
+def check_bind(host: str, settings: Settings, *, insecure: bool) -> None:
+    if is_loopback(host) or settings.auth == "required" or insecure:
+        return
+    raise ConfigError(f"refusing to serve on {host} without authentication: set NEWSDESK_AUTH=required "
+                      f"and create keys with `newsdesk keys create`, or pass --insecure")
+
+
+def run(settings: Settings, *, host: str, port: int, workers: int, insecure: bool,
+        on_startup: Callable[[Services], None] | None = None) -> None:
+    import uvicorn
+
+    from service.main import create_app
+
+    check_bind(host, settings, insecure=insecure)
+    if workers < 1:
+        raise ConfigError("--workers must be at least 1")
+    common = {"host": host, "port": port, "access_log": False, "log_config": uvicorn_log_config(settings.log_format),
+              "timeout_graceful_shutdown": int(settings.shutdown_timeout_s), "proxy_headers": True}
+    if insecure and not is_loopback(host) and settings.auth != "required":
+        log.warning("serving on %s WITHOUT authentication (--insecure)", host)
+    if workers == 1:
+        uvicorn.run(create_app(settings, on_startup=on_startup), **common)  # type: ignore[arg-type]
+        return
+
+    with ExitStack() as stack:
+        if settings.chroma_host is None:
+            from vectorstore.server import ChromaServer
+
+            server = stack.enter_context(ChromaServer(settings.chroma_path, log_file=settings.data_dir / "chroma.log"))
+            os.environ["NEWSDESK_CHROMA_HOST"], os.environ["NEWSDESK_CHROMA_PORT"] = server.host, str(server.port)
+            settings = settings.model_copy(update={"chroma_host": server.host, "chroma_port": server.port})
+            log.info("started chroma run on %s for %d workers (pid %s)", server.url, workers,
+                     server.proc.pid if server.proc else None)
+        metrics_dir = Path(tempfile.mkdtemp(prefix="newsdesk-metrics-"))
+        stack.callback(shutil.rmtree, metrics_dir, True)
+        os.environ[MULTIPROC_ENV] = str(metrics_dir)
+        if on_startup is not None:  # once, here, before the workers start
+            services = build_services(settings)
+            try:
+                on_startup(services)
+            finally:
+                services.close()
+        uvicorn.run("service.main:worker_app", factory=True, workers=workers, **common)  # type: ignore[arg-type]
