@@ -109,6 +109,13 @@ class Unauthorized(NewsdeskError):
     headers: ClassVar[dict[str, str]] = {"WWW-Authenticate": 'Bearer realm="newsdesk"'}
 
 
+class Conflict(NewsdeskError):
+    status = 409
+    slug = "conflict"
+    title = "Conflict"
+    exit_code = 2
+
+
 class Forbidden(NewsdeskError):
     """A valid key whose scope does not cover the request (HTTP 403)."""
 

@@ -139,9 +139,28 @@ async def model_slot(request: Request) -> AsyncIterator[None]:
 GUARDS = [Depends(authorize), Depends(model_slot)]
 
 
+def _inline_refs(schema: dict[str, Any]) -> dict[str, Any]:
+    """Problem's JSON schema with its ``$defs`` inlined (an operation's response cannot point at them)."""
+    defs = schema.pop("$defs", {})
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref", "")
+            if ref.startswith("#/$defs/"):
+                return walk(defs[ref.removeprefix("#/$defs/")])
+            return {k: walk(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [walk(v) for v in node]
+        return node
+
+    return dict(walk(schema))
+
+
+PROBLEM_SCHEMA = _inline_refs(Problem.model_json_schema())
+
+
 def _problem(description: str) -> dict[str, Any]:
-    schema = Problem.model_json_schema()
-    return {"description": description, "content": {"application/problem+json": {"schema": schema}}}
+    return {"description": description, "content": {"application/problem+json": {"schema": PROBLEM_SCHEMA}}}
 
 
 GUARD_RESPONSES: dict[int | str, dict[str, Any]] = {

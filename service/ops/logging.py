@@ -16,7 +16,7 @@ from typing import Any
 
 REQUEST_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar("newsdesk_request_id", default=None)
 
-_STD = frozenset(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime", "request_id"}
+_STD = frozenset(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime", "request_id", "color_message"}
 
 
 class RequestIdFilter(logging.Filter):
