@@ -105,8 +105,8 @@ class EdgeMiddleware:
             state = scope.get("state") or {}
             client = scope.get("client")
             access.info("%s %s %s", scope["method"], scope["path"], status[0], extra={
-                "method": scope["method"], "path": scope["path"], "route": route, "status": status[0],
-                "duration_ms": round(elapsed * 1000, 1), "key_id": state.get("key_id"),
+                "request_id": rid, "method": scope["method"], "path": scope["path"], "route": route,
+                "status": status[0], "duration_ms": round(elapsed * 1000, 1), "key_id": state.get("key_id"),
                 "client": client[0] if client else None})
             REQUEST_ID.reset(token)
 
