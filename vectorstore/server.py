@@ -38,6 +38,16 @@ def chroma_executable() -> str:
     return found
 
 
+def _die_with_parent() -> None:
+    """Linux: SIGTERM the server when the process that started it dies, even by kill -9, so a
+    crashed ``serve`` never leaves an orphan server on the directory for the next one to share."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
 class ChromaServer:
     """``with ChromaServer(path) as srv:`` -> a server on ``srv.host:srv.port`` until the block ends."""
 
@@ -64,7 +74,8 @@ class ChromaServer:
         out = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL
         try:
             self.proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
-                                         start_new_session=True)  # Ctrl-C in a terminal reaches us, not it
+                                         start_new_session=True,  # Ctrl-C in a terminal reaches us, not it
+                                         preexec_fn=_die_with_parent)
         finally:
             if out is not subprocess.DEVNULL:
                 out.close()  # type: ignore[union-attr]
