@@ -288,7 +288,6 @@ def serve(
     insecure: Annotated[bool, typer.Option(help="Allow a non-loopback bind without NEWSDESK_AUTH=required.")] = False,
 ) -> None:
     """Run the HTTP API (OpenAPI docs at /docs)."""
-    from service.ops.logging import configure
     from service.serve import run
 
     settings = get_settings()
@@ -300,7 +299,6 @@ def serve(
         outcomes = run_ingest(svc, gather([str(seeds_dir)]), show_progress=False)
         logging.getLogger("newsdesk").info("seeds: %s", {o.origin: o.status for o in outcomes})
 
-    configure(settings.log_format)
     run(settings, host=host, port=port, workers=workers, insecure=insecure, on_startup=ingest_seeds)
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from service.config import Settings
 from service.errors import ConfigError
+from service.ops.logging import configure as configure_logging
 from service.ops.logging import uvicorn_log_config
 from service.ops.metrics import MULTIPROC_ENV
 from service.runtime import Services, build_services
@@ -55,6 +56,7 @@ def run(settings: Settings, *, host: str, port: int, workers: int, insecure: boo
     check_bind(host, settings, insecure=insecure)
     if workers < 1:
         raise ConfigError("--workers must be at least 1")
+    configure_logging(settings.log_format)
     common = {"host": host, "port": port, "access_log": False, "log_config": uvicorn_log_config(settings.log_format),
               "timeout_graceful_shutdown": int(settings.shutdown_timeout_s), "proxy_headers": True}
     if insecure and not is_loopback(host) and settings.auth != "required":

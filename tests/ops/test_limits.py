@@ -12,6 +12,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import uvicorn
@@ -209,3 +210,72 @@ def test_metrics_count_requests_model_calls_tokens_and_ingest(tmp_path: Path, em
     assert delta("newsdesk_model_calls_total", backend="fake", outcome="ok") >= 1
     assert delta("newsdesk_model_tokens_total", backend="fake", kind="prompt") > 0
     assert "newsdesk_model_queue_depth" in after
+
+
+# -- the model queue over real HTTP, with a slow backend from the real registry ------------------
+@pytest.fixture
+def slow_backend() -> Iterator[str]:
+    from service.llm.base import StreamGen
+    from service.llm.fake import FakeBackend
+    from service.llm.registry import register, unregister
+
+    class SlowFake(FakeBackend):
+        name = "slowfake"
+
+        def complete(self, messages, **kw):  # type: ignore[no-untyped-def]
+            time.sleep(1.5)
+            return super().complete(messages, **kw)
+
+        def _stream(self, messages, **kw) -> StreamGen:  # type: ignore[no-untyped-def]
+            for delta in super()._stream(messages, **kw):
+                time.sleep(0.3)
+                yield delta
+            return self._completion(messages, "", "stop")
+
+    register("slowfake")(lambda settings, model: SlowFake(model=model))
+    yield "slowfake"
+    unregister("slowfake")
+
+
+def test_model_slots_are_held_for_the_whole_answer_and_the_queue_sheds_with_503(tmp_path: Path, embedder,
+                                                                                 slow_backend: str) -> None:
+    settings = Settings(data_dir=tmp_path / "data", llm_backend=slow_backend, model_concurrency=1,
+                        model_queue_size=0, rate_limit_model=None)
+    app = create_app(settings, services_factory=lambda s: build_services(s, embedder=embedder))
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    import httpx
+
+    url = f"http://127.0.0.1:{port}"
+    article = {"id": "q1", "text": "The harbour reopened on Tuesday after the storm. Ferries resumed at noon."}
+    question = {"question": "When did the harbour reopen after the storm?"}
+    try:
+        assert httpx.post(url + "/v1/articles", json=article, timeout=60).status_code == 200
+        shed_before = _metric(httpx.get(url + "/metrics").text, "newsdesk_shed_total", reason="model_queue_full")
+        for stream in (False, True):
+            results: dict[str, Any] = {}
+
+            def first(stream: bool = stream, results: dict[str, Any] = results) -> None:
+                r = httpx.post(url + "/v1/ask", json={**question, "stream": stream}, timeout=60)
+                results["status"], results["text"] = r.status_code, r.text
+
+            t = threading.Thread(target=first)
+            t.start()
+            time.sleep(0.6)  # the first request holds the only slot (for a stream: while it streams)
+            busy = httpx.post(url + "/v1/ask", json=question, timeout=60)
+            assert busy.status_code == 503, busy.text
+            assert busy.headers["content-type"].startswith(PROBLEM) and int(busy.headers["retry-after"]) >= 1
+            assert busy.json()["type"].endswith("/overloaded")
+            t.join(60)
+            assert results["status"] == 200, results
+            if stream:
+                assert "event: final" in results["text"]
+        metrics = httpx.get(url + "/metrics").text
+        assert _metric(metrics, "newsdesk_shed_total", reason="model_queue_full") - shed_before == 2
+    finally:
+        server.should_exit = True
+        thread.join(10)

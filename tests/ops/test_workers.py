@@ -214,3 +214,13 @@ def test_sigterm_finishes_the_in_flight_ingest_batch(tmp_path: Path) -> None:
     assert db.execute("SELECT COUNT(*) FROM articles WHERE id LIKE 'g-%'").fetchone()[0] == 80
     assert db.execute("SELECT COUNT(*) FROM journal").fetchone()[0] == 0
     db.close()
+
+
+def test_every_chroma_request_is_bounded_by_a_timeout(pair: dict[str, Any]) -> None:
+    from vectorstore.client import make_client
+
+    chroma = pair["chroma"]
+    client = make_client(host=chroma.host, port=chroma.port, timeout_s=7.5)
+    timeout = client._server._session.timeout  # type: ignore[attr-defined]
+    assert (timeout.read, timeout.connect) == (7.5, 5.0)
+    assert client.heartbeat() > 0
