@@ -5,7 +5,9 @@ acknowledged is lost.
     nice -n 19 .venv/bin/python -m benchmarks.crash --articles 1000 --kill chroma
 
 Set-up: one ``chroma run`` and ``newsdesk serve --workers 2`` on it (the team deployment),
-two clients posting batches at once.  When ``--kill-at`` of the articles are acknowledged:
+two clients posting batches at once.  Each time a ``--kill-at`` fraction of the articles is
+acknowledged (plus a random delay of up to ``--jitter`` s, so kills land in different phases
+of a write: embedding, vector upsert, publish):
 
 * ``service``: SIGKILL the serve process group (parent and both workers), restart it;
 * ``chroma``: SIGKILL the Chroma server, restart it on the same port and directory (the
@@ -24,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import sqlite3
 import sys
 import tempfile
@@ -70,8 +73,9 @@ def check_store(data: Path, chroma: ChromaServer, expected: dict[str, dict[str, 
             "orphan_sentence_vectors": orphan_vectors, "visible_ids": visible}
 
 
-def run(root: Path, *, articles: int = 1000, batch: int = 20, kill: str = "service", kill_at: float = 0.4,
-        workers: int = 2, seed: int = 11) -> dict[str, Any]:
+def run(root: Path, *, articles: int = 1000, batch: int = 20, kill: str = "service",
+        kill_points: tuple[float, ...] = (0.4,), jitter_s: float = 1.5, workers: int = 2,
+        seed: int = 11) -> dict[str, Any]:
     data = root / "data"
     chroma = ChromaServer(data / "chroma", log_file=root / "chroma.log", nice=19).start()
     svc: Service | None = None
@@ -87,7 +91,6 @@ def run(root: Path, *, articles: int = 1000, batch: int = 20, kill: str = "servi
         todo = list(range(len(batches)))
         in_flight: dict[int, int] = {}
         failures: Counter[str] = Counter()
-        stop_at = int(articles * kill_at)
         resumed = threading.Event()
         resumed.set()
         current: dict[str, Service] = {"svc": svc}
@@ -121,31 +124,39 @@ def run(root: Path, *, articles: int = 1000, batch: int = 20, kill: str = "servi
         started = time.perf_counter()
         for t in threads:
             t.start()
-        while True:
+        rounds: list[dict[str, Any]] = []
+        rnd = random.Random(seed)
+        for point in kill_points:
+            while True:
+                with lock:
+                    n_acked = len(acked)
+                    flying = list(in_flight.values())
+                if n_acked >= int(articles * point) and flying:
+                    break
+                time.sleep(0.05)
+            time.sleep(rnd.uniform(0.0, jitter_s))  # land the kill in a different phase of the write each time
+            resumed.clear()  # hold the clients between requests; the in-flight ones are cut off
+            killed_at = time.perf_counter()
             with lock:
-                n_acked = len(acked)
-                flying = list(in_flight.values())
-            if n_acked >= stop_at and flying:
-                break
-            time.sleep(0.05)
-        resumed.clear()  # hold the clients that are between requests; the in-flight ones are cut off
-        killed_at = time.perf_counter()
-        with lock:
-            acked_at_kill = set(acked)
-            flying_ids = {d["id"] for b in in_flight.values() for d in batches[b]}
-        if kill == "service":
-            svc.kill9()
-            after_kill = check_store(data, chroma, expected)  # before any restart or repair
-            svc = current["svc"] = start_service(data, workers=workers, **env)
-        else:
-            chroma.kill()
-            time.sleep(1.0)  # requests in flight meet a dead store
-            after_kill = check_store_safely(data)
-            chroma.start()  # same port, same directory
-        recovered_s = time.perf_counter() - killed_at
-        after_restart = check_store(data, chroma, expected)
-        missing_after_restart = sorted(acked_at_kill - after_restart["visible_ids"])
-        resumed.set()
+                acked_at_kill = set(acked)
+                flying_ids = {d["id"] for b in in_flight.values() for d in batches[b]}
+            if kill == "service":
+                svc.kill9()
+                after_kill = check_store(data, chroma, expected)  # before any restart or repair
+                svc = current["svc"] = start_service(data, workers=workers, **env)
+            else:
+                chroma.kill()
+                time.sleep(1.0)  # requests in flight meet a dead store
+                after_kill = check_store_safely(data)
+                chroma.start()  # same port, same directory
+            recovered_s = time.perf_counter() - killed_at
+            after_restart = check_store(data, chroma, expected)
+            missing = acked_at_kill - after_restart["visible_ids"]
+            rounds.append({"acked_at_kill": len(acked_at_kill), "in_flight_at_kill": len(flying_ids),
+                           "recovery_s": round(recovered_s, 1), "after_kill": _public(after_kill),
+                           "after_restart": _public(after_restart), "acked_missing_after_restart": len(missing),
+                           "in_flight_visible_after_restart": len(flying_ids & after_restart["visible_ids"])})
+            resumed.set()
         for t in threads:
             t.join(3600)
         elapsed = time.perf_counter() - started
@@ -155,22 +166,18 @@ def run(root: Path, *, articles: int = 1000, batch: int = 20, kill: str = "servi
             api_whole = sum(1 for aid in sample if c.get(f"/v1/articles/{aid}").json().get("text")
                             == expected[aid]["text"])
         result = {
-            "articles": articles, "batch": batch, "workers": workers, "kill": kill,
-            "acked_at_kill": len(acked_at_kill), "in_flight_at_kill": len(flying_ids),
-            "recovery_s": round(recovered_s, 1), "total_s": round(elapsed, 1),
-            "client_failures": dict(failures),
-            "after_kill": _public(after_kill),
-            "after_restart": _public(after_restart),
-            "acked_missing_after_restart": len(missing_after_restart),
-            "in_flight_visible_after_restart": len(flying_ids & after_restart["visible_ids"]),
+            "articles": articles, "batch": batch, "workers": workers, "kill": kill, "kills": len(rounds),
+            "total_s": round(elapsed, 1), "client_failures": dict(failures), "rounds": rounds,
             "final": _public(final), "acked_final": len(acked),
             "acked_missing_final": len(set(expected) - final["visible_ids"]),
             "api_sample_whole": f"{api_whole}/{len(sample)}",
         }
-        result["ok"] = (after_restart["half_indexed"] == 0 and final["half_indexed"] == 0 and not missing_after_restart
-                        and result["acked_missing_final"] == 0 and final["journal_pending"] == 0
-                        and final["wrong_text"] == 0 and final["bad_sentence_slices"] == 0
-                        and final["orphan_sentence_vectors"] == 0 and api_whole == len(sample))
+        result["ok"] = (all(r["after_restart"]["half_indexed"] == 0 and r["acked_missing_after_restart"] == 0
+                            for r in rounds)
+                        and final["half_indexed"] == 0 and result["acked_missing_final"] == 0
+                        and final["journal_pending"] == 0 and final["wrong_text"] == 0
+                        and final["bad_sentence_slices"] == 0 and final["orphan_sentence_vectors"] == 0
+                        and api_whole == len(sample))
         return result
     finally:
         if svc is not None:
@@ -196,12 +203,15 @@ def main() -> None:
     ap.add_argument("--articles", type=int, default=1000)
     ap.add_argument("--batch", type=int, default=20)
     ap.add_argument("--kill", choices=("service", "chroma"), default="service")
-    ap.add_argument("--kill-at", type=float, default=0.4, help="fraction acknowledged when the kill comes")
+    ap.add_argument("--kill-at", default="0.2,0.4,0.6,0.8",
+                    help="fractions acknowledged when each kill comes (one kill and restart per value)")
+    ap.add_argument("--jitter", type=float, default=1.5, help="random extra delay before each kill, seconds")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--out", type=Path)
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="newsdesk-crash-") as tmp:
-        res = run(Path(tmp), articles=args.articles, batch=args.batch, kill=args.kill, kill_at=args.kill_at,
+        res = run(Path(tmp), articles=args.articles, batch=args.batch, kill=args.kill,
+                  kill_points=tuple(float(x) for x in args.kill_at.split(",")), jitter_s=args.jitter,
                   workers=args.workers)
     res["load_average"] = [round(x, 2) for x in os.getloadavg()]
     print(json.dumps(res, indent=2))
