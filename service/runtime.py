@@ -27,6 +27,7 @@ from service.store.limits import RateLimiter
 from service.tokens import seed_tiktoken_cache
 from vectorstore.client import make_client, open_collections
 from vectorstore.embeddings import build_embedder
+from vectorstore.server import announced
 
 log = logging.getLogger(__name__)
 
@@ -77,8 +78,12 @@ def build_services(settings: Settings, *, embedder: Any | None = None) -> Servic
         settings.embedder, batch_size=settings.embed_batch_size, model=settings.openai_embedding_model,
         base_url=settings.openai_base_url, api_key_env=settings.openai_api_key_env,
     )
-    client = make_client(path=settings.chroma_path, host=settings.chroma_host, port=settings.chroma_port,
-                         ssl=settings.chroma_ssl, timeout_s=settings.chroma_timeout_s)
+    host, port = settings.chroma_host, settings.chroma_port
+    if host is None and (running := announced(settings.data_dir)) is not None:
+        # `serve --workers N` runs a Chroma server on this data dir: never open it embedded as well
+        host, port = running
+    client = make_client(path=settings.chroma_path, host=host, port=port, ssl=settings.chroma_ssl,
+                         timeout_s=settings.chroma_timeout_s)
     collections = open_collections(client, embedder, settings.collection_prefix)
     catalog = Catalog(settings.catalog_path, busy_timeout_s=settings.sqlite_busy_timeout_s)
     store = ArticleStore(catalog, collections, embedder, chunk_tokens=settings.chunk_tokens,

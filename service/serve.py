@@ -61,15 +61,24 @@ def run(settings: Settings, *, host: str, port: int, workers: int, insecure: boo
               "timeout_graceful_shutdown": int(settings.shutdown_timeout_s), "proxy_headers": True}
     if insecure and not is_loopback(host) and settings.auth != "required":
         log.warning("serving on %s WITHOUT authentication (--insecure)", host)
+    if settings.auth == "required":
+        from service.store.keys import KeyStore
+
+        keys = KeyStore(settings.catalog_path, busy_timeout_s=settings.sqlite_busy_timeout_s)
+        if not keys.list(include_revoked=False):
+            log.warning("NEWSDESK_AUTH=required but no active key exists: every /v1 request will get 401; "
+                        "create one with `newsdesk keys create --name NAME --scope admin`")
+        keys.close()
     if workers == 1:
         uvicorn.run(create_app(settings, on_startup=on_startup), **common)  # type: ignore[arg-type]
         return
 
     with ExitStack() as stack:
         if settings.chroma_host is None:
-            from vectorstore.server import ChromaServer
+            from vectorstore.server import ChromaServer, announce
 
             server = stack.enter_context(ChromaServer(settings.chroma_path, log_file=settings.data_dir / "chroma.log"))
+            stack.callback(announce(settings.data_dir, server).unlink, True)  # the CLI finds it while we run
             os.environ["NEWSDESK_CHROMA_HOST"], os.environ["NEWSDESK_CHROMA_PORT"] = server.host, str(server.port)
             settings = settings.model_copy(update={"chroma_host": server.host, "chroma_port": server.port})
             log.info("started chroma run on %s for %d workers (pid %s)", server.url, workers,

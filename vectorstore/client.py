@@ -7,6 +7,8 @@ one would try to download a model).
 
 from __future__ import annotations
 
+import logging
+import time
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +18,7 @@ from chromadb.api import ClientAPI
 from chromadb.api.models.Collection import Collection
 from chromadb.config import Settings as ChromaSettings
 
+log = logging.getLogger(__name__)
 CHUNKS = "chunks"
 SENTENCES = "sentences"
 
@@ -42,14 +45,53 @@ def set_http_timeout(client: ClientAPI, timeout_s: float | None) -> None:
     session.timeout = httpx.Timeout(timeout_s, connect=min(5.0, timeout_s or 5.0))
 
 
+_TRANSIENT = ("Nothing found on disk",)
+_RETRY_DELAYS_S = (0.05, 0.2, 0.5)
+
+
+class ReadRetryingCollection:
+    """A Chroma collection whose reads retry Chroma's transient errors a few times.
+
+    A Chroma server answers a query that arrives while a collection's very first write is being
+    applied with ``InternalError: Error creating hnsw segment reader: Nothing found on disk``
+    (reproduced with chromadb 1.5.9: only inside that window).  With several workers a reader can
+    meet it; a short retry reads the collection once the write is in.  Writes are not retried here.
+    """
+
+    def __init__(self, inner: Collection) -> None:
+        self._inner = inner
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    def _read(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        from chromadb.errors import InternalError
+
+        for delay in (*_RETRY_DELAYS_S, None):
+            try:
+                return getattr(self._inner, method)(*args, **kwargs)
+            except InternalError as exc:
+                if delay is None or not any(t in str(exc) for t in _TRANSIENT):
+                    raise
+                log.warning("chroma %s hit a transient error, retrying in %.2fs: %s", method, delay, exc)
+                time.sleep(delay)
+        raise AssertionError("unreachable")
+
+    def query(self, *args: Any, **kwargs: Any) -> Any:
+        return self._read("query", *args, **kwargs)
+
+    def get(self, *args: Any, **kwargs: Any) -> Any:
+        return self._read("get", *args, **kwargs)
+
+
 def open_collections(client: ClientAPI, embedding_function: Any, prefix: str = "newsdesk") -> dict[str, Collection]:
     """Get-or-create the chunk and sentence collections (cosine space)."""
     return {
-        kind: client.get_or_create_collection(
+        kind: ReadRetryingCollection(client.get_or_create_collection(  # type: ignore[misc]
             name=f"{prefix}_{kind}",
             embedding_function=embedding_function,
             configuration={"hnsw": {"space": "cosine"}},
             metadata={"newsdesk": kind},
-        )
+        ))
         for kind in (CHUNKS, SENTENCES)
     }

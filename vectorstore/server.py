@@ -8,6 +8,7 @@ server downloads nothing (every collection is opened with our own embedding func
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -46,6 +47,31 @@ def _die_with_parent() -> None:
 
         pr_set_pdeathsig = 1
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
+ANNOUNCE_FILE = "chroma-server.json"
+
+
+def announce(data_dir: Path, server: ChromaServer) -> Path:
+    """Tell other processes on this data dir (the CLI) to use the running server instead of
+    opening the directory embedded, which would corrupt reads."""
+    path = data_dir / ANNOUNCE_FILE
+    tmp = path.with_suffix(".tmp")
+    pid = server.proc.pid if server.proc else None
+    tmp.write_text(json.dumps({"host": server.host, "port": server.port, "pid": pid, "owner": os.getpid()}))
+    tmp.replace(path)
+    return path
+
+
+def announced(data_dir: Path) -> tuple[str, int] | None:
+    """(host, port) of a live server announced for this data dir, else None."""
+    path = data_dir / ANNOUNCE_FILE
+    try:
+        info = json.loads(path.read_text())
+        os.kill(int(info["pid"]), 0)  # still running?
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return str(info["host"]), int(info["port"])
 
 
 class ChromaServer:

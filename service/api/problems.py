@@ -7,6 +7,7 @@ import math
 from typing import Any
 
 import httpx
+from chromadb.errors import InternalError as ChromaInternalError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -73,6 +74,12 @@ def install(app: FastAPI) -> None:
         # the Chroma server (the only upstream reached through plain httpx) refused, broke or timed out
         log.warning("vector store unavailable: %s: %s", type(exc).__name__, exc)
         return from_domain(StoreUnavailable(f"the vector store did not answer ({type(exc).__name__}); retry"))
+
+    @app.exception_handler(ChromaInternalError)
+    async def _store_failed(_: Request, exc: ChromaInternalError) -> JSONResponse:
+        # the Chroma server failed inside (not our request's fault): a 503 the client may retry
+        log.warning("vector store internal error: %s", exc)
+        return from_domain(StoreUnavailable("the vector store failed to answer; retry", retry_after=1.0))
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:

@@ -8,6 +8,8 @@ from __future__ import annotations
 import re
 import signal
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -19,7 +21,7 @@ import httpx
 import pytest
 
 from benchmarks.harness import Service, make_key, start_service, synthetic_articles
-from vectorstore.server import ChromaServer
+from vectorstore.server import ChromaServer, announced
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -177,6 +179,11 @@ def test_serve_workers_2_runs_its_own_chroma_and_stops_it(tmp_path: Path) -> Non
         served = sum(float(line.rsplit(" ", 1)[1]) for line in metrics.splitlines()
                      if line.startswith('newsdesk_http_requests_total{method="GET",route="/v1/search"'))
         assert served == 6  # summed over both workers, whichever one answered the scrape
+        # the CLI on the same data dir uses the running server, never the directory embedded
+        cli = subprocess.run([sys.executable, "-m", "service.cli", "search", "North Korea troops", "--json"],
+                             env=svc.env, capture_output=True, text=True, timeout=120)
+        assert cli.returncode == 0 and "north-korea-troops-kursk" in cli.stdout, cli.stderr[-2000:]
+        assert announced(tmp_path / "data") == ("127.0.0.1", chroma_port)
     finally:
         code = svc.terminate()
     assert code == 0, svc.log_text()[-2000:]
@@ -186,6 +193,7 @@ def test_serve_workers_2_runs_its_own_chroma_and_stops_it(tmp_path: Path) -> Non
         os.kill(chroma_pid, 0)
     with pytest.raises(httpx.TransportError):
         httpx.get(f"http://127.0.0.1:{chroma_port}/api/v2/heartbeat", timeout=2)
+    assert announced(tmp_path / "data") is None
 
 
 def test_sigterm_finishes_the_in_flight_ingest_batch(tmp_path: Path) -> None:
@@ -224,3 +232,31 @@ def test_every_chroma_request_is_bounded_by_a_timeout(pair: dict[str, Any]) -> N
     timeout = client._server._session.timeout  # type: ignore[attr-defined]
     assert (timeout.read, timeout.connect) == (7.5, 5.0)
     assert client.heartbeat() > 0
+
+
+def test_reads_retry_chromas_transient_first_write_error_and_nothing_else() -> None:
+    from chromadb.errors import InternalError
+
+    from vectorstore.client import ReadRetryingCollection
+
+    class Flaky:  # a fake collection: fails `fails` times, then answers
+        def __init__(self, fails: int, message: str) -> None:
+            self.fails, self.message, self.calls = fails, message, 0
+            self.name = "flaky"
+
+        def query(self, **kw: Any) -> dict[str, Any]:
+            self.calls += 1
+            if self.calls <= self.fails:
+                raise InternalError(self.message)
+            return {"ids": [["x"]]}
+
+    transient = "Error executing plan: Internal error: Error creating hnsw segment reader: Nothing found on disk"
+    flaky = Flaky(2, transient)
+    assert ReadRetryingCollection(flaky).query(n_results=1) == {"ids": [["x"]]}  # type: ignore[arg-type]
+    assert flaky.calls == 3 and ReadRetryingCollection(flaky).name == "flaky"  # type: ignore[arg-type]
+    with pytest.raises(InternalError):  # gives up after its retries
+        ReadRetryingCollection(Flaky(9, transient)).query()  # type: ignore[arg-type]
+    other = Flaky(1, "something else broke")
+    with pytest.raises(InternalError):  # other errors are not retried
+        ReadRetryingCollection(other).query()  # type: ignore[arg-type]
+    assert other.calls == 1
