@@ -38,7 +38,8 @@ def run(data_dir: Path, *, max_examples: int, seed: int = 1, phases: str = PHASE
     env = {**os.environ, "SCHEMATHESIS_HOOKS": "benchmarks.st_hooks", "PYTHONPATH": str(Path.cwd())}
     started = time.perf_counter()
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=3600)
+        # in the data dir: schemathesis keeps a cache folder in its working directory
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=3600, cwd=data_dir)
     finally:
         svc.terminate()
     elapsed = time.perf_counter() - started
