@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     # --- embeddings ----------------------------------------------------------------------
     embedder: Literal["minilm", "openai"] = "minilm"
     embed_batch_size: int = Field(default=32, ge=1, le=1024)
+    embed_threads: int | None = Field(default=None, ge=1, le=64)
+    """onnxruntime threads per process for the embedded embedder; None: all cores. ``serve
+    --workers N`` sets cores/N when unset, so N workers do not fight over the same cores."""
     openai_embedding_model: str = "text-embedding-3-small"
 
     # --- OpenAI-compatible endpoint (chat and embeddings) ----------------------------------
@@ -127,6 +130,9 @@ class Settings(BaseSettings):
     """Model-route requests that may wait per worker; beyond it they get 503 at once."""
     model_queue_timeout_s: float = Field(default=30.0, gt=0)
     """How long a model-route request waits for a slot before it gets 503 with Retry-After."""
+    worker_threads: int | None = Field(default=None, ge=1, le=256)
+    """Threadpool size of one worker (sync endpoints, model calls, ingest); None: 4 + model_concurrency.
+    Kept small on purpose: every busy Python thread competes with the event loop for the GIL."""
     max_inflight_requests: int = Field(default=16, ge=1, le=100_000)
     """Requests one worker handles at once; more get 503 with Retry-After at once (load shedding).
     Low on purpose: on 2 cores, 16 in flight already queue ~0.2 s; more only adds latency."""

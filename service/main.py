@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
+import anyio.to_thread
 from fastapi import FastAPI
 
 from service.api import articles, ask, briefings, health, keys, metrics, problems, search, summaries
@@ -29,6 +31,11 @@ def create_app(settings: Settings | None = None, *,
         services = (services_factory or build_services)(cfg)
         app.state.services = services
         app.state.model_gate = ModelGate(cfg.model_concurrency, cfg.model_queue_size, cfg.model_queue_timeout_s)
+        app.state.ingest_gate = asyncio.Lock()  # one ingest request per worker in the threadpool at a time
+        # Few threads: each busy Python thread takes the GIL from the event loop, and with 8+ the
+        # loop fell so far behind that requests waited seconds before the shedder saw them.
+        anyio.to_thread.current_default_thread_limiter().total_tokens = cfg.worker_threads or (
+            4 + cfg.model_concurrency)
         if on_startup:
             on_startup(services)
         scheduler = start_scheduler(services)  # daily briefing; one run per day across workers

@@ -75,7 +75,8 @@ def build_services(settings: Settings, *, embedder: Any | None = None) -> Servic
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     seed_tiktoken_cache(settings.cache_dir / "tiktoken")
     embedder = embedder or build_embedder(
-        settings.embedder, batch_size=settings.embed_batch_size, model=settings.openai_embedding_model,
+        settings.embedder, batch_size=settings.embed_batch_size, threads=settings.embed_threads,
+        model=settings.openai_embedding_model,
         base_url=settings.openai_base_url, api_key_env=settings.openai_api_key_env,
     )
     host, port = settings.chroma_host, settings.chroma_port

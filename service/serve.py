@@ -83,6 +83,8 @@ def run(settings: Settings, *, host: str, port: int, workers: int, insecure: boo
             settings = settings.model_copy(update={"chroma_host": server.host, "chroma_port": server.port})
             log.info("started chroma run on %s for %d workers (pid %s)", server.url, workers,
                      server.proc.pid if server.proc else None)
+        if settings.embed_threads is None:  # N workers share the cores instead of each taking all of them
+            os.environ["NEWSDESK_EMBED_THREADS"] = str(max(1, (os.cpu_count() or 1) // workers))
         metrics_dir = Path(tempfile.mkdtemp(prefix="newsdesk-metrics-"))
         stack.callback(shutil.rmtree, metrics_dir, True)
         os.environ[MULTIPROC_ENV] = str(metrics_dir)

@@ -82,9 +82,13 @@ async def ingest_articles(request: Request, services: ServicesDep) -> JSONRespon
     if not items:
         raise InvalidInput.for_field("body", "empty array; send at least one article")
     prefix = (lambda i: "") if single else (lambda i: f"[{i}]")
-    # in the threadpool: embedding and writing must not stall this worker's other requests
-    outcomes = await run_in_threadpool(ingest_batch, services.store, [(f"item {i}", it) for i, it in enumerate(items)],
-                                       max_chars=settings.max_article_chars, prefix=prefix)
+    # in the threadpool, so embedding and writing do not stall this worker's other requests; one
+    # batch per worker at a time (the writer lock serialises them anyway), so waiting batches
+    # hold no thread
+    async with request.app.state.ingest_gate:
+        outcomes = await run_in_threadpool(ingest_batch, services.store,
+                                           [(f"item {i}", it) for i, it in enumerate(items)],
+                                           max_chars=settings.max_article_chars, prefix=prefix)
     for o in outcomes:
         INGEST_ARTICLES.labels(o.status).inc()
     if single and outcomes[0].status == "failed":
