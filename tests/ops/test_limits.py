@@ -279,3 +279,37 @@ def test_model_slots_are_held_for_the_whole_answer_and_the_queue_sheds_with_503(
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+def test_a_worker_at_its_inflight_limit_sheds_with_a_cheap_503_problem(tmp_path: Path, embedder,
+                                                                       slow_backend: str) -> None:
+    import httpx
+
+    settings = Settings(data_dir=tmp_path / "data", llm_backend=slow_backend, max_inflight_requests=1,
+                        rate_limit_model=None, rate_limit_default=None)
+    app = create_app(settings, services_factory=lambda s: build_services(s, embedder=embedder))
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        article = {"id": "s1", "text": "The harbour reopened on Tuesday after the storm. Ferries resumed at noon."}
+        assert httpx.post(url + "/v1/articles", json=article, timeout=60).status_code == 200
+        slow = threading.Thread(target=lambda: httpx.post(
+            url + "/v1/ask", json={"question": "When did the harbour reopen after the storm?"}, timeout=60))
+        slow.start()
+        time.sleep(0.6)  # one request in flight: the limit
+        r = httpx.get(url + "/v1/articles", timeout=10)
+        assert r.status_code == 503 and r.headers["retry-after"] == "1" and r.headers["x-request-id"]
+        assert r.headers["content-type"] == PROBLEM and r.json()["type"].endswith("/overloaded")
+        up = httpx.post(url + "/v1/articles", content=b"x" * 300_000, timeout=10)  # an upload is drained, not reset
+        assert up.status_code == 503
+        assert httpx.get(url + "/healthz", timeout=10).status_code == 200  # probes are never shed
+        slow.join(60)
+        assert httpx.get(url + "/v1/articles", timeout=10).status_code == 200
+    finally:
+        server.should_exit = True
+        thread.join(10)
