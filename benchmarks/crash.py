@@ -53,9 +53,11 @@ def check_store(data: Path, chroma: ChromaServer, expected: dict[str, dict[str, 
     db.close()
     client = chromadb.HttpClient(host=chroma.host, port=chroma.port)
     per_version: dict[str, Counter[tuple[str, str]]] = {}
+    unreadable_s = 0.0
     for kind in ("sentences", "chunks"):
         col = client.get_collection(f"newsdesk_{kind}", embedding_function=None)
-        metas = col.get(include=["metadatas"])["metadatas"] or []
+        metas, waited = _read_all(col)
+        unreadable_s = max(unreadable_s, waited)
         per_version[kind] = Counter((m["article_id"], m["version"]) for m in metas)
     half, wrong_text = [], []
     for aid, version, n_sent, n_chunk, text in rows:
@@ -70,7 +72,27 @@ def check_store(data: Path, chroma: ChromaServer, expected: dict[str, dict[str, 
                          if (aid, ver) not in {(r[0], r[1]) for r in rows})
     return {"visible": len(visible), "half_indexed": len(half), "half_examples": half[:5],
             "wrong_text": len(wrong_text), "bad_sentence_slices": bad_slices, "journal_pending": pending,
-            "orphan_sentence_vectors": orphan_vectors, "visible_ids": visible}
+            "orphan_sentence_vectors": orphan_vectors, "chroma_unreadable_s": round(unreadable_s, 1),
+            "visible_ids": visible}
+
+
+def _read_all(col: Any, timeout_s: float = 120.0) -> tuple[list[Any], float]:
+    """Every metadata of a collection, waiting while a restarted Chroma server still recovers.
+
+    After a kill -9, chromadb 1.5.9 has answered reads for a while with ``InternalError: Error
+    sending backfill request to compactor: Failed to apply logs to the hnsw segment writer``.
+    Returns (metadatas, seconds spent waiting); raises if it never recovers.
+    """
+    from chromadb.errors import InternalError
+
+    started = time.monotonic()
+    while True:
+        try:
+            return list(col.get(include=["metadatas"])["metadatas"] or []), time.monotonic() - started
+        except InternalError:
+            if time.monotonic() - started > timeout_s:
+                raise
+            time.sleep(0.5)
 
 
 def run(root: Path, *, articles: int = 1000, batch: int = 20, kill: str = "service",
@@ -120,7 +142,7 @@ def run(root: Path, *, articles: int = 1000, batch: int = 20, kill: str = "servi
                 if not ok:
                     time.sleep(0.5)
 
-        threads = [threading.Thread(target=client, args=(i,)) for i in range(2)]
+        threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(2)]
         started = time.perf_counter()
         for t in threads:
             t.start()
