@@ -285,11 +285,12 @@ def serve(
     host: str = "127.0.0.1",
     port: int = 8000,
     seed: Annotated[bool, typer.Option(help="Ingest the seeds/ folder at start-up.")] = True,
+    workers: Annotated[int, typer.Option(help="API processes. More than 1 shares one Chroma server "
+                                              "(started here unless NEWSDESK_CHROMA_HOST is set).")] = 1,
+    insecure: Annotated[bool, typer.Option(help="Allow a non-loopback bind without NEWSDESK_AUTH=required.")] = False,
 ) -> None:
     """Run the HTTP API (OpenAPI docs at /docs)."""
-    import uvicorn
-
-    from service.main import create_app
+    from service.serve import run
 
     settings = get_settings()
     seeds_dir = settings.seeds_dir or REPO_ROOT / "seeds"
@@ -300,8 +301,56 @@ def serve(
         outcomes = run_ingest(svc, gather([str(seeds_dir)]), show_progress=False)
         logging.getLogger("newsdesk").info("seeds: %s", {o.origin: o.status for o in outcomes})
 
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    uvicorn.run(create_app(settings, on_startup=ingest_seeds), host=host, port=port)
+    run(settings, host=host, port=port, workers=workers, insecure=insecure, on_startup=ingest_seeds)
+
+
+keys_app = typer.Typer(add_completion=False, no_args_is_help=True,
+                       help="API keys (NEWSDESK_AUTH=required): create, list, revoke.")
+app.add_typer(keys_app, name="keys")
+
+
+def _key_store() -> Any:
+    from service.store.keys import KeyStore
+
+    settings = get_settings()
+    return KeyStore(settings.catalog_path, busy_timeout_s=settings.sqlite_busy_timeout_s)
+
+
+@keys_app.command("create")
+@fail_on_domain_errors
+def keys_create(
+    name: Annotated[str, typer.Option("--name", help="Who or what uses the key.")],
+    scope: Annotated[str, typer.Option("--scope", help="read | write | admin")],
+    as_json: Annotated[bool, typer.Option("--json", help='Print {"id", "name", "scope", "key"}.')] = False,
+) -> None:
+    """Create a key. It is printed once; only its hash is stored."""
+    new = _key_store().create(name, scope)
+    if as_json:
+        sys.stdout.write(json.dumps({"id": new.id, "name": new.name, "scope": new.scope, "key": new.key}) + "\n")
+        return
+    out.print(f"created key [bold]{new.id}[/] ({new.name}, scope {new.scope}). It is shown once; store it now:")
+    sys.stdout.write(new.key + "\n")
+
+
+@keys_app.command("list")
+@fail_on_domain_errors
+def keys_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Every key with its scope and state (never the key itself)."""
+    keys = _key_store().list()
+    if as_json:
+        sys.stdout.write(json.dumps([k.as_dict() for k in keys]) + "\n")
+        return
+    for k in keys:
+        state = f"revoked {k.revoked_at}" if k.revoked_at else f"last used {k.last_used_at or 'never'}"
+        out.print(f"{k.id}  {k.scope:<5}  {k.name}  created {k.created_at}  {state}", markup=False)
+
+
+@keys_app.command("revoke")
+@fail_on_domain_errors
+def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key's id (the 8 characters after ndk_).")]) -> None:
+    """Revoke a key: every worker refuses it from its next request on."""
+    info = _key_store().revoke(key_id)
+    out.print(f"revoked key {info.id} ({info.name})", markup=False)
 
 
 eval_app = typer.Typer(add_completion=False, no_args_is_help=True, help="Evaluation suites: run, compare, gate.")

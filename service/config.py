@@ -24,6 +24,21 @@ def _default_cache_dir() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "newsdesk"
 
 
+_PERIODS = {"second": 1.0, "minute": 60.0, "hour": 3600.0, "day": 86400.0}
+
+
+def parse_rate(text: str | None) -> tuple[int, float] | None:
+    """``"60/minute"`` -> (60, 60.0); None, ``""``, ``"off"`` or ``"0/..."`` -> None (no limit)."""
+    if text is None or text.strip().lower() in ("", "off", "none"):
+        return None
+    count, sep, period = text.strip().lower().partition("/")
+    period = period.strip().removesuffix("s")
+    if not sep or not count.strip().isdigit() or period not in _PERIODS:
+        raise ValueError(f"rate limit {text!r} must look like 60/minute (second, minute, hour or day)")
+    n = int(count)
+    return None if n == 0 else (n, _PERIODS[period])
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="NEWSDESK_", extra="forbid", env_file=None)
 
@@ -41,6 +56,9 @@ class Settings(BaseSettings):
     # --- embeddings ----------------------------------------------------------------------
     embedder: Literal["minilm", "openai"] = "minilm"
     embed_batch_size: int = Field(default=32, ge=1, le=1024)
+    embed_threads: int | None = Field(default=None, ge=1, le=64)
+    """onnxruntime threads per process for the embedded embedder; None: all cores. ``serve
+    --workers N`` sets cores/N when unset, so N workers do not fight over the same cores."""
     openai_embedding_model: str = "text-embedding-3-small"
 
     # --- OpenAI-compatible endpoint (chat and embeddings) ----------------------------------
@@ -133,6 +151,38 @@ class Settings(BaseSettings):
             raise ValueError(exc.detail) from None
         return v
 
+    # --- running it for a team (issue 10) ----------------------------------------------------
+    auth: Literal["off", "required"] = "off"
+    """``required``: every /v1 request needs ``Authorization: Bearer KEY`` (``newsdesk keys create``)."""
+    rate_limit_model: str | None = "60/minute"
+    """Per key (or per client address with auth off): /v1/ask, /v1/summaries, POST /v1/briefings.
+    ``N/second|minute|hour``; empty or ``off`` disables it."""
+    rate_limit_default: str | None = "1200/minute"
+    """Per key (or client address): every other /v1 request and /metrics."""
+    model_concurrency: int = Field(default=2, ge=1, le=256)
+    """Model-route requests that run at once in one worker; the rest wait in a bounded queue."""
+    model_queue_size: int = Field(default=8, ge=0, le=10_000)
+    """Model-route requests that may wait per worker; beyond it they get 503 at once."""
+    model_queue_timeout_s: float = Field(default=30.0, gt=0)
+    """How long a model-route request waits for a slot before it gets 503 with Retry-After."""
+    worker_threads: int | None = Field(default=None, ge=1, le=256)
+    """Threadpool size of one worker (sync endpoints, model calls, ingest); None: 4 + model_concurrency.
+    Kept small on purpose: every busy Python thread competes with the event loop for the GIL."""
+    max_inflight_requests: int = Field(default=16, ge=1, le=100_000)
+    """Requests one worker handles at once; more get 503 with Retry-After at once (load shedding).
+    Low on purpose: on 2 cores, 16 in flight already queue ~0.2 s; more only adds latency."""
+    max_drain_bytes: int = Field(default=64 * 1024 * 1024, ge=0)
+    """An oversized body is read and discarded up to this size before the 413, so clients that do
+    not send ``Expect: 100-continue`` read the answer instead of a connection reset."""
+    sqlite_busy_timeout_s: float = Field(default=30.0, gt=0)
+    """How long a SQLite write waits for another process's write (catalogue, keys, limits)."""
+    chroma_timeout_s: float = Field(default=60.0, gt=0)
+    """Timeout of every request to a Chroma server."""
+    shutdown_timeout_s: float = Field(default=60.0, gt=0)
+    """On SIGTERM, how long a worker waits for in-flight requests (an ingest batch) to finish."""
+    log_format: Literal["json", "text"] = "json"
+    """Log lines of ``newsdesk serve``: one JSON object per line, with the request id."""
+
     @field_validator("briefing_schedule")
     @classmethod
     def _check_schedule(cls, v: str | None) -> str | None:
@@ -141,6 +191,12 @@ class Settings(BaseSettings):
         hh, sep, mm = v.partition(":")
         if not sep or not (hh.isdigit() and mm.isdigit()) or int(hh) > 23 or int(mm) > 59:
             raise ValueError("briefing_schedule must be HH:MM")
+        return v
+
+    @field_validator("rate_limit_model", "rate_limit_default")
+    @classmethod
+    def _check_rate(cls, v: str | None) -> str | None:
+        parse_rate(v)
         return v
 
     @model_validator(mode="after")
@@ -156,6 +212,10 @@ class Settings(BaseSettings):
     @property
     def chroma_path(self) -> Path:
         return self.data_dir / "chroma"
+
+    @property
+    def limits_path(self) -> Path:
+        return self.data_dir / "limits.sqlite3"
 
     @property
     def logs_path(self) -> Path:

@@ -8,6 +8,7 @@ by the CLI (service/cli.py).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 
 @dataclass
@@ -127,6 +128,71 @@ class ConfigError(NewsdeskError):
     slug = "configuration-error"
     title = "Configuration error"
     exit_code = 6
+
+
+class Unauthorized(NewsdeskError):
+    """No key, an unknown key or a revoked key (HTTP 401)."""
+
+    status = 401
+    slug = "unauthorized"
+    title = "Unauthorized"
+    exit_code = 7
+    headers: ClassVar[dict[str, str]] = {"WWW-Authenticate": 'Bearer realm="newsdesk"'}
+
+
+class Conflict(NewsdeskError):
+    status = 409
+    slug = "conflict"
+    title = "Conflict"
+    exit_code = 2
+
+
+class Forbidden(NewsdeskError):
+    """A valid key whose scope does not cover the request (HTTP 403)."""
+
+    status = 403
+    slug = "forbidden"
+    title = "Forbidden"
+    exit_code = 7
+
+
+class RateLimited(NewsdeskError):
+    """A key (or client) spent its allowance; ``retry_after`` seconds until the next request fits."""
+
+    status = 429
+    slug = "rate-limited"
+    title = "Too many requests"
+    exit_code = 5
+
+    def __init__(self, detail: str, *, retry_after: float) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+
+class Overloaded(NewsdeskError):
+    """This worker is at its request or model-queue limit; the request was shed, not run."""
+
+    status = 503
+    slug = "overloaded"
+    title = "Service overloaded"
+    exit_code = 5
+
+    def __init__(self, detail: str, *, retry_after: float) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+
+class StoreUnavailable(NewsdeskError):
+    """The Chroma server did not answer (connection refused or broken, or timed out)."""
+
+    status = 503
+    slug = "store-unavailable"
+    title = "Vector store unavailable"
+    exit_code = 5
+
+    def __init__(self, detail: str, *, retry_after: float | None = 2.0) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
 
 
 @dataclass

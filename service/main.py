@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
+import anyio.to_thread
 from fastapi import FastAPI
 
-from service.api import articles, ask, briefings, feeds, health, problems, search, summaries
+from service.api import articles, ask, briefings, feeds, health, keys, metrics, problems, search, summaries
+from service.api.guard import GUARD_RESPONSES, GUARDS, ModelGate
 from service.config import Settings, get_settings
 from service.feeds.scheduler import start_feed_poller
 from service.generation.schedule import start_scheduler
+from service.ops.middleware import EdgeMiddleware
 from service.runtime import Services, build_services
 
 log = logging.getLogger(__name__)
@@ -27,6 +31,12 @@ def create_app(settings: Settings | None = None, *,
         cfg = settings or get_settings()
         services = (services_factory or build_services)(cfg)
         app.state.services = services
+        app.state.model_gate = ModelGate(cfg.model_concurrency, cfg.model_queue_size, cfg.model_queue_timeout_s)
+        app.state.ingest_gate = asyncio.Lock()  # one ingest request per worker in the threadpool at a time
+        # Few threads: each busy Python thread takes the GIL from the event loop, and with 8+ the
+        # loop fell so far behind that requests waited seconds before the shedder saw them.
+        anyio.to_thread.current_default_thread_limiter().total_tokens = cfg.worker_threads or (
+            4 + cfg.model_concurrency)
         if on_startup:
             on_startup(services)
         scheduler = start_scheduler(services)  # daily briefing; one run per day across workers
@@ -47,6 +57,18 @@ def create_app(settings: Settings | None = None, *,
         lifespan=lifespan,
     )
     problems.install(app)
-    for module in (health, articles, search, ask, summaries, briefings, feeds):
-        app.include_router(module.router)
+    app.include_router(health.router)  # probes stay open
+    for module in (articles, search, ask, summaries, briefings, feeds, keys, metrics):
+        # keys, scopes, rate limits, model slots
+        app.include_router(module.router, dependencies=GUARDS, responses=GUARD_RESPONSES)
+    app.add_middleware(EdgeMiddleware)  # request id, access log, metrics, shedding, body limit
     return app
+
+
+def worker_app() -> FastAPI:
+    """The app of one ``newsdesk serve --workers N`` process (uvicorn factory; settings from env)."""
+    from service.ops.logging import configure
+
+    settings = get_settings()
+    configure(settings.log_format)
+    return create_app(settings)

@@ -17,13 +17,17 @@ from service.errors import InvalidInput
 from service.llm.base import ChatBackend
 from service.llm.registry import available, create_backend
 from service.logs.calls import CallLog
+from service.ops.metrics import MeteredCallLog
 from service.retrieval.search import Retriever
 from service.store.articles import ArticleStore
 from service.store.catalog import Catalog
+from service.store.keys import KeyStore
+from service.store.limits import RateLimiter
 from service.tokens import seed_tiktoken_cache
 from service.verify.support import SupportChecker
 from vectorstore.client import make_client, open_collections
 from vectorstore.embeddings import build_embedder
+from vectorstore.server import announced
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +43,8 @@ class Services:
     call_log: CallLog
     checker: SupportChecker
     backends: dict[str, ChatBackend] = field(default_factory=dict)
+    keys: KeyStore = None  # type: ignore[assignment]  # set by build_services
+    limiter: RateLimiter = None  # type: ignore[assignment]
     _backend_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -60,23 +66,34 @@ class Services:
 
     def close(self) -> None:
         self.catalog.close()
+        for extra in (self.keys, self.limiter):
+            if extra is not None:
+                extra.close()
 
 
 def build_services(settings: Settings, *, embedder: Any | None = None) -> Services:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     seed_tiktoken_cache(settings.cache_dir / "tiktoken")
     embedder = embedder or build_embedder(
-        settings.embedder, batch_size=settings.embed_batch_size, model=settings.openai_embedding_model,
+        settings.embedder, batch_size=settings.embed_batch_size, threads=settings.embed_threads,
+        model=settings.openai_embedding_model,
         base_url=settings.openai_base_url, api_key_env=settings.openai_api_key_env,
     )
-    client = make_client(path=settings.chroma_path, host=settings.chroma_host, port=settings.chroma_port,
-                         ssl=settings.chroma_ssl)
+    host, port = settings.chroma_host, settings.chroma_port
+    if host is None and (running := announced(settings.data_dir)) is not None:
+        # `serve --workers N` runs a Chroma server on this data dir: never open it embedded as well
+        host, port = running
+    client = make_client(path=settings.chroma_path, host=host, port=port, ssl=settings.chroma_ssl,
+                         timeout_s=settings.chroma_timeout_s)
     collections = open_collections(client, embedder, settings.collection_prefix)
-    catalog = Catalog(settings.catalog_path)
+    catalog = Catalog(settings.catalog_path, busy_timeout_s=settings.sqlite_busy_timeout_s)
     store = ArticleStore(catalog, collections, embedder, chunk_tokens=settings.chunk_tokens,
-                         overlap_tokens=settings.chunk_overlap_tokens, encoding=settings.encoding)
+                         overlap_tokens=settings.chunk_overlap_tokens, encoding=settings.encoding,
+                         lock_path=settings.data_dir / "ingest.lock")
     repaired = store.repair()
     if repaired:
         log.warning("repaired %d interrupted article writes", repaired)
     return Services(settings, catalog, client, embedder, store, Retriever(catalog, collections, embedder),
-                    CallLog(settings.logs_path), SupportChecker(embedder))
+                    MeteredCallLog(settings.logs_path), SupportChecker(embedder),
+                    keys=KeyStore(settings.catalog_path, busy_timeout_s=settings.sqlite_busy_timeout_s),
+                    limiter=RateLimiter(settings.limits_path, busy_timeout_s=settings.sqlite_busy_timeout_s))

@@ -24,6 +24,7 @@ from service.errors import ModelMissing
 
 MINILM_STORE_NAME = "all-MiniLM-L6-v2-onnx-int8"
 MAX_TOKENS = 256
+EMBED_TIMEOUT_S = 60.0
 
 
 def minilm_files() -> tuple[str, str]:
@@ -134,7 +135,8 @@ class OpenAIEmbedding(EmbeddingFunction[Documents]):
         key = os.environ.get(api_key_env)
         if not key and base_url is None:
             raise ModelMissing(f"OpenAI embeddings need an API key in ${api_key_env}")
-        self._client = OpenAI(api_key=key or "unused", base_url=base_url)
+        # bounded: an embeddings endpoint that hangs must not hold an ingest or a query forever
+        self._client = OpenAI(api_key=key or "unused", base_url=base_url, timeout=EMBED_TIMEOUT_S, max_retries=2)
 
     def __call__(self, input: Documents) -> Embeddings:
         return list(self.embed(list(input)))

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
 from service.api.problems import problem
 from service.deps import ServicesDep
@@ -14,6 +15,7 @@ from service.errors import FieldError, InvalidInput, NotFound, PayloadTooLarge
 from service.ingest.article import ArticleInput
 from service.ingest.parse import decode
 from service.ingest.pipeline import ingest_batch
+from service.ops.metrics import INGEST_ARTICLES
 from service.schemas import (
     ArticleOut,
     ArticlePage,
@@ -80,8 +82,15 @@ async def ingest_articles(request: Request, services: ServicesDep) -> JSONRespon
     if not items:
         raise InvalidInput.for_field("body", "empty array; send at least one article")
     prefix = (lambda i: "") if single else (lambda i: f"[{i}]")
-    outcomes = ingest_batch(services.store, [(f"item {i}", it) for i, it in enumerate(items)],
-                            max_chars=settings.max_article_chars, prefix=prefix)
+    # in the threadpool, so embedding and writing do not stall this worker's other requests; one
+    # batch per worker at a time (the writer lock serialises them anyway), so waiting batches
+    # hold no thread
+    async with request.app.state.ingest_gate:
+        outcomes = await run_in_threadpool(ingest_batch, services.store,
+                                           [(f"item {i}", it) for i, it in enumerate(items)],
+                                           max_chars=settings.max_article_chars, prefix=prefix)
+    for o in outcomes:
+        INGEST_ARTICLES.labels(o.status).inc()
     if single and outcomes[0].status == "failed":
         errs = outcomes[0].errors
         raise InvalidInput("; ".join(f"{e.field}: {e.message}" for e in errs), errors=errs)

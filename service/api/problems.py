@@ -6,12 +6,14 @@ import logging
 import math
 from typing import Any
 
+import httpx
+from chromadb.errors import InternalError as ChromaInternalError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from service.errors import Conflict, FieldError, NewsdeskError, UpstreamTimeout, UpstreamUnavailable
+from service.errors import FieldError, NewsdeskError, StoreUnavailable
 
 log = logging.getLogger(__name__)
 PROBLEM_JSON = "application/problem+json"
@@ -28,10 +30,11 @@ def problem(status: int, slug: str, title: str, detail: str, errors: list[FieldE
 
 
 def from_domain(exc: NewsdeskError) -> JSONResponse:
-    headers = None
-    if isinstance(exc, UpstreamUnavailable | UpstreamTimeout | Conflict) and exc.retry_after is not None:
-        headers = {"Retry-After": str(max(1, math.ceil(exc.retry_after)))}
-    return problem(exc.status, exc.slug, exc.title, exc.detail, exc.errors, headers)
+    headers = dict(getattr(exc, "headers", None) or {})  # e.g. WWW-Authenticate on 401
+    retry_after = getattr(exc, "retry_after", None)  # 429, 503 and 504 say when to come back
+    if retry_after is not None:
+        headers["Retry-After"] = str(max(1, math.ceil(retry_after)))
+    return problem(exc.status, exc.slug, exc.title, exc.detail, exc.errors, headers or None)
 
 
 def _field_name(loc: tuple[Any, ...]) -> str:
@@ -65,6 +68,18 @@ def install(app: FastAPI) -> None:
         slugs = {404: "not-found", 405: "method-not-allowed", 413: "payload-too-large"}
         slug = slugs.get(exc.status_code, "http-error")
         return problem(exc.status_code, slug, str(exc.detail), str(exc.detail))
+
+    @app.exception_handler(httpx.TransportError)
+    async def _store_down(_: Request, exc: httpx.TransportError) -> JSONResponse:
+        # the Chroma server (the only upstream reached through plain httpx) refused, broke or timed out
+        log.warning("vector store unavailable: %s: %s", type(exc).__name__, exc)
+        return from_domain(StoreUnavailable(f"the vector store did not answer ({type(exc).__name__}); retry"))
+
+    @app.exception_handler(ChromaInternalError)
+    async def _store_failed(_: Request, exc: ChromaInternalError) -> JSONResponse:
+        # the Chroma server failed inside (not our request's fault): a 503 the client may retry
+        log.warning("vector store internal error: %s", exc)
+        return from_domain(StoreUnavailable("the vector store failed to answer; retry", retry_after=1.0))
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:

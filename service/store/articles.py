@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -26,6 +26,7 @@ from chromadb.api.models.Collection import Collection
 from service.errors import NotFound
 from service.ingest.article import ArticleInput, ProcessedArticle, process
 from service.store.catalog import Catalog, epoch
+from service.store.writelock import WriterLock
 from vectorstore.client import CHUNKS, SENTENCES
 
 log = logging.getLogger(__name__)
@@ -52,7 +53,8 @@ def chunk_vector_id(article_id: str, version: str, n: int) -> str:
 
 class ArticleStore:
     def __init__(self, catalog: Catalog, collections: dict[str, Collection], embedder: Any, *,
-                 chunk_tokens: int, overlap_tokens: int, encoding: str = "cl100k_base") -> None:
+                 chunk_tokens: int, overlap_tokens: int, encoding: str = "cl100k_base",
+                 lock_path: Path | None = None) -> None:
         self.catalog = catalog
         self.chunks = collections[CHUNKS]
         self.sentences = collections[SENTENCES]
@@ -60,7 +62,8 @@ class ArticleStore:
         self.chunk_tokens = chunk_tokens
         self.overlap_tokens = overlap_tokens
         self.encoding = encoding
-        self._write_lock = threading.Lock()
+        # One writer at a time across threads and, with lock_path, across processes (workers).
+        self._write_lock = WriterLock(lock_path)
         # Test seam: called between the vector writes and the publish transaction.
         self.before_publish: Callable[[ProcessedArticle], None] | None = None
 
@@ -77,9 +80,10 @@ class ArticleStore:
 
         Unfinished writes from an earlier failure are repaired first.
         """
-        repaired = self._repair() if self.catalog.journal_pending() else {}
         arts = [self.process(it) for it in items]
         with self._write_lock:
+            # under the lock, a journal entry is never another writer's write in progress
+            repaired = self._repair_locked() if self.catalog.journal_pending() else {}
             results: list[IngestResult | None] = [None] * len(arts)
             todo: list[tuple[int, ProcessedArticle, Status]] = []
             for i, (it, art) in enumerate(zip(items, arts, strict=True)):
@@ -159,31 +163,31 @@ class ArticleStore:
 
     def repair(self) -> int:
         """Finish or roll forward every interrupted write. Returns how many were repaired."""
-        pending = len(self.catalog.journal_pending())
-        self._repair()
+        with self._write_lock:
+            pending = len(self.catalog.journal_pending())
+            self._repair_locked()
         return pending
 
-    def _repair(self) -> dict[str, tuple[str, Status]]:
-        """Repair; return {article_id: (content_hash, created|updated)} for finished upserts."""
+    def _repair_locked(self) -> dict[str, tuple[str, Status]]:
+        """Repair (the caller holds the writer lock, so every entry is an interrupted write);
+        return {article_id: (content_hash, created|updated)} for finished upserts."""
         done: dict[str, tuple[str, Status]] = {}
         for entry in self.catalog.journal_pending():
             aid = entry["article_id"]
             log.warning("repairing interrupted %s of article %s (state %s)", entry["op"], aid, entry["state"])
             if entry["op"] == "delete":
-                with self._write_lock:
-                    self.catalog.unpublish(aid)
-                    self._delete_vectors(aid, keep_version=None)
-                    self.catalog.journal_done(aid)
+                self.catalog.unpublish(aid)
+                self._delete_vectors(aid, keep_version=None)
+                self.catalog.journal_done(aid)
                 continue
             item = ArticleInput.model_validate(json.loads(entry["payload"])["input"])
             art = self.process(item)
-            with self._write_lock:
-                current = self.catalog.current_hash(aid)
-                if entry["state"] != "published" or current != art.content_hash:
-                    self._write_vectors([art])
-                    self.catalog.publish(art)
-                self._delete_vectors(aid, keep_version=art.version)
-                self.catalog.journal_done(aid)
+            current = self.catalog.current_hash(aid)
+            if entry["state"] != "published" or current != art.content_hash:
+                self._write_vectors([art])
+                self.catalog.publish(art)
+            self._delete_vectors(aid, keep_version=art.version)
+            self.catalog.journal_done(aid)
             done[aid] = (art.content_hash, "updated" if current else "created")
         return done
 

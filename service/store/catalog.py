@@ -124,12 +124,15 @@ def _now() -> str:
 
 
 class Catalog:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, busy_timeout_s: float = 30.0) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._lock = threading.RLock()
-        self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        # WAL: readers in every worker see the last committed state while one process writes;
+        # the busy timeout makes a second writer wait for the first instead of failing.
+        self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=busy_timeout_s)
         self._conn.row_factory = sqlite3.Row
+        self._conn.execute(f"PRAGMA busy_timeout={int(busy_timeout_s * 1000)}")
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA foreign_keys=ON")
         self._conn.execute("PRAGMA synchronous=NORMAL")
@@ -153,6 +156,19 @@ class Catalog:
                 raise
             self._conn.execute("COMMIT")
 
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Reads inside see one committed state, even while another process publishes."""
+        with self._lock:
+            self._conn.execute("BEGIN")
+            try:
+                yield
+            finally:
+                self._conn.execute("COMMIT")
+
+    def journal_mode(self) -> str:
+        return str(self._query("PRAGMA journal_mode")[0][0])
+
     def _query(self, sql: str, args: Sequence[Any] = ()) -> list[sqlite3.Row]:
         with self._lock:
             return self._conn.execute(sql, args).fetchall()
@@ -163,13 +179,14 @@ class Catalog:
         return rows[0]["content_hash"] if rows else None
 
     def get_article(self, article_id: str) -> dict[str, Any] | None:
-        rows = self._query("SELECT * FROM articles WHERE id=?", (article_id,))
-        if not rows:
-            return None
-        art = dict(rows[0])
-        art["sentences"] = [dict(r) for r in self._query(
-            'SELECT idx, start, "end", text, boilerplate FROM sentences WHERE article_id=? ORDER BY idx',
-            (article_id,))]
+        with self.snapshot():  # the row and its sentences from the same version
+            rows = self._query("SELECT * FROM articles WHERE id=?", (article_id,))
+            if not rows:
+                return None
+            art = dict(rows[0])
+            art["sentences"] = [dict(r) for r in self._query(
+                'SELECT idx, start, "end", text, boilerplate FROM sentences WHERE article_id=? ORDER BY idx',
+                (article_id,))]
         return art
 
     def list_articles(self, filters: Filters, *, limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:

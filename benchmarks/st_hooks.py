@@ -1,0 +1,27 @@
+"""schemathesis hooks (loaded with SCHEMATHESIS_HOOKS=benchmarks.st_hooks): every 4xx answer
+must be RFC 9457 problem+json whose ``status`` matches the HTTP status."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import schemathesis
+
+
+@schemathesis.check
+def problem_json_for_4xx(ctx: Any, response: Any, case: Any) -> bool | None:
+    """A 4xx must be application/problem+json with type, title, status and detail."""
+    if not 400 <= response.status_code < 500:
+        return None
+    ctype = response.headers.get("content-type", [""])
+    ctype = ctype[0] if isinstance(ctype, list) else ctype
+    if not ctype.startswith("application/problem+json"):
+        raise AssertionError(f"{response.status_code} answered with {ctype!r}, not application/problem+json")
+    body = json.loads(response.content)
+    missing = [k for k in ("type", "title", "status", "detail") if k not in body]
+    if missing:
+        raise AssertionError(f"{response.status_code} problem lacks {missing}")
+    if body["status"] != response.status_code:
+        raise AssertionError(f"problem status {body['status']} != HTTP {response.status_code}")
+    return True
