@@ -93,7 +93,8 @@ class UpstreamTimeout(NewsdeskError):
 
 
 class Conflict(NewsdeskError):
-    """The request clashes with the current state: a feed already followed, a poll in progress."""
+    """The request clashes with the current state: a feed already followed, a poll in progress,
+    a key revoking itself."""
 
     status = 409
     slug = "conflict"
@@ -138,13 +139,6 @@ class Unauthorized(NewsdeskError):
     title = "Unauthorized"
     exit_code = 7
     headers: ClassVar[dict[str, str]] = {"WWW-Authenticate": 'Bearer realm="newsdesk"'}
-
-
-class Conflict(NewsdeskError):
-    status = 409
-    slug = "conflict"
-    title = "Conflict"
-    exit_code = 2
 
 
 class Forbidden(NewsdeskError):
