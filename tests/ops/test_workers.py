@@ -174,7 +174,8 @@ def test_serve_workers_2_runs_its_own_chroma_and_stops_it(tmp_path: Path) -> Non
             time.sleep(0.2)
         with svc.client() as c:
             for _ in range(6):
-                assert c.get("/v1/search", params={"q": "North Korea troops"}).json()["sentences"]
+                r = c.get("/v1/search", params={"q": "North Korea troops"})
+                assert r.status_code == 200 and r.json()["sentences"], (r.status_code, r.text[:500])
             metrics = c.get("/metrics").text
         served = sum(float(line.rsplit(" ", 1)[1]) for line in metrics.splitlines()
                      if line.startswith('newsdesk_http_requests_total{method="GET",route="/v1/search"'))
