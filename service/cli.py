@@ -286,9 +286,10 @@ def serve(
     port: int = 8000,
     seed: Annotated[bool, typer.Option(help="Ingest the seeds/ folder at start-up.")] = True,
 ) -> None:
-    """Run the HTTP API (OpenAPI docs at /docs)."""
+    """Run the HTTP API and the reader's desk at / (OpenAPI docs at /docs)."""
     import uvicorn
 
+    from service.briefing_runs import start_seed_briefings
     from service.main import create_app
 
     settings = get_settings()
@@ -299,6 +300,8 @@ def serve(
             return
         outcomes = run_ingest(svc, gather([str(seeds_dir)]), show_progress=False)
         logging.getLogger("newsdesk").info("seeds: %s", {o.origin: o.status for o in outcomes})
+        # the seeded days' briefings: built in the background, so the server answers at once
+        start_seed_briefings(svc, [o.id for o in outcomes if o.id and o.status != "failed"])
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     uvicorn.run(create_app(settings, on_startup=ingest_seeds), host=host, port=port)

@@ -182,6 +182,33 @@ class Catalog:
         )
         return [dict(r) for r in rows], total
 
+    def search_articles(self, query: str, filters: Filters, *, limit: int, offset: int,
+                        scan: int = 2000) -> tuple[list[dict[str, Any]], int]:
+        """Articles whose indexed sentences (or headline) match ``query`` by BM25, best first, each
+        with ``match_index``: its best sentence.  Looks at the ``scan`` best sentences."""
+        best: dict[str, int] = {}
+        for article_id, idx, _ in self.lexical_search(query, filters, scan):
+            best.setdefault(article_id, idx)  # hits come best first
+        ids = list(best)[offset : offset + limit]
+        if not ids:
+            return [], len(best)
+        rows = {r["id"]: dict(r) for r in self._query(
+            f"SELECT id, title, url, source, published_iso, sentence_count, chunk_count, updated_at "
+            f"FROM articles WHERE id IN ({','.join('?' * len(ids))})", ids)}
+        return [{**rows[i], "match_index": best[i]} for i in ids if i in rows], len(best)
+
+    def sources(self) -> list[tuple[str, int]]:
+        """Each outlet with its number of articles, most articles first."""
+        return [(r["source"], r["n"]) for r in self._query(
+            "SELECT source, COUNT(*) AS n FROM articles GROUP BY source ORDER BY n DESC, source")]
+
+    def publication_times(self) -> list[tuple[int, int]]:
+        """(start of a quarter hour, articles published in it), for counts by day in any timezone
+        (every UTC offset in use is a whole number of quarter hours)."""
+        return [(r["t"] * 900, r["n"]) for r in self._query(
+            "SELECT published_at / 900 AS t, COUNT(*) AS n FROM articles WHERE published_at IS NOT NULL "
+            "GROUP BY t")]
+
     def visible_versions(self, article_ids: Sequence[str]) -> dict[str, str]:
         ids = list(set(article_ids))
         out: dict[str, str] = {}
