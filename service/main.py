@@ -13,6 +13,7 @@ from service.config import Settings, get_settings
 from service.feeds.scheduler import start_feed_poller
 from service.generation.schedule import start_scheduler
 from service.runtime import Services, build_services
+from service.web import pages
 
 log = logging.getLogger(__name__)
 
@@ -49,4 +50,5 @@ def create_app(settings: Settings | None = None, *,
     problems.install(app)
     for module in (health, articles, search, ask, summaries, briefings, feeds):
         app.include_router(module.router)
+    pages.install(app)  # the reader's desk at /
     return app
