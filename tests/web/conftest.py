@@ -10,8 +10,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,45 +21,9 @@ import uvicorn
 from service.briefing_runs import start_seed_briefings
 from service.cli import gather, run_ingest
 from service.config import REPO_ROOT, Settings
-from service.llm.base import ChatMessage, StreamGen
-from service.llm.fake import FakeBackend
 from service.main import create_app
 from service.runtime import Services, build_services
-
-CHROMIUM = os.environ.get("NEWSDESK_CHROMIUM", "/usr/bin/chromium")
-SKIP_BROWSER = os.environ.get("NEWSDESK_SKIP_BROWSER") == "1"
-# keep every name lookup on the loopback: nothing leaves the machine
-CHROMIUM_ARGS = ["--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1"]
-SEED_DAY = "2021-07-22"
-DELTA_DELAY_S = 0.04
-
-
-class SlowStreamFake(FakeBackend):
-    """The fake backend, streaming one word every ``delay`` seconds, as a real model does."""
-
-    def __init__(self, delay: float) -> None:
-        super().__init__()
-        self.delay = delay
-
-    def _stream(self, messages: list[ChatMessage], *, temperature: float, max_tokens: int,
-                stop: Sequence[str] | None) -> StreamGen:
-        inner = super()._stream(messages, temperature=temperature, max_tokens=max_tokens, stop=stop)
-        while True:
-            try:
-                delta = next(inner)
-            except StopIteration as done:
-                return done.value
-            time.sleep(self.delay)
-            yield delta
-
-
-@dataclass
-class Live:
-    url: str
-    services: Services
-
-    def api(self) -> httpx.Client:
-        return httpx.Client(base_url=self.url, timeout=30)
+from tests.web.live import CHROMIUM, CHROMIUM_ARGS, DELTA_DELAY_S, SKIP_BROWSER, Live, SlowStreamFake
 
 
 @pytest.fixture(scope="session")

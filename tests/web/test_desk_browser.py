@@ -14,7 +14,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from service.store.briefings import BriefingStore, scope_key
-from tests.web.conftest import SEED_DAY, Live
+from tests.web.live import SEED_DAY, Live
 
 pytestmark = pytest.mark.browser
 
