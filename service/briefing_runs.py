@@ -123,7 +123,10 @@ def build_missing(services: Services, days: Sequence[date], *, worker: str,
 def start_seed_briefings(services: Services, article_ids: Sequence[str], *,
                          build: Builder = build_briefing) -> threading.Thread | None:
     """Build the missing briefings of the days these (seeded) articles cover, in a daemon thread."""
-    days = article_days(services, article_ids, services.settings.briefing_timezone)
+    tz = services.settings.briefing_timezone
+    store = briefing_store(services)
+    days = [d for d in article_days(services, article_ids, tz)
+            if store.get(d.isoformat(), scope_key(tz, ())) is None]
     if not days:
         return None
     worker = f"seed:{socket.gethostname()}:{os.getpid()}"

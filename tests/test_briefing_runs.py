@@ -63,6 +63,7 @@ def test_seeded_days_and_their_briefings_are_built_in_the_background(services: S
         date(2025, 4, 28): (1, True), date(2021, 7, 22): (12, True)}
     # a second start finds them stored and builds nothing
     assert build_missing(services, [SEED_DAY], worker="again") == []
+    assert start_seed_briefings(services, ids) is None
 
 
 def test_a_failed_build_is_recorded_and_retried_at_the_next_start(services: Services) -> None:

@@ -9,6 +9,7 @@ error box here, as problem+json does for the API.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -206,7 +207,8 @@ def briefing(request: Request, day: str, services: ServicesDep) -> HTMLResponse:
     status = runs.briefing_status(services, when, tz)
     context: dict[str, Any] = {"page": "briefings", "day": when, "timezone": tz, "status": status,
                                "prev_day": when - timedelta(days=1), "next_day": when + timedelta(days=1),
-                               "briefing": None, "markers": {}, "day_articles": []}
+                               "briefing": None, "markers": {}, "day_articles": [],
+                               "building_for": round(time.time() - status.started_at) if status.started_at else None}
     if status.state == "ready":
         found = get_briefing(services, when, tz)
         context["briefing"] = found

@@ -126,7 +126,9 @@
     opener = link;
     if (link.classList.contains("marker")) link.setAttribute("aria-expanded", "true");
     hideTip();
-    paneTitle.textContent = related ? "Related sentence (not a citation)" : `Source [${link.dataset.marker || ""}]`;
+    const where = [link.dataset.source, link.dataset.date].filter(Boolean).join(", ");
+    paneTitle.textContent = related ? "Related sentence (not a citation)"
+      : `Source [${link.dataset.marker || ""}]${where ? ` · ${where}` : ""}`;
     notice("");
     paneBody.replaceChildren(el("p", { class: "meta", text: "Opening the article…" }));
     pane.hidden = false;
@@ -154,8 +156,17 @@
     }
     span.classList.add(related ? "related" : "cited");
     span.tabIndex = -1;
-    span.scrollIntoView({ block: "center" });
+    centerIn(pane, span);
     span.focus({ preventScroll: true });
+  }
+
+  /* Scroll the pane (only the pane: the answer stays where it is) to put el in its visible middle. */
+  function centerIn(container, node) {
+    const box = container.getBoundingClientRect();
+    const top = Math.max(box.top, 0);
+    const bottom = Math.min(box.bottom, window.innerHeight);
+    const at = node.getBoundingClientRect();
+    container.scrollTop += at.top + at.height / 2 - (top + bottom) / 2;
   }
 
   function closePane({ restoreFocus = true } = {}) {
