@@ -32,7 +32,7 @@ chromium:
 	@if [ -x "$(CHROMIUM)" ] || [ "$$NEWSDESK_SKIP_BROWSER" = 1 ]; then exit 0; fi; \
 	echo "installing Debian's chromium for the browser tests (apt-get, ~120 MB)"; \
 	if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
-	{ $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq \
+	{ $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive DEBCONF_NOWARNINGS=yes apt-get install -y -qq \
 	    --no-install-recommends chromium; } >/dev/null || { echo "error: apt-get could not install chromium;" \
 	    "the browser tests need it (NEWSDESK_SKIP_BROWSER=1 skips them)" >&2; exit 1; }; \
 	test -x "$(CHROMIUM)" || { echo "error: chromium installed but $(CHROMIUM) is missing" >&2; exit 1; }

@@ -21,6 +21,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from service import briefing_runs as runs
@@ -234,9 +235,8 @@ async def build_briefing_page(request: Request, day: str, services: ServicesDep)
 
 
 def _summary_context(services: ServicesDep, form: dict[str, list[str]]) -> dict[str, Any]:
-    ids = [i for i in form.get("article", []) if i]
-    rows, _ = services.catalog.list_articles(Filters(article_ids=tuple(ids)), limit=max(len(ids), 1), offset=0) \
-        if ids else ([], 0)
+    ids = tuple(dict.fromkeys(i for i in form.get("article", []) if i))[:500]
+    rows = services.catalog.list_articles(Filters(article_ids=ids), limit=len(ids), offset=0)[0] if ids else []
     first = {k: (v[0] if v else "") for k, v in form.items()}
     return {"page": "summaries", "selected": rows, "query": first.get("query", ""),
             "length": first.get("length") or "medium", "style": first.get("style") or "paragraph",
@@ -254,11 +254,14 @@ async def summarise(request: Request, services: ServicesDep) -> HTMLResponse:
     raw = (await request.body())[:100_000].decode("utf-8", errors="replace")
     form = parse_qs(raw, keep_blank_values=False)
     context = _summary_context(services, form)
+    if not context["selected"] and not context["query"].strip():
+        context["error"] = "Give a topic, or select the articles to summarise."
+        return render(request, "summaries.html", context, status_code=422)
     try:
         req = SummaryRequest(article_ids=[r["id"] for r in context["selected"]], query=context["query"] or None,
                              length=context["length"], style=context["style"])
-    except ValueError as exc:
-        context["error"] = str(exc).splitlines()[0]
+    except ValidationError as exc:
+        context["error"] = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         return render(request, "summaries.html", context, status_code=422)
     try:
         result = summary_response(await run_in_threadpool(summarize, services, summary_params(req)))

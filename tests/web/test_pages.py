@@ -141,9 +141,12 @@ def test_briefing_markers_match_the_stored_citations(client: TestClient) -> None
         assert sid == stored[int(n)]["sentence_id"] == f"{aid}:{idx}"
 
 
-def test_summary_form_without_input_says_what_is_missing(client: TestClient) -> None:
-    r = client.post("/summaries", content="length=short", headers={"content-type": "application/x-www-form-urlencoded"})
-    assert r.status_code == 422 and 'class="error"' in r.text
+def test_summary_form_errors_say_what_is_wrong(client: TestClient) -> None:
+    form = {"content-type": "application/x-www-form-urlencoded"}
+    r = client.post("/summaries", content="length=short", headers=form)
+    assert r.status_code == 422 and "Give a topic, or select the articles to summarise." in r.text
+    r = client.post("/summaries", content="query=" + "x" * 2001, headers=form)
+    assert r.status_code == 422 and "query: String should have at most 2000 characters" in r.text
 
 
 def test_templates_and_static_files_ship_in_the_package() -> None:
