@@ -256,7 +256,7 @@ def test_txt_front_matter_sets_metadata_and_the_body_is_stored_exactly(tmp_path:
     data = one(p)
     # the front matter names the title, so the short first line is not taken out as a headline
     assert data == {"id": "vote", "title": "Council: the vote, explained", "source": "Coastal Gazette",
-                    "published_at": "2024-03-05", "text": body}
+                    "published_at": "2024-03-05T00:00:00+00:00", "text": body}
     art = ArticleInput(**data)
     assert art.published_at is not None and art.published_at.date().isoformat() == "2024-03-05"
     assert art.url is None  # "url:" with no value leaves it unset
@@ -266,6 +266,15 @@ def test_txt_front_matter_without_title_keeps_the_first_line_rule(tmp_path: Path
     p = tmp_path / "a.txt"
     p.write_text("---\nsource: Wire\n---\nHarbour wall approved\nThe council voted.", encoding="utf-8")
     assert one(p) == {"id": "a", "source": "Wire", "title": "Harbour wall approved", "text": "The council voted."}
+
+
+def test_front_matter_dates_are_read_like_any_file_date(tmp_path: Path) -> None:
+    p = tmp_path / "d.txt"
+    p.write_text("---\npublished_at: Mon, 28 Apr 2025 09:30:00 GMT\n---\nThe body.", encoding="utf-8")
+    assert one(p)["published_at"] == "2025-04-28T09:30:00+00:00"
+    p.write_text("---\npublished_at: someday\n---\nThe body.", encoding="utf-8")
+    [item] = read_path(p)
+    assert item.data is None and item.error and item.error.startswith("published_at:")
 
 
 def test_markdown_front_matter_and_crlf(tmp_path: Path) -> None:
