@@ -40,7 +40,7 @@ def local(tmp_path_factory: pytest.TempPathFactory, embedder: object) -> Iterato
 
 
 def assert_citations_valid(services: Services, res: AnswerResult) -> None:
-    shown = {h.id for h in res.evidence}
+    shown = {e.hit.id for e in res.evidence}
     for c in res.citations:
         assert c.hit.id in shown
         article = services.catalog.get_article(c.hit.article_id)
