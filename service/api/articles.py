@@ -104,16 +104,16 @@ def find_articles(services: Services, q: str | None, filters: Filters, *, limit:
     Shared by this route and the article list page."""
     if q and q.strip():
         rows, total = services.catalog.search_articles(q, filters, limit=limit, offset=offset)
-        quotes = services.catalog.sentences_by_key([(r["id"], r["match_index"]) for r in rows])
+        matched = services.catalog.sentences_by_key([(r["id"], r["match_index"]) for r in rows])
     else:
         rows, total = services.catalog.list_articles(filters, limit=limit, offset=offset)
-        quotes = {}
+        matched = {}
     items = []
     for r in rows:
         idx = r.pop("match_index", None)
-        hit = quotes.get((r["id"], idx)) if idx is not None else None
-        match = SentenceOut(id=f"{r['id']}:{idx}", index=idx, text=hit["text"], start=hit["start"],
-                            end=hit["end"]) if hit and idx is not None else None
+        s = matched.get((r["id"], idx))
+        match = SentenceOut(id=f"{r['id']}:{idx}", index=s["idx"], text=s["text"], start=s["start"],
+                            end=s["end"]) if s else None
         items.append(ArticleMatchOut(published_at=r.pop("published_iso"), match=match, **r))
     return ArticlePage(items=items, total=total, limit=limit, offset=offset)
 

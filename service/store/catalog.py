@@ -51,6 +51,8 @@ _SCHEMA = [
         PRIMARY KEY (article_id, other_id)) WITHOUT ROWID""",
 ]
 
+_LISTED = "id, title, url, source, published_iso, sentence_count, chunk_count, updated_at"
+"""The columns of an article in a list (no text)."""
 TITLE_WEIGHT = 1.0
 """BM25 weight of the article's headline next to the sentence's own words (weight 1); picked on
 the HotpotQA dev sentences (docs/retrieval.md)."""
@@ -176,8 +178,8 @@ class Catalog:
         where, args = filters.sql("a")
         total = self._query(f"SELECT COUNT(*) AS n FROM articles a WHERE {where}", args)[0]["n"]
         rows = self._query(
-            f"SELECT id, title, url, source, published_iso, sentence_count, chunk_count, updated_at "
-            f"FROM articles a WHERE {where} ORDER BY COALESCE(published_at, 0) DESC, id LIMIT ? OFFSET ?",
+            f"SELECT {_LISTED} FROM articles a WHERE {where} ORDER BY COALESCE(published_at, 0) DESC, id "
+            f"LIMIT ? OFFSET ?",
             [*args, limit, offset],
         )
         return [dict(r) for r in rows], total
@@ -193,8 +195,7 @@ class Catalog:
         if not ids:
             return [], len(best)
         rows = {r["id"]: dict(r) for r in self._query(
-            f"SELECT id, title, url, source, published_iso, sentence_count, chunk_count, updated_at "
-            f"FROM articles WHERE id IN ({','.join('?' * len(ids))})", ids)}
+            f"SELECT {_LISTED} FROM articles WHERE id IN ({','.join('?' * len(ids))})", ids)}
         return [{**rows[i], "match_index": best[i]} for i in ids if i in rows], len(best)
 
     def sources(self) -> list[tuple[str, int]]:

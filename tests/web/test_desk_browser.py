@@ -133,7 +133,7 @@ def test_an_abstention_says_so_and_shows_related_sentences_not_citations(page: P
     expect(page.locator("#pane-title")).to_contain_text("not a citation")
 
 
-def test_a_problem_is_shown_plainly(page: Page) -> None:
+def test_a_blank_question_asks_nothing_and_the_filters_reach_the_api(page: Page) -> None:
     ask(page, "   ")  # blank: nothing is asked, the focus stays in the box
     expect(page.locator("#answer")).to_have_attribute("data-state", "empty")
     page.goto("/")
