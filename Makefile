@@ -4,8 +4,9 @@ VENV  ?= .venv
 BIN   := $(VENV)/bin
 HOST  ?= 127.0.0.1
 PORT  ?= 8000
+CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run test test-fast lint eval-smoke clean
+.PHONY: run test test-fast lint eval-smoke clean chromium
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -17,12 +18,24 @@ run: $(BIN)/python
 	$(BIN)/newsdesk serve --seed --host $(HOST) --port $(PORT)
 
 # Install what the tests need (the local model included: the slow tests run it) and run them.
-test: $(BIN)/python
+test: $(BIN)/python chromium
 	$(BIN)/pip install -e '.[test,local]'
 	$(BIN)/python -m pytest
 
-test-fast: $(BIN)/python
+test-fast: $(BIN)/python chromium
 	$(BIN)/python -m pytest -m "not slow"
+
+# Debian's Chromium, which the browser tests (tests/web) drive through Playwright; Playwright's
+# own browser download does not work here. Installed once, quietly; if apt cannot install it,
+# make stops here (NEWSDESK_SKIP_BROWSER=1 skips the browser tests on purpose instead).
+chromium:
+	@if [ -x "$(CHROMIUM)" ] || [ "$$NEWSDESK_SKIP_BROWSER" = 1 ]; then exit 0; fi; \
+	echo "installing Debian's chromium for the browser tests (apt-get, ~120 MB)"; \
+	if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	{ $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive DEBCONF_NOWARNINGS=yes apt-get install -y -qq \
+	    --no-install-recommends chromium; } >/dev/null || { echo "error: apt-get could not install chromium;" \
+	    "the browser tests need it (NEWSDESK_SKIP_BROWSER=1 skips them)" >&2; exit 1; }; \
+	test -x "$(CHROMIUM)" || { echo "error: chromium installed but $(CHROMIUM) is missing" >&2; exit 1; }
 
 # The fast eval suite (fake backend); see evals/README.md for the real-model suites.
 eval-smoke:

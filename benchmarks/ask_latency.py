@@ -28,6 +28,7 @@ from fastapi.testclient import TestClient
 
 from benchmarks.ingest_bench import load_rows, to_raw
 from service.config import REPO_ROOT, Settings
+from service.ingest.parse import split_front_matter
 from service.main import create_app
 
 SHARED = REPO_ROOT.parent / "shared" / "data" / "realtimeqa_2023"
@@ -131,7 +132,7 @@ def main() -> None:
               f"(goal p95 <= 50 ms: {'PASS' if fake['p95_ms'] <= 50 else 'MISS'})")
         local = None
         if args.local:
-            seed = (REPO_ROOT / "seeds" / "north-korea-troops-kursk.txt").read_text()
+            seed = split_front_matter((REPO_ROOT / "seeds" / "north-korea-troops-kursk.txt").read_text())[1]
             client.post("/v1/articles", json={"id": "north-korea-troops-kursk", "text": seed, "source": "Fox News"})
             local_seed(client)  # load the model once; the second call is the measured one
             local = local_seed(client)

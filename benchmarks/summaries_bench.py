@@ -33,6 +33,7 @@ import numpy as np
 
 from service.config import REPO_ROOT, Settings
 from service.ingest.article import ArticleInput
+from service.ingest.parse import split_front_matter
 from service.runtime import Services, build_services
 
 SHARED = REPO_ROOT.parent / "shared" / "data"
@@ -290,7 +291,7 @@ def bench_latency(args: argparse.Namespace) -> dict[str, Any]:
     from service.generation.briefing import BriefingParams, build_briefing
     from service.generation.summarize import SummaryParams, summarize
 
-    seed = (REPO_ROOT / "seeds" / "north-korea-troops-kursk.txt").read_text(encoding="utf-8")
+    seed = split_front_matter((REPO_ROOT / "seeds" / "north-korea-troops-kursk.txt").read_text(encoding="utf-8"))[1]
     day = args.day
     with fresh_services(args.backend) as svc:
         svc.store.ingest(ArticleInput(id="seed", title="North Korea troops", text=seed, source="Fox News"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -289,7 +290,8 @@ def serve(
                                               "(started here unless NEWSDESK_CHROMA_HOST is set).")] = 1,
     insecure: Annotated[bool, typer.Option(help="Allow a non-loopback bind without NEWSDESK_AUTH=required.")] = False,
 ) -> None:
-    """Run the HTTP API (OpenAPI docs at /docs)."""
+    """Run the HTTP API and the reader's desk at / (OpenAPI docs at /docs)."""
+    from service.briefing_runs import article_days, start_day_briefings
     from service.serve import run
 
     settings = get_settings()
@@ -300,6 +302,13 @@ def serve(
             return
         outcomes = run_ingest(svc, gather([str(seeds_dir)]), show_progress=False)
         logging.getLogger("newsdesk").info("seeds: %s", {o.origin: o.status for o in outcomes})
+        # the seeded days' briefings are built in the background, so the server answers at once
+        days = article_days(svc, [o.id for o in outcomes if o.id and o.status != "failed"],
+                            svc.settings.briefing_timezone)
+        if workers == 1:
+            start_day_briefings(svc, days)
+        elif days:  # several workers: this runs in the parent; each worker starts the (claimed) build
+            os.environ["NEWSDESK_SEED_BRIEFING_DAYS"] = ",".join(d.isoformat() for d in days)
 
     run(settings, host=host, port=port, workers=workers, insecure=insecure, on_startup=ingest_seeds)
 

@@ -72,6 +72,9 @@ class Settings(BaseSettings):
     chunk_overlap_tokens: int = Field(default=32, ge=0, le=1024)
     max_body_bytes: int = Field(default=5_000_000, ge=1024)
     max_article_chars: int = Field(default=500_000, ge=100)
+    seed_briefing_days: str | None = None
+    """Comma-separated ISO days whose missing briefings each worker builds in the background at
+    start (claimed: one worker builds a day). ``serve --seed --workers N`` sets it for its workers."""
     seeds_dir: Path | None = None
     """Folder ingested by ``newsdesk serve --seed``; defaults to the repo's seeds/."""
 

@@ -6,17 +6,20 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import date
 
 import anyio.to_thread
 from fastapi import FastAPI
 
 from service.api import articles, ask, briefings, feeds, health, keys, metrics, problems, search, summaries
 from service.api.guard import GUARD_RESPONSES, GUARDS, ModelGate
+from service.briefing_runs import start_day_briefings
 from service.config import Settings, get_settings
 from service.feeds.scheduler import start_feed_poller
 from service.generation.schedule import start_scheduler
 from service.ops.middleware import EdgeMiddleware
 from service.runtime import Services, build_services
+from service.web import pages
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +42,8 @@ def create_app(settings: Settings | None = None, *,
             4 + cfg.model_concurrency)
         if on_startup:
             on_startup(services)
+        if cfg.seed_briefing_days:
+            start_day_briefings(services, [date.fromisoformat(d) for d in cfg.seed_briefing_days.split(",") if d])
         scheduler = start_scheduler(services)  # daily briefing; one run per day across workers
         poller = start_feed_poller(services)  # followed feeds; each due feed polled once across workers
         try:
@@ -62,6 +67,7 @@ def create_app(settings: Settings | None = None, *,
         # keys, scopes, rate limits, model slots
         app.include_router(module.router, dependencies=GUARDS, responses=GUARD_RESPONSES)
     app.add_middleware(EdgeMiddleware)  # request id, access log, metrics, shedding, body limit
+    pages.install(app)  # the reader's desk at /
     return app
 
 

@@ -71,6 +71,10 @@ class NearDuplicateOut(BaseModel):
     containment: float = Field(description="Shared 5-word shingles over the shorter text's.")
 
 
+class ArticleMatchOut(ArticleSummaryOut):
+    match: SentenceOut | None = Field(default=None, description="With q: the article's best matching sentence.")
+
+
 class ArticleOut(ArticleSummaryOut):
     text: str
     content_hash: str
@@ -85,7 +89,7 @@ class ArticleOut(ArticleSummaryOut):
 
 
 class ArticlePage(BaseModel):
-    items: list[ArticleSummaryOut]
+    items: list[ArticleMatchOut]
     total: int
     limit: int
     offset: int
@@ -445,3 +449,15 @@ class PollOut(BaseModel):
     timings: dict[str, float]
     polled_at: str
     next_poll_at: str
+
+
+class BriefingStatusOut(BaseModel):
+    date: str
+    timezone: str
+    state: Literal["ready", "building", "failed", "missing"] = Field(
+        description="ready: stored (GET /v1/briefings/{day}); building: a build is under way; failed: the last "
+                    "build failed (see error); missing: none stored and none under way (POST /v1/briefings).")
+    articles: int = Field(description="Articles published on the day, in the timezone.")
+    started_at: float | None = Field(default=None, description="Epoch seconds the build was claimed.")
+    finished_at: float | None = None
+    error: str | None = None

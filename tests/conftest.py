@@ -9,6 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from service.config import REPO_ROOT, Settings
+from service.ingest.parse import split_front_matter
 from service.main import create_app
 from service.runtime import Services, build_services
 from vectorstore.embeddings import MiniLMEmbedding
@@ -43,4 +44,5 @@ def client(settings: Settings, embedder: MiniLMEmbedding) -> Iterator[TestClient
 
 @pytest.fixture
 def seed_text() -> str:
-    return SEED.read_text(encoding="utf-8")
+    """The seed article's text, without its front matter (what ingest stores)."""
+    return split_front_matter(SEED.read_text(encoding="utf-8"))[1]

@@ -12,6 +12,7 @@ import pytest
 from service.config import REPO_ROOT, Settings
 from service.generation.answer import AnswerResult, AskParams, answer
 from service.ingest.article import ArticleInput
+from service.ingest.parse import split_front_matter
 from service.runtime import Services, build_services
 
 pytestmark = pytest.mark.slow
@@ -29,8 +30,8 @@ INJECTION = (
 def local(tmp_path_factory: pytest.TempPathFactory, embedder: object) -> Iterator[Services]:
     settings = Settings(data_dir=tmp_path_factory.mktemp("e2e"), llm_backend="local")
     svc = build_services(settings, embedder=embedder)
-    seed = REPO_ROOT / "seeds"
-    svc.store.ingest(ArticleInput(id="seed", text=(seed / "north-korea-troops-kursk.txt").read_text(),
+    seed = split_front_matter((REPO_ROOT / "seeds" / "north-korea-troops-kursk.txt").read_text())[1]
+    svc.store.ingest(ArticleInput(id="seed", text=seed,
                                   source="Fox News", published_at="2025-04-28"))
     svc.store.ingest(ArticleInput(id="bakery", title="Bakery reopens", text=INJECTION, source="Town Crier",
                                   published_at="2025-04-28"))
@@ -39,7 +40,7 @@ def local(tmp_path_factory: pytest.TempPathFactory, embedder: object) -> Iterato
 
 
 def assert_citations_valid(services: Services, res: AnswerResult) -> None:
-    shown = {h.id for h in res.evidence}
+    shown = {e.hit.id for e in res.evidence}
     for c in res.citations:
         assert c.hit.id in shown
         article = services.catalog.get_article(c.hit.article_id)

@@ -20,6 +20,7 @@ from evals.cases import Case, Dataset, Gold, add_article, locate
 from evals.datasets.jsonl import read_jsonl
 from service.config import REPO_ROOT
 from service.errors import InvalidInput
+from service.ingest.parse import split_front_matter
 
 
 def _article(spec: dict[str, Any], articles: dict[str, dict[str, Any]]) -> str:
@@ -29,7 +30,7 @@ def _article(spec: dict[str, Any], articles: dict[str, dict[str, Any]]) -> str:
             raise InvalidInput.for_field("dataset", f"article {spec['id']!r} is used before it is defined")
         return str(spec["id"])
     if "file" in spec:
-        fields["text"] = (REPO_ROOT / spec["file"]).read_text(encoding="utf-8")
+        fields["text"] = split_front_matter((REPO_ROOT / spec["file"]).read_text(encoding="utf-8"))[1]
     add_article(articles, fields)
     return str(fields["id"])
 

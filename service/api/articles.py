@@ -16,10 +16,11 @@ from service.ingest.article import ArticleInput
 from service.ingest.parse import decode
 from service.ingest.pipeline import ingest_batch
 from service.ops.metrics import INGEST_ARTICLES
+from service.runtime import Services
 from service.schemas import (
+    ArticleMatchOut,
     ArticleOut,
     ArticlePage,
-    ArticleSummaryOut,
     BoilerplateOut,
     IngestItemResult,
     IngestResponse,
@@ -107,9 +108,30 @@ async def ingest_articles(request: Request, services: ServicesDep) -> JSONRespon
     return JSONResponse(resp.model_dump(), status_code=200 if counts["failed"] == 0 else 207)
 
 
+def find_articles(services: Services, q: str | None, filters: Filters, *, limit: int, offset: int) -> ArticlePage:
+    """Newest first; with ``q``, the articles whose sentences or headline match it, best first.
+    Shared by this route and the article list page."""
+    if q and q.strip():
+        rows, total = services.catalog.search_articles(q, filters, limit=limit, offset=offset)
+        matched = services.catalog.sentences_by_key([(r["id"], r["match_index"]) for r in rows])
+    else:
+        rows, total = services.catalog.list_articles(filters, limit=limit, offset=offset)
+        matched = {}
+    items = []
+    for r in rows:
+        idx = r.pop("match_index", None)
+        s = matched.get((r["id"], idx))
+        match = SentenceOut(id=f"{r['id']}:{idx}", index=s["idx"], text=s["text"], start=s["start"],
+                            end=s["end"]) if s else None
+        items.append(ArticleMatchOut(published_at=r.pop("published_iso"), match=match, **r))
+    return ArticlePage(items=items, total=total, limit=limit, offset=offset)
+
+
 @router.get("", response_model=ArticlePage)
 def list_articles(
     services: ServicesDep,
+    q: Annotated[str | None, Query(max_length=500, description="Words to look for in sentences and "
+                                                                "headlines; results best first.")] = None,
     source: Annotated[list[str] | None, Query(description="Filter by outlet (repeatable).")] = None,
     since: Annotated[str | None, Query(description="ISO date/datetime, inclusive.")] = None,
     until: Annotated[str | None, Query(description="ISO date/datetime; a date covers that day.")] = None,
@@ -118,9 +140,7 @@ def list_articles(
 ) -> ArticlePage:
     filters = Filters(sources=tuple(source or ()), since=parse_bound(since, "since"),
                       until=parse_bound(until, "until", upper=True))
-    rows, total = services.catalog.list_articles(filters, limit=limit, offset=offset)
-    items = [ArticleSummaryOut(published_at=r.pop("published_iso"), **r) for r in rows]
-    return ArticlePage(items=items, total=total, limit=limit, offset=offset)
+    return find_articles(services, q, filters, limit=limit, offset=offset)
 
 
 @router.get("/{article_id}", response_model=ArticleOut)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Sequence
 
 from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
-from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
+from starlette.concurrency import run_in_threadpool
 
 from service.api.problems import TYPE_BASE
+from service.api.streaming import ClosingStreamingResponse
 from service.deps import ServicesDep
 from service.errors import NewsdeskError
 from service.generation.answer import AnswerResult, AskParams, answer, answer_stream
@@ -68,7 +69,7 @@ def sse(event: str, data: object) -> str:
     return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
 
 
-def _events(services: ServicesDep, params: AskParams) -> Iterator[str]:
+def _events(services: ServicesDep, params: AskParams) -> Generator[str, None, None]:
     try:
         for item in answer_stream(services, params):
             if isinstance(item, str):
@@ -87,6 +88,6 @@ def _events(services: ServicesDep, params: AskParams) -> Iterator[str]:
 async def ask(req: AskRequest, services: ServicesDep) -> AskResponse | StreamingResponse:
     params = to_params(req)
     if req.stream:
-        return StreamingResponse(iterate_in_threadpool(_events(services, params)), media_type="text/event-stream",
-                                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+        return ClosingStreamingResponse(_events(services, params), media_type="text/event-stream",
+                                        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
     return to_response(await run_in_threadpool(answer, services, params))

@@ -1,5 +1,21 @@
 """Turn files into raw article dicts: .txt, .md, .html, .json, .jsonl, and JSONL on stdin.
 
+A .txt or .md file may start with front matter: ``key: value`` lines between two ``---`` lines,
+with the keys of :class:`~service.ingest.article.ArticleInput` (``title``, ``source``, ``url``,
+``published_at``, ``id``)::
+
+    ---
+    title: Putin thanks North Korea for sending troops to fight Ukraine
+    source: Fox News
+    published_at: 2025-04-28
+    ---
+    Russian President Vladimir Putin on Monday thanked North Korea ...
+
+Values are plain text up to the end of the line (a colon inside is fine; one pair of matching
+surrounding quotes is removed).  The text after the closing ``---`` line is the article, stored
+exactly.  A key with an empty value is left unset; an unknown key is reported by validation
+like any unknown field.
+
 Parsing never validates; :class:`service.ingest.article.ArticleInput` does, the same way for
 files and for HTTP.  A file that cannot be read raises :class:`InvalidInput` naming the file.
 """
@@ -94,11 +110,47 @@ def _read_path(path: Path) -> list[RawItem]:
     converters = {".html": html_to_article, ".htm": html_to_article, ".md": markdown_to_article,
                   ".markdown": markdown_to_article, ".txt": text_to_article}
     if suffix in converters:
-        data = converters[suffix](text)
+        meta, body = split_front_matter(text) if suffix in FRONT_MATTER_SUFFIXES else ({}, text)
+        if "title" in meta and suffix == ".txt":
+            data = {"text": body}  # the front matter names the title: no first-line guess
+        else:
+            data = converters[suffix](body)
+        data.update(meta)
         # A file's id is its name, so editing the file and ingesting again updates the article.
         data.setdefault("id", file_id(path))
         return [RawItem(origin, data)]
     return [RawItem(origin, None, f"unsupported file type {suffix or '(none)'}; use one of {sorted(SUPPORTED)}")]
+
+
+FRONT_MATTER_SUFFIXES = {".txt", ".md", ".markdown"}
+_FENCE = re.compile(r"^---[ \t]*\r?$")
+_META_LINE = re.compile(r"^(?P<key>[A-Za-z_][A-Za-z0-9_]*)[ \t]*:[ \t]*(?P<value>.*?)[ \t]*\r?$")
+
+
+def split_front_matter(text: str) -> tuple[dict[str, str], str]:
+    """``({key: value}, body)`` of a text that opens with front matter, else ``({}, text)``.
+
+    A block that is not well formed (no closing ``---``, or a line that is not ``key: value``,
+    a ``#`` comment or blank) is not front matter: the whole text is the article.
+    """
+    lines = text.lstrip("\ufeff").split("\n")
+    if not lines or not _FENCE.match(lines[0]):
+        return {}, text
+    meta: dict[str, str] = {}
+    for n, line in enumerate(lines[1:], 1):
+        if _FENCE.match(line):
+            return meta, "\n".join(lines[n + 1 :])
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        m = _META_LINE.match(line)
+        if m is None:
+            return {}, text
+        value = m.group("value")
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+            value = value[1:-1]
+        if value:  # "url:" with nothing after it leaves the field unset
+            meta[m.group("key")] = value
+    return {}, text
 
 
 def file_id(path: Path) -> str:

@@ -84,14 +84,27 @@ class BriefingStore:
         return json.loads(row["payload"]) if row else None
 
     # -- scheduled runs ------------------------------------------------------------------
-    def claim_run(self, date: str, scope: str, worker: str, *, now: float, stale_after_s: float) -> bool:
-        """True for exactly one caller per (date, scope); a stale unfinished claim can be taken over."""
+    def claim_run(self, date: str, scope: str, worker: str, *, now: float, stale_after_s: float,
+                  retry_failed: bool = False) -> bool:
+        """True for exactly one caller per (date, scope); a stale unfinished claim can be taken over,
+        and so can a failed one at once when ``retry_failed``."""
         with self._tx() as db:
-            return RUNS.claim(db, (date, scope), worker, now=now, stale_after_s=stale_after_s)
+            return RUNS.claim(db, (date, scope), worker, now=now, stale_after_s=stale_after_s,
+                              retry_failed=retry_failed)
 
     def finish_run(self, date: str, scope: str, *, now: float, error: str | None = None) -> None:
         with self._tx() as db:
             RUNS.finish(db, (date, scope), now=now, error=error)
+
+    def run(self, date: str, scope: str) -> dict[str, Any] | None:
+        with self._tx() as db:
+            return RUNS.holder(db, (date, scope))
+
+    def dates(self, scope: str) -> list[str]:
+        """Days with a stored briefing of this scope, newest first."""
+        with self._tx() as db:
+            return [r["date"] for r in db.execute("SELECT date FROM briefings WHERE scope=? ORDER BY date DESC",
+                                                  (scope,))]
 
     def runs(self) -> list[dict[str, Any]]:
         with self._tx() as db:

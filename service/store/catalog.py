@@ -51,6 +51,8 @@ _SCHEMA = [
         PRIMARY KEY (article_id, other_id)) WITHOUT ROWID""",
 ]
 
+_LISTED = "id, title, url, source, published_iso, sentence_count, chunk_count, updated_at"
+"""The columns of an article in a list (no text)."""
 TITLE_WEIGHT = 1.0
 """BM25 weight of the article's headline next to the sentence's own words (weight 1); picked on
 the HotpotQA dev sentences (docs/retrieval.md)."""
@@ -193,11 +195,37 @@ class Catalog:
         where, args = filters.sql("a")
         total = self._query(f"SELECT COUNT(*) AS n FROM articles a WHERE {where}", args)[0]["n"]
         rows = self._query(
-            f"SELECT id, title, url, source, published_iso, sentence_count, chunk_count, updated_at "
-            f"FROM articles a WHERE {where} ORDER BY COALESCE(published_at, 0) DESC, id LIMIT ? OFFSET ?",
+            f"SELECT {_LISTED} FROM articles a WHERE {where} ORDER BY COALESCE(published_at, 0) DESC, id "
+            f"LIMIT ? OFFSET ?",
             [*args, limit, offset],
         )
         return [dict(r) for r in rows], total
+
+    def search_articles(self, query: str, filters: Filters, *, limit: int, offset: int,
+                        scan: int = 2000) -> tuple[list[dict[str, Any]], int]:
+        """Articles whose indexed sentences (or headline) match ``query`` by BM25, best first, each
+        with ``match_index``: its best sentence.  Looks at the ``scan`` best sentences."""
+        best: dict[str, int] = {}
+        for article_id, idx, _ in self.lexical_search(query, filters, scan):
+            best.setdefault(article_id, idx)  # hits come best first
+        ids = list(best)[offset : offset + limit]
+        if not ids:
+            return [], len(best)
+        rows = {r["id"]: dict(r) for r in self._query(
+            f"SELECT {_LISTED} FROM articles WHERE id IN ({','.join('?' * len(ids))})", ids)}
+        return [{**rows[i], "match_index": best[i]} for i in ids if i in rows], len(best)
+
+    def sources(self) -> list[tuple[str, int]]:
+        """Each outlet with its number of articles, most articles first."""
+        return [(r["source"], r["n"]) for r in self._query(
+            "SELECT source, COUNT(*) AS n FROM articles GROUP BY source ORDER BY n DESC, source")]
+
+    def publication_times(self) -> list[tuple[int, int]]:
+        """(start of a quarter hour, articles published in it), for counts by day in any timezone
+        (every UTC offset in use is a whole number of quarter hours)."""
+        return [(r["t"] * 900, r["n"]) for r in self._query(
+            "SELECT published_at / 900 AS t, COUNT(*) AS n FROM articles WHERE published_at IS NOT NULL "
+            "GROUP BY t")]
 
     def visible_versions(self, article_ids: Sequence[str]) -> dict[str, str]:
         ids = list(set(article_ids))

@@ -33,16 +33,18 @@ class ClaimTable:
         return " AND ".join(f"{k}=?" for k in self.keys)
 
     def claim(self, db: sqlite3.Connection, key: Sequence[Any], worker: str, *, now: float,
-              stale_after_s: float) -> bool:
-        """True for exactly one caller per key; a stale unfinished claim can be taken over."""
+              stale_after_s: float, retry_failed: bool = False) -> bool:
+        """True for exactly one caller per key; a stale unfinished claim can be taken over, and with
+        ``retry_failed`` a failed one at once (the seeded days' briefings retry at each start)."""
         cols = ", ".join(self.keys)
         marks = ",".join("?" * len(self.keys))
         if db.execute(f"INSERT OR IGNORE INTO {self.table}({cols}, worker, state, claimed_at) "
                       f"VALUES ({marks},?,?,?)", (*key, worker, "running", now)).rowcount:
             return True
-        taken = db.execute(f"UPDATE {self.table} SET worker=?, claimed_at=?, state='running', error=NULL "
-                           f"WHERE {self._where()} AND state!='done' AND claimed_at<?",
-                           (worker, now, *key, now - stale_after_s)).rowcount
+        taken = db.execute(f"UPDATE {self.table} SET worker=?, claimed_at=?, state='running', error=NULL, "
+                           f"finished_at=NULL WHERE {self._where()} AND state!='done' "
+                           f"AND (claimed_at<? OR (? AND state='failed'))",
+                           (worker, now, *key, now - stale_after_s, retry_failed)).rowcount
         return bool(taken)
 
     def finish(self, db: sqlite3.Connection, key: Sequence[Any], *, now: float, error: str | None = None) -> None:

@@ -236,3 +236,81 @@ def test_expand_paths_with_folders_and_globs(tmp_path: Path) -> None:
     # several arguments keep their order
     names = [p.name for p in expand_paths([str(root / "b.md"), str(root / "a.txt")])]
     assert names == ["b.md", "a.txt"]
+
+
+# -- front matter (.txt / .md) ----------------------------------------------------------------
+FRONT = """---
+# a comment
+title: "Council: the vote, explained"
+source: Coastal Gazette
+published_at: 2024-03-05
+url:
+---
+"""
+
+
+def test_txt_front_matter_sets_metadata_and_the_body_is_stored_exactly(tmp_path: Path) -> None:
+    body = "Short first line\nThe council voted on Tuesday.\n"
+    p = tmp_path / "vote.txt"
+    p.write_text(FRONT + body, encoding="utf-8")
+    data = one(p)
+    # the front matter names the title, so the short first line is not taken out as a headline
+    assert data == {"id": "vote", "title": "Council: the vote, explained", "source": "Coastal Gazette",
+                    "published_at": "2024-03-05T00:00:00+00:00", "text": body}
+    art = ArticleInput(**data)
+    assert art.published_at is not None and art.published_at.date().isoformat() == "2024-03-05"
+    assert art.url is None  # "url:" with no value leaves it unset
+
+
+def test_txt_front_matter_without_title_keeps_the_first_line_rule(tmp_path: Path) -> None:
+    p = tmp_path / "a.txt"
+    p.write_text("---\nsource: Wire\n---\nHarbour wall approved\nThe council voted.", encoding="utf-8")
+    assert one(p) == {"id": "a", "source": "Wire", "title": "Harbour wall approved", "text": "The council voted."}
+
+
+def test_front_matter_dates_are_read_like_any_file_date(tmp_path: Path) -> None:
+    p = tmp_path / "d.txt"
+    p.write_text("---\npublished_at: Mon, 28 Apr 2025 09:30:00 GMT\n---\nThe body.", encoding="utf-8")
+    assert one(p)["published_at"] == "2025-04-28T09:30:00+00:00"
+    p.write_text("---\npublished_at: someday\n---\nThe body.", encoding="utf-8")
+    [item] = read_path(p)
+    assert item.data is None and item.error and item.error.startswith("published_at:")
+
+
+def test_markdown_front_matter_and_crlf(tmp_path: Path) -> None:
+    p = tmp_path / "b.md"
+    p.write_bytes(b"---\r\nsource: Gazette\r\nid: custom-id\r\n---\r\n# Heading\r\n\r\nSome **bold** text.\r\n")
+    data = one(p)
+    assert data["id"] == "custom-id" and data["source"] == "Gazette" and data["title"] == "Heading"
+    assert data["text"].strip() == "Some bold text."
+
+
+def test_malformed_front_matter_is_just_text(tmp_path: Path) -> None:
+    for name, text in [("open.txt", "---\ntitle: never closed\nThe body."),
+                       ("prose.txt", "---\nThis line is prose, not a key.\n---\nBody.")]:
+        p = tmp_path / name
+        p.write_text(text, encoding="utf-8")
+        data = one(p)  # the usual .txt rules apply to the whole file: nothing is read as metadata
+        assert set(data) == {"id", "title", "text"} and data["title"] == "---"
+        assert text.endswith(data["text"]) and "title: never closed" not in data["title"]
+
+
+def test_unknown_front_matter_key_fails_validation_naming_it(tmp_path: Path) -> None:
+    from pydantic import ValidationError
+
+    p = tmp_path / "c.txt"
+    p.write_text("---\nauthor: Someone\n---\nBody text here.", encoding="utf-8")
+    with pytest.raises(ValidationError, match="author"):
+        ArticleInput(**one(p))
+
+
+def test_the_seed_article_carries_its_metadata() -> None:
+    from service.config import REPO_ROOT
+
+    data = one(REPO_ROOT / "seeds" / "north-korea-troops-kursk.txt")
+    art = ArticleInput(**data)
+    assert art.source == "Fox News" and art.title and art.title.startswith("Putin thanks North Korea")
+    assert art.published_at is not None and art.published_at.date().isoformat() == "2025-04-28"
+    assert art.url is None  # not knowable from the text; not invented
+    assert art.text.startswith("Russian President Vladimir Putin on Monday") and "---" not in art.text
+    assert "North Korea deployed 10,000-12,000 troops" in art.text

@@ -45,9 +45,10 @@ def svc(tmp_path_factory, embedder, seed_text_module) -> Iterator[Services]:
 
 @pytest.fixture(scope="module")
 def seed_text_module() -> str:
+    from service.ingest.parse import split_front_matter
     from tests.conftest import SEED
 
-    return SEED.read_text(encoding="utf-8")
+    return split_front_matter(SEED.read_text(encoding="utf-8"))[1]
 
 
 def article_ids(svc: Services, query: str, filters: Filters, k: int = 20) -> set[str]:
