@@ -37,12 +37,17 @@ class SelectSpec(BaseModel):
     The messages are rendered with every candidate (plus ``[S0]``, "none of these") and the
     reply is pre-filled with ``prefill``; the backend's probability of each marker number is the
     model's vote for that sentence.  ``prefill_second`` (with ``{first}``, the chosen marker)
-    asks which sentence completes the answer, for questions that need two.
+    asks which sentence completes the answer, for questions that need two.  ``answer_prefill``
+    begins the written answer over the same candidates.
     """
 
     model_config = ConfigDict(extra="forbid")
     prefill: str = Field(min_length=1)
     prefill_second: str = Field(min_length=1, pattern=r"\{first\}")
+    answer_prefill: str = Field(min_length=1)
+    """How the reply begins when the model then writes over all the candidates it scored (re-using
+    the scoring pass's KV cache); ``{markers}``, if present, states the chosen ones first
+    (e.g. "[S3] and [S7]") so that the writer works from them."""
 
 
 class PromptTemplate(BaseModel):

@@ -136,7 +136,7 @@ def list_articles(
     since: Annotated[str | None, Query(description="ISO date/datetime, inclusive.")] = None,
     until: Annotated[str | None, Query(description="ISO date/datetime; a date covers that day.")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=2**53)] = 0,
 ) -> ArticlePage:
     filters = Filters(sources=tuple(source or ()), since=parse_bound(since, "since"),
                       until=parse_bound(until, "until", upper=True))

@@ -34,7 +34,7 @@ from service.generation.core import (
     verify_completion,
 )
 from service.generation.evidence import Evidence, select_evidence
-from service.generation.select import Selection, select
+from service.generation.select import Selection, select, selection_messages
 from service.generation.selection import sentence_vectors
 from service.llm.base import ChatBackend, ChatMessage, Completion
 from service.logs.calls import call_model, stream_model
@@ -128,15 +128,37 @@ def choose(services: Services, backend: ChatBackend, prep: Prepared) -> None:
     t0 = time.perf_counter()
     assert prep.writer is not None
     question = " ".join(prep.params.question.split())
+    values = {"question": question, **_extra_values(prep.tpl)}
     if prep.tpl.select is not None:
-        prep.selection = select(backend, prep.tpl, prep.writer, question=question, log=services.call_log,
-                                render=_extra_values(prep.tpl))
-        chosen = prep.selection.hits
+        sel = prep.selection = select(backend, prep.tpl, prep.writer, question=question, log=services.call_log,
+                                      render=_extra_values(prep.tpl))
+        disputed = [h for p in _contested_near_top(sel, prep.pairs) for h in (p.claim, p.counter)]
+        chosen = complete_pairs(list({h.id: h for h in [*sel.hits, *disputed]}.values()), prep.pairs)
+        if sel.model is not None:
+            # The model scored every candidate: it writes over all of them (the scoring prompt, whose
+            # KV cache it re-uses), its reply beginning with the chosen markers.
+            markers = {h.id: prep.writer.marker(i) for i, h in enumerate(prep.writer.hits)}
+            said = " and ".join(f"[{markers[h.id]}]" for h in sorted(chosen, key=lambda h: markers[h.id]))
+            prep.messages = [*selection_messages(prep.tpl, prep.writer, question, _extra_values(prep.tpl)),
+                             ChatMessage("assistant", prep.tpl.select.answer_prefill.format(markers=said))]
+            prep.timings["select_ms"] = _ms(t0)
+            return
     else:  # prompts from before evidence-first: the top sentences, as retrieved
         chosen = list(select_evidence(list(prep.writer.hits), max_sentences=prep.params.top_k).hits)
     prep.writer = Evidence(tuple(complete_pairs(chosen, prep.pairs)))
-    prep.messages = render_messages(prep.tpl, prep.writer, {"question": question, **_extra_values(prep.tpl)})
+    prep.messages = render_messages(prep.tpl, prep.writer, values)
     prep.timings["select_ms"] = _ms(t0)
+
+
+CONTESTED_TOP = 3
+"""A contested claim (or its denial) among the best :data:`CONTESTED_TOP` candidates brings both
+sides into the answer's evidence: a question that touches a disputed claim gets the dispute."""
+
+
+def _contested_near_top(sel: Selection, pairs: Sequence[ContestedPair]) -> list[ContestedPair]:
+    top = {sel.candidates.hits[i].id for i in sorted(range(len(sel.scores)), key=lambda i: -sel.scores[i])[
+        :CONTESTED_TOP]}
+    return [p for p in pairs if p.claim.id in top or p.counter.id in top]
 
 
 def _extra_values(tpl: PromptTemplate) -> dict[str, str]:

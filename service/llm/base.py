@@ -4,6 +4,9 @@ A backend turns a list of :class:`ChatMessage` into a :class:`Completion`, eithe
 (:meth:`ChatBackend.complete`) or as a stream of text deltas (:meth:`ChatBackend.stream`), whose
 :class:`StreamHandle` exposes the final :class:`Completion` once it has been exhausted.
 
+A last ``assistant`` message is the beginning of the reply: a backend that can continues it
+and returns only what it adds (the local model); one that cannot sees it as context.
+
 Backends raise only domain errors from :mod:`service.errors` (``UpstreamUnavailable``,
 ``UpstreamTimeout``, ``ModelMissing``, ``ConfigError``).  For LangChain users,
 :func:`as_langchain` wraps any backend as a ``BaseChatModel`` (langchain-core is imported lazily).

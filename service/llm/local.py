@@ -348,20 +348,24 @@ class LocalBackend(ChatBackend):
             self._slot.last_call_s = time.perf_counter() - start
             self._slot.lock.release()
 
-    def _kwargs(
-        self,
-        messages: Sequence[ChatMessage],
-        temperature: float,
-        max_tokens: int,
-        stop: Sequence[str] | None,
-    ) -> dict[str, Any]:
-        return {
-            "messages": [m.as_dict() for m in messages],
-            "temperature": temperature,
-            "max_tokens": max_tokens,
-            "stop": list(stop) if stop else None,
-            "seed": SEED,
-        }
+    def _request(self, llama: Any, messages: Sequence[ChatMessage], temperature: float, max_tokens: int,
+                 stop: Sequence[str] | None, *, stream: bool) -> tuple[Any, str]:
+        """Start the llama.cpp call; returns its result (or chunk iterator) and its kind.
+
+        A last ``assistant`` message is the beginning of the reply, which the model continues
+        (the answer pipeline states the chosen evidence that way): the prompt is built with the
+        GGUF's own chat template, exactly as for scoring (:func:`number_probs`), so the KV cache
+        of the scoring pass is re-used up to where the two differ.
+        """
+        common = {"temperature": temperature, "max_tokens": max_tokens, "seed": SEED, "stream": stream}
+        if messages and messages[-1].role == "assistant" and hasattr(llama, "create_completion"):
+            prompt, add_bos = _chat_prompt(llama, messages[:-1])
+            tokens = llama.tokenize((prompt + messages[-1].content).encode("utf-8"), add_bos=add_bos, special=True)
+            eos = llama._model.token_get_text(llama.token_eos())
+            stops = [*(stop or []), eos, "<|im_end|>", "<|endoftext|>"]
+            return llama.create_completion(tokens, stop=list(dict.fromkeys(stops)), **common), "text"
+        return llama.create_chat_completion(messages=[m.as_dict() for m in messages],
+                                            stop=list(stop) if stop else None, **common), "chat"
 
     def complete(
         self,
@@ -372,15 +376,15 @@ class LocalBackend(ChatBackend):
         stop: Sequence[str] | None = None,
     ) -> Completion:
         start = time.perf_counter()
-        kwargs = self._kwargs(messages, temperature, max_tokens, stop)
         with self._acquired():
             llama = self._llama()
             with _llama_errors(self.settings):
-                result = llama.create_chat_completion(**kwargs)
+                result, kind = self._request(llama, messages, temperature, max_tokens, stop, stream=False)
         choice = result["choices"][0]
         usage = result.get("usage") or {}
+        text = choice.get("text") if kind == "text" else choice["message"].get("content")
         return Completion(
-            text=choice["message"].get("content") or "",
+            text=text or "",
             model=self.model,
             backend=self.name,
             usage=Usage(usage.get("prompt_tokens"), usage.get("completion_tokens")),
@@ -397,17 +401,17 @@ class LocalBackend(ChatBackend):
         stop: Sequence[str] | None,
     ) -> StreamGen:
         start = time.perf_counter()
-        kwargs = self._kwargs(messages, temperature, max_tokens, stop)
         parts: list[str] = []
         finish: str | None = None
         prompt_tokens: int | None = None
         with self._acquired():
             llama = self._llama()
             with _llama_errors(self.settings):
-                for chunk in llama.create_chat_completion(**kwargs, stream=True):
+                chunks, kind = self._request(llama, messages, temperature, max_tokens, stop, stream=True)
+                for chunk in chunks:
                     choice = chunk["choices"][0]
                     finish = choice.get("finish_reason") or finish
-                    delta = choice.get("delta", {}).get("content")
+                    delta = choice.get("text") if kind == "text" else choice.get("delta", {}).get("content")
                     if delta:
                         if not parts:
                             # llama.cpp streams no usage; when the first token arrives the
@@ -425,7 +429,6 @@ class LocalBackend(ChatBackend):
             latency_ms=elapsed_ms(start),
             finish_reason=finish,
         )
-
 
     def choice_probs(self, messages: Sequence[ChatMessage], prefill: str,
                      numbers: Sequence[int]) -> list[float] | None:
