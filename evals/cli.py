@@ -19,6 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from rich.table import Table
 
 from service.config import REPO_ROOT
+from service.errors import InvalidInput
 
 out = Console()
 err = Console(stderr=True)
@@ -108,7 +109,12 @@ def compare_cmd(run_a: Path, run_b: Path,
     out.print(f"report: {target / 'report.html'}")
 
 
-def gate_cmd(suite: str, baseline: Annotated[Path | None, typer.Option(help="Baseline run folder.")] = None,
+def gate_cmd(suite: Annotated[str | None, typer.Argument(help="Suite id; omit with --changed.")] = None,
+             baseline: Annotated[Path | None, typer.Option(help="Baseline run folder.")] = None,
+             changed: Annotated[bool, typer.Option("--changed", help="Run and gate the real-model suites of every "
+                                                   "prompt whose file changed since its committed baseline.")] = False,
+             markdown_out: Annotated[Path | None, typer.Option("--markdown", help="Write the PR-comment report "
+                                                              "here (with --changed).")] = None,
              run: Annotated[Path | None, typer.Option("--run", help="Gate this run instead of running now.")] = None,
              tolerance: Annotated[float, typer.Option(help="Allowed drop before a significant one fails.")] = 0.0,
              prompt: PromptOpt = None, model: ModelOpt = None, limit: LimitOpt = None, data_dir: DataOpt = None,
@@ -119,6 +125,11 @@ def gate_cmd(suite: str, baseline: Annotated[Path | None, typer.Option(help="Bas
     from evals.runs import open_run
     from evals.suite import load_suite
 
+    if changed:
+        _gate_changed(markdown_out, tolerance, data_dir, results_dir, work_dir)
+        return
+    if suite is None:
+        raise InvalidInput.for_field("suite", "name a suite, or pass --changed")
     spec = load_suite(suite)
     if run is None:
         opts = RunOptions(spec, prompt or [], model or [], limit, data_dir, results_dir, work_dir)
@@ -138,6 +149,28 @@ def gate_cmd(suite: str, baseline: Annotated[Path | None, typer.Option(help="Bas
         err.print(f"[bold red]gate failed:[/] {len(failed)} check(s)")
         raise typer.Exit(1)
     out.print("[green]gate passed[/]")
+
+
+def _gate_changed(markdown_out: Path | None, tolerance: float, data_dir: Path | None, results_dir: Path,
+                  work_dir: Path | None) -> None:
+    from evals.prompt_gate import changed_prompts, real_model_suites, run_changed
+    from evals.runner import RunOptions, run_suite
+
+    def runner(spec: Any, prompts: list[str], data: Path | None, limit: int | None) -> Any:
+        opts = RunOptions(spec, prompts, [], limit, data, results_dir, work_dir, resume=False)
+        with progress_bar() as bar:
+            return run_suite(opts, progress=bar).run
+
+    changes = changed_prompts(real_model_suites())
+    for ch in changes:
+        out.print(f"{ch.suite.id}: prompt file changed since the baseline: {', '.join(ch.changed)}")
+    results, report = run_changed(changes, runner, tolerance=tolerance, data_dir=data_dir)
+    out.print(report)
+    if markdown_out is not None:
+        markdown_out.parent.mkdir(parents=True, exist_ok=True)
+        markdown_out.write_text(report, encoding="utf-8")
+    if any(not c.ok for _, _, checks in results for c in checks):
+        raise typer.Exit(1)
 
 
 def report_cmd(run: Path) -> None:

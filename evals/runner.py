@@ -34,6 +34,7 @@ from evals.tasks.common import TaskContext, Variant
 from service.config import REPO_ROOT, Settings, get_settings
 from service.errors import ConfigError, FieldError, InvalidInput, ModelMissing, NewsdeskError
 from service.ingest.pipeline import ingest_batch
+from service.prompts import prompt_hashes
 from service.runtime import Services, build_services
 
 TaskFn = Callable[[TaskContext, Case, Variant], dict[str, Any]]
@@ -140,12 +141,14 @@ def run_suite(opts: RunOptions, *, embedder: Any | None = None, progress: Progre
     dataset_path = suite.dataset_path(opts.data_dir)
     dataset = load_dataset(suite.dataset.format, dataset_path)
     cases = dataset.select(opts.limit or suite.limit)
+    hashes = prompt_hashes([v.prompt for v in variants])
     fingerprint = {"suite": suite.id, "variants": [v.label for v in variants], "dataset": str(dataset_path),
-                   "cases": [c.id for c in cases]}
+                   "cases": [c.id for c in cases], "prompt_hashes": hashes}
     run = (resumable(opts.results_dir, suite.slug, fingerprint) if opts.resume else None) or \
         new_run(opts.results_dir, suite.slug)
     meta = {"fingerprint": fingerprint, "suite": suite.id, "started": _now(), "complete": False,
-            "data": "full" if opts.data_dir else "dev", "limit": opts.limit or suite.limit}
+            "data": "full" if opts.data_dir else "dev", "limit": opts.limit or suite.limit,
+            "prompt_hashes": hashes, "load_average_start": round(os.getloadavg()[0], 2)}
     run.write_meta({**run.meta(), **meta, "started": run.meta().get("started", meta["started"])})
     ledger = CacheLedger()
     services = open_services(opts, dataset_path, ledger, embedder)
@@ -187,7 +190,8 @@ def summarize_run(suite: Suite, run: RunDir) -> dict[str, Any]:
         "suite": suite.id, "description": suite.description, "task": suite.task, "run": run.name,
         "created": _now(), "dataset": suite.dataset.model_dump(), "data": run.meta().get("data", "dev"),
         "limit": run.meta().get("limit"), "complete": bool(run.meta().get("complete")),
-        "machine": {"cpus": os.cpu_count()},
+        "prompt_hashes": run.meta().get("prompt_hashes", {}),
+        "machine": {"cpus": os.cpu_count(), "load_average_start": run.meta().get("load_average_start")},
         "metrics": [{**m.model_dump(), "higher_is_better": METRICS[m.name].higher_is_better,
                      "stat": METRICS[m.name].stat, "description": METRICS[m.name].description}
                     for m in suite.metrics],

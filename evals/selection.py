@@ -31,7 +31,7 @@ from evals.metrics.support import Span
 from evals.retrieval import SETS, open_store
 from service.config import REPO_ROOT, get_settings
 from service.generation.evidence import Evidence
-from service.generation.select import SECOND_AT, fused_scores, select
+from service.generation.select import fused_scores, select
 from service.prompts import load_prompt
 from service.store.catalog import Filters
 
@@ -67,7 +67,7 @@ def collect(name: str, data_dir: Path | None, model: str, prompt: str, limit: in
             t0 = time.perf_counter()
             sel = select(backend, tpl, Evidence(tuple(hits)), question=case.question, log=None)
             rows.append({"case": case.id, "question": case.question, "answerable": case.gold.answerable,
-                         "retrieval": sel.retrieval, "model": sel.model, "none": sel.none, "second": sel.second,
+                         "retrieval": sel.retrieval, "model": sel.model, "none": sel.none,
                          "chosen": sel.chosen, "gold": gold_flags(services, case, sel.candidates.hits),
                          "texts": [h.text for h in sel.candidates.hits], "seconds": round(time.perf_counter() - t0, 2)})
     finally:
@@ -119,7 +119,7 @@ def report(rows_by_set: dict[str, list[dict[str, Any]]], meta: str) -> str:
             lines.append(f"| {label} | " + " | ".join(f"{np.mean(vals[k]):.3f}" for k in (1, 2, 3)) + " |")
         chosen = [(recall(r["chosen"], r["gold"], len(r["chosen"])), len(r["chosen"])) for r in with_gold]
         if chosen:
-            lines.append(f"| **chosen by select()** (second at P ≥ {SECOND_AT}) | recall "
+            lines.append(f"| **chosen by select()** | recall "
                          f"{np.mean([c[0] for c in chosen]):.3f} with {np.mean([c[1] for c in chosen]):.2f} "
                          f"sentences | | |")
         scored = [r for r in rows if r["model"] is not None]

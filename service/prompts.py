@@ -36,14 +36,12 @@ class SelectSpec(BaseModel):
 
     The messages are rendered with every candidate (plus ``[S0]``, "none of these") and the
     reply is pre-filled with ``prefill``; the backend's probability of each marker number is the
-    model's vote for that sentence.  ``prefill_second`` (with ``{first}``, the chosen marker)
-    asks which sentence completes the answer, for questions that need two.  ``answer_prefill``
-    begins the written answer over the same candidates.
+    model's vote for that sentence.  ``answer_prefill`` begins the written answer over the same
+    candidates.
     """
 
     model_config = ConfigDict(extra="forbid")
     prefill: str = Field(min_length=1)
-    prefill_second: str = Field(min_length=1, pattern=r"\{first\}")
     answer_prefill: str = Field(min_length=1)
     """How the reply begins when the model then writes over all the candidates it scored (re-using
     the scoring pass's KV cache); ``{markers}``, if present, states the chosen ones first
@@ -115,6 +113,21 @@ def parse_ref(ref: str) -> tuple[str, str | None]:
     """'answer@v2' -> ('answer', 'v2'); 'answer' -> ('answer', None)."""
     name, _, version = ref.partition("@")
     return name, version or None
+
+
+def file_hash(ref: str, root: Path = PROMPTS_DIR) -> str:
+    """sha256 of the prompt file behind ``name@version`` (what a baseline records it ran)."""
+    name, version = parse_ref(ref)
+    if version is None:
+        raise InvalidInput.for_field("prompt", f"{ref!r} needs a version, like answer@v3")
+    path = root / name / f"{version}.yaml"
+    if not path.is_file():
+        raise InvalidInput.for_field("prompt", f"no prompt file {path}")
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def prompt_hashes(refs: list[str], root: Path = PROMPTS_DIR) -> dict[str, str]:
+    return {ref: file_hash(ref, root) for ref in dict.fromkeys(refs)}
 
 
 def text_hash(text: str) -> str:

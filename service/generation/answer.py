@@ -45,11 +45,14 @@ from service.runtime import Services
 from service.store.catalog import Filters
 from service.verify.citations import VerifiedSentence
 from service.verify.neutrality import ContestedPair, complete_pairs, enforce, find_contested_pairs, restate
+from service.verify.support import answer_items, holds_items
 
 CANDIDATES = 10
 """Retrieved sentences the model scores (evidence-first prompts)."""
+QUOTE_TOP = 3
+"""A sentence the draft cited is quoted only when it is among this many best candidates."""
 QUOTE_AT = 0.5
-"""Quoted mode needs the model to give the chosen sentence at least this probability ..."""
+"""Quoted mode on the model's vote alone needs at least this probability for the chosen sentence ..."""
 QUOTE_NONE_BELOW = 0.2
 """... and "none of these" less than this.  Both picked on the dev sets (docs/selection.md)."""
 ABSTAIN_TEXT = "The indexed sources do not answer this question."
@@ -249,31 +252,38 @@ def finish(services: Services, prep: Prepared, completion: Completion, t0: float
 
 
 def quote_fallback(services: Services, prep: Prepared, gen: Generated) -> list[VerifiedSentence]:
-    """The chosen sentence that answers, quoted -- when the model is confident that it does.
+    """The sentence that answers, quoted -- when nothing written verified but the sources hold
+    the answer with some confidence.  Two ways to be confident:
 
-    With model scores: the top choice needs :data:`QUOTE_AT` and "none of these" below
-    :data:`QUOTE_NONE_BELOW`.  Without them (a backend that cannot score): the sentence the
-    model's draft cited most must also be retrieval's best.  Either way a question that wants a
-    number or a date is only answered by a sentence that holds one.
+    1. the model's draft named an answer (numbers, dates, names the question does not give) and
+       cited a sentence that states all of it, and that sentence is among the best
+       :data:`QUOTE_TOP` candidates -- the draft pointed at the right sentence but paraphrased
+       it beyond what verifies, or restated the question around it;
+    2. the model's own vote: the chosen sentence has at least :data:`QUOTE_AT` and "none of
+       these" less than :data:`QUOTE_NONE_BELOW`.
+
+    Either way a question that wants a number or a date is only answered by a sentence that
+    holds one.
     """
+    question = " ".join(prep.params.question.split())
+    qtype = question_type(question)
+    fits = (lambda h: True) if qtype is QuestionType.OTHER else (lambda h: answer_type_match(qtype, h.text))
+    shown = prep.writer.by_marker() if prep.writer is not None else {}
     sel = prep.selection
-    if sel is not None and sel.model is not None:
-        top = sel.top_model_prob or 0.0
-        if top < QUOTE_AT or (sel.none or 0.0) >= QUOTE_NONE_BELOW:
-            return []
-        pick = sel.hits[0]
-    else:
-        shown = prep.writer.by_marker() if prep.writer is not None else {}
-        cited = [m for s in gen.draft.sentences for m in s.markers if m in shown]
-        if gen.draft.abstained or not cited:
-            return []
-        pick = shown[max(dict.fromkeys(cited), key=cited.count)]
-        if pick.id != max(shown.values(), key=lambda h: h.score).id:
-            return []
-    qtype = question_type(prep.params.question)
-    if qtype is not QuestionType.OTHER and not answer_type_match(qtype, pick.text):
-        return []
-    return restate([pick], services.checker)
+    ranked = ([sel.candidates.hits[i] for i in sorted(range(len(sel.scores)), key=lambda i: -sel.scores[i])]
+              if sel is not None else sorted(shown.values(), key=lambda h: -h.score))
+    top = {h.id for h in ranked[:QUOTE_TOP]}
+    for s in gen.draft.sentences:
+        items = answer_items(s.text, question)
+        for m in s.markers:
+            hit = shown.get(m)
+            if items and hit is not None and hit.id in top and fits(hit) and holds_items(hit.text, items):
+                return restate([hit], services.checker)
+    if sel is not None and sel.model is not None and sel.hits:
+        confident = (sel.top_model_prob or 0.0) >= QUOTE_AT and (sel.none or 0.0) < QUOTE_NONE_BELOW
+        if confident and fits(sel.hits[0]):
+            return restate([sel.hits[0]], services.checker)
+    return []
 
 
 def frame_quote(v: VerifiedSentence) -> VerifiedSentence:

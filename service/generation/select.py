@@ -9,9 +9,10 @@ each marker number ranks every candidate in one pass (:meth:`ChatBackend.choice_
 That pass shares its prompt prefix with the writing call, so it costs little more than the
 tokens of the candidates.
 
-The model's vote is fused with the retrieval score (:data:`MODEL_WEIGHT`); a second, cheaper
-pass asks which sentence completes the answer when one is not enough.  Where a backend cannot
-score, the ranking is retrieval's own and the writer sees more candidates.
+The model's vote is fused with the retrieval score (:data:`MODEL_WEIGHT`) and the best one is
+chosen.  (A second pass asking which sentence completes the answer was measured and dropped: its
+pick was a gold sentence for 13 of 50 HotpotQA questions.)  Where a backend cannot score, the
+ranking is retrieval's own and the writer sees more candidates.
 
 The weights and thresholds below were picked on the dev sets with ``python -m evals.selection``
 (docs/selection.md).
@@ -30,9 +31,6 @@ from service.retrieval.search import SentenceHit
 
 MODEL_WEIGHT = 0.5
 """Share of the model's (normalised) vote in the fused selection score; the rest is retrieval's."""
-SECOND_AT = 0.35
-"""A second sentence joins the first when the model gives it at least this probability."""
-MAX_CHOSEN = 3
 UNSCORED_CHOSEN = 5
 """Without model scores the writer sees retrieval's top five and picks for itself."""
 
@@ -47,8 +45,6 @@ class Selection:
     """P(S_k) for each candidate, from the model; ``None`` when the backend cannot score."""
     none: float | None
     """P(S0): the model's vote that no candidate answers."""
-    second: list[float] | None
-    """P(S_k | the first choice) from the second pass, where it ran."""
     scores: list[float]
     chosen: list[int]
     """Indexes into the candidates, best first."""
@@ -82,23 +78,13 @@ def select(backend: ChatBackend, tpl: PromptTemplate, candidates: Evidence, *, q
     retrieval = [h.score for h in candidates.hits]
     n = len(candidates.hits)
     if tpl.select is None or n == 0:
-        return _choose(candidates, retrieval, None, None, None)
+        return _choose(candidates, retrieval, None, None)
     messages = selection_messages(tpl, candidates, question, render)
-    ids = candidates.ids
     probs = score_choices(backend, messages, tpl.select.prefill, range(n + 1), log=log, prompt_name=tpl.name,
-                          prompt_version=tpl.version, retrieved_ids=ids)
+                          prompt_version=tpl.version, retrieved_ids=candidates.ids)
     if probs is None:
-        return _choose(candidates, retrieval, None, None, None)
-    none, model = probs[0], probs[1:]
-    scores = fused_scores(retrieval, model)
-    first = max(range(n), key=lambda i: scores[i])
-    second: list[float] | None = None
-    if n > 1:
-        prefill = tpl.select.prefill_second.format(first=first + 1)
-        more = score_choices(backend, messages, prefill, range(1, n + 1), log=log, prompt_name=tpl.name,
-                             prompt_version=tpl.version, retrieved_ids=ids)
-        second = list(more) if more is not None else None
-    return _choose(candidates, retrieval, model, none, second, scores=scores, first=first)
+        return _choose(candidates, retrieval, None, None)
+    return _choose(candidates, retrieval, probs[1:], probs[0])
 
 
 def selection_messages(tpl: PromptTemplate, candidates: Evidence, question: str,
@@ -108,16 +94,9 @@ def selection_messages(tpl: PromptTemplate, candidates: Evidence, question: str,
     return tpl.render(**{k: v for k, v in values.items() if k in tpl.variables})
 
 
-def _choose(candidates: Evidence, retrieval: list[float], model: list[float] | None, none: float | None,
-            second: list[float] | None, *, scores: list[float] | None = None, first: int | None = None) -> Selection:
-    scores = scores if scores is not None else fused_scores(retrieval, model)
+def _choose(candidates: Evidence, retrieval: list[float], model: list[float] | None,
+            none: float | None) -> Selection:
+    scores = fused_scores(retrieval, model)
     order = sorted(range(len(scores)), key=lambda i: -scores[i])
-    if model is None:
-        chosen = order[:UNSCORED_CHOSEN]
-    else:
-        head = first if first is not None else order[0]
-        chosen = [head]
-        if second is not None:
-            extra = sorted((i for i in range(len(second)) if i != head), key=lambda i: -second[i])
-            chosen += [i for i in extra[: MAX_CHOSEN - 1] if second[i] >= SECOND_AT]
-    return Selection(candidates, retrieval, model, none, second, scores, chosen)
+    chosen = order[:UNSCORED_CHOSEN] if model is None else order[:1]
+    return Selection(candidates, retrieval, model, none, scores, chosen)

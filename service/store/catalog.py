@@ -58,6 +58,10 @@ TITLE_WEIGHT = 1.0
 the HotpotQA dev sentences (docs/retrieval.md)."""
 
 
+_WH_PHRASE = re.compile(r"\bhow (?:many|much|long|old|often|far)\b|"
+                        r"\bwhat (?:year|percentage|percent|number|kind|type)\b")
+"""Question syntax, not content: "how many soldiers" must not rank "did not disclose how many
+soldiers" first.  (The question-type prior in retrieval looks for the number instead.)"""
 _STOP = frozenset(
     "a an and are as at be by did do does for from had has have he her his how i in is it its "
     "of on or she that the their them they this to was were what when where which who whom why "
@@ -278,7 +282,7 @@ class Catalog:
                        title_weight: float = TITLE_WEIGHT) -> list[tuple[str, int, float]]:
         """BM25 over indexed sentences (and, at ``title_weight``, their article's headline):
         (article_id, idx, score), best first, higher is better."""
-        terms = [t for t in re.findall(r"\w+", query.lower()) if t not in _STOP]
+        terms = [t for t in re.findall(r"\w+", _WH_PHRASE.sub(" ", query.lower())) if t not in _STOP]
         if not terms:
             return []
         match = " OR ".join(f'"{t}"' for t in dict.fromkeys(terms))  # quoted: no FTS syntax injection

@@ -346,6 +346,30 @@ def _missing(mentions: list[_Mention], keys: set[str]) -> tuple[float, list[str]
     return len(absent) / len(mentions), absent
 
 
+def _found(kind: str, item: Any, stems: set[str], numbers: set[str], dates: set[str]) -> bool:
+    if kind == "w":
+        return item in stems
+    return bool(item & (numbers if kind == "n" else dates))
+
+
+def answer_items(claim: str, question: str) -> list[frozenset[str]]:
+    """The numbers, dates and names a claim adds to its question (the answer it gives), as key sets."""
+    c, q = analyze(claim), analyze(question)
+    q_numbers = {k for m in q.numbers for k in m.keys}
+    q_words = set(q.words) | set(q.stems)
+    out = [m.keys for m in c.numbers if not m.keys & q_numbers]
+    out += [m.keys for m in c.dates if not m.keys & q_words]
+    out += [m.keys for m in c.names if not all(t in q_words or stem(t) in q_words for t in m.keys)]
+    return out
+
+
+def holds_items(text: str, items: Sequence[frozenset[str]]) -> bool:
+    """Whether ``text`` states every one of ``items`` (number keys, month/weekday names, name tokens)."""
+    t = analyze(text)
+    keys = {k for m in (*t.numbers, *t.dates) for k in m.keys} | set(t.words) | set(t.stems)
+    return all(bool(item & keys) or all(w in keys or stem(w) in keys for w in item) for item in items)
+
+
 def compute_features(
     claim: TextAnalysis,
     evidence: Sequence[TextAnalysis],
@@ -386,8 +410,15 @@ def compute_features(
     name_keys = ev_words | ev_stems
     # What the claim adds to the question must come from the evidence itself; a claim that adds
     # nothing ("Did Russia retake Kursk?" -> "Russia retook Kursk" adds only "retook") is no answer.
+    # Its numbers and dates count as what it adds too ("scored 71 points" adds 71).
     asked = set(given.stems) if given is not None else set()
-    novel = [c for c in claim.content if c not in asked]
+    asked_numbers = {k for m in given.numbers for k in m.keys} if given is not None else set()
+    asked_dates = set(given.words) if given is not None else set()
+    novel = [("w", c) for c in claim.content if c not in asked]
+    novel += [("n", m.keys) for m in claim.numbers if not m.keys & asked_numbers]
+    novel += [("d", m.keys) for m in claim.dates if not m.keys & asked_dates]
+    own_numbers = {k for ev in evidence for m in ev.numbers for k in m.keys}
+    own_dates = {_MONTHS.get(w, w) for ev in evidence for w in ev.words if w in _MONTHS or w in _WEEKDAYS}
 
     best = int(np.argmax(cos_sentences))
     lcs = _lcs(claim.stems, evidence[best].stems)
@@ -416,7 +447,8 @@ def compute_features(
         any_missing=1.0 if missing else 0.0,
         claim_len=min(1.0, len(claim.words) / 50.0),
         neg_mismatch=1.0 if neg_mismatch else 0.0,
-        novel_recall=_recall(novel, own_stems) if novel else 0.0,
+        novel_recall=(sum(1 for kind, item in novel if _found(kind, item, own_stems, own_numbers, own_dates))
+                      / len(novel)) if novel else 0.0,
         cos_given=float(max(0.0, cos_given if cos_given is not None else cos_concat)),
     )
     return feats, missing
