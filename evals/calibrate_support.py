@@ -39,6 +39,7 @@ import numpy as np
 from scipy.stats import rankdata, spearmanr
 
 from service.ingest.segment import split_sentences
+from service.verify.citations import joined
 from service.verify.support import DEFAULT_PARAMS_PATH, SupportChecker, SupportFeatures, SupportParams
 
 REPO = Path(__file__).resolve().parents[1]
@@ -299,7 +300,7 @@ class Drafts:
 
 def load_drafts(path: Path, checker: SupportChecker) -> Drafts:
     rows = _jsonl(path)
-    pairs = [(r["claim"], r["evidence"]) for r in rows]
+    pairs = [(r["claim"], joined(r["evidence"])) for r in rows]  # as verify() judges a cited set
     names = SupportFeatures.names()
     feats = checker.features_many(pairs, givens=[r["question"] for r in rows])
     x = np.vstack([f.vector(names) for f, _ in feats if f is not None])

@@ -102,7 +102,7 @@ def verify(draft: Draft, evidence: dict[str, SentenceHit], checker: Any, thresho
         return []
     markers = list(evidence)
     texts = {m: evidence[m].text for m in markers}
-    cited_pairs = [(s.text, [texts[m] for m in s.markers]) for s in draft.sentences]
+    cited_pairs = [(s.text, joined([texts[m] for m in s.markers])) for s in draft.sentences]
     scores = checker.score_many([(c, e) if e else (c, [""]) for c, e in cited_pairs], given=question)
     out: list[VerifiedSentence] = []
     for sent, score in zip(draft.sentences, scores, strict=True):
@@ -117,6 +117,12 @@ def verify(draft: Draft, evidence: dict[str, SentenceHit], checker: Any, thresho
                                         flagged=not supported, reattributed=best_markers != sent.markers,
                                         missing=list(best.missing)))
     return out
+
+
+def joined(texts: list[str]) -> list[str]:
+    """Several cited sentences are judged as one passage: a claim that rests on them together
+    (multi-hop) is compared with what they say together, not with each one apart."""
+    return [" ".join(texts)] if len(texts) > 1 else texts
 
 
 def _reattribute(checker: Any, sent: DraftSentence, markers: list[str], texts: dict[str, str], threshold: float,
@@ -134,7 +140,7 @@ def _reattribute(checker: Any, sent: DraftSentence, markers: list[str], texts: d
     unions += [[a, b] for a, b in itertools.combinations(ranked[:MAX_UNION], 2) if [a, b] not in unions]
     if not unions:
         return None
-    scored = checker.score_many([(sent.text, [texts[m] for m in u]) for u in unions], given=question)
+    scored = checker.score_many([(sent.text, joined([texts[m] for m in u])) for u in unions], given=question)
     best = max(range(len(unions)), key=lambda i: (scored[i].score, -len(unions[i])))
     if scored[best].score < threshold:
         return None

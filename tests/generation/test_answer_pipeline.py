@@ -138,3 +138,93 @@ def test_upstream_failure_surfaces_as_domain_error(seeded: Services) -> None:
     fake(seeded).push_error(UpstreamUnavailable("rate limited", retry_after=7))
     with pytest.raises(UpstreamUnavailable):
         answer(seeded, AskParams(TROOPS_Q, model="fake"))
+
+
+def _marker_of(prep_writer: object, needle: str) -> str:
+    for marker, hit in prep_writer.by_marker().items():  # type: ignore[attr-defined]
+        if needle in hit.text:
+            return marker
+    raise AssertionError(f"{needle!r} not shown")
+
+
+def test_quoted_mode_when_the_draft_names_the_answer_its_cited_sentence_states(seeded: Services) -> None:
+    # A role swap ("Russia deployed ... to North Korea") fails verification, but the draft named
+    # the answer (10,000-12,000) and cited a top sentence that states it: that sentence is quoted.
+    m = marker_for(seeded, TROOPS_Q, "10,000-12,000")
+    fake(seeded).push(f"Russia deployed 10,000-12,000 troops to North Korea. [{m}]")
+    res = answer(seeded, AskParams(TROOPS_Q, model="fake"))
+    assert res.mode == "quoted" and not res.abstained
+    assert res.answer.startswith("According to Fox News (2025-04-28): “U.S., South Korean and Ukrainian")
+    (cite,) = res.citations
+    text = seeded.catalog.get_article("seed")["text"]  # type: ignore[index]
+    assert "10,000-12,000" in cite.quote and cite.quote == text[cite.hit.start:cite.hit.end]
+    assert res.dropped == 1
+
+
+def test_no_quote_when_the_cited_sentence_does_not_state_the_named_answer(seeded: Services) -> None:
+    m = marker_for(seeded, TROOPS_Q, "10,000-12,000")
+    fake(seeded).push(f"Russia deployed 50,000 troops to North Korea. [{m}]")
+    res = answer(seeded, AskParams(TROOPS_Q, model="fake"))
+    assert res.mode == "abstained" and res.citations == []
+
+
+def test_quoted_mode_from_the_models_confident_vote(seeded: Services) -> None:
+    backend = fake(seeded)
+    prep = prepare(seeded, AskParams(TROOPS_Q))
+    assert prep.writer is not None
+    n = len(prep.writer.hits)
+    right = int(_marker_of(prep.writer, "10,000-12,000")[1:])
+    probs = [0.01] + [0.9 if i == right else 0.09 / (n - 1) for i in range(1, n + 1)]
+    backend.push_choices(probs)
+    backend.push("INSUFFICIENT")
+    res = answer(seeded, AskParams(TROOPS_Q, model="fake"))
+    assert res.mode == "quoted" and "10,000-12,000" in res.citations[0].quote
+    # the writer was told which sentence the vote chose, in a reply it continues
+    writer_call = backend.calls[-1]
+    assert writer_call.messages[-1].role == "assistant" and f"[S{right}]" in writer_call.messages[-1].content
+    assert any(e.selection is not None and e.selection >= 0.9 for e in res.evidence)
+
+
+def test_a_low_confidence_vote_abstains_with_evidence_but_no_citations(seeded: Services) -> None:
+    backend = fake(seeded)
+    prep = prepare(seeded, AskParams(TROOPS_Q))
+    assert prep.writer is not None
+    n = len(prep.writer.hits)
+    backend.push_choices([0.6] + [0.4 / n] * n)  # "none of these" is the model's vote
+    backend.push("INSUFFICIENT")
+    res = answer(seeded, AskParams(TROOPS_Q, model="fake"))
+    assert res.mode == "abstained" and res.citations == [] and res.evidence
+    assert all(e.quote == e.hit.text for e in res.evidence)
+
+
+def test_a_question_on_a_contested_claim_brings_both_sides_to_the_writer(seeded: Services) -> None:
+    backend = fake(seeded)
+    question = "Did Russia retake Kursk?"
+    prep = prepare(seeded, AskParams(question))
+    assert prep.writer is not None and prep.pairs, "the seed's claim and denial form a contested pair"
+    claim = _marker_of(prep.writer, "fully reclaimed")
+    denial = _marker_of(prep.writer, "have denied")
+    n = len(prep.writer.hits)
+    probs = [0.01] + [0.8 if f"S{i}" == claim else 0.19 / (n - 1) for i in range(1, n + 1)]
+    backend.push_choices(probs)
+    backend.push(f"Russia said its troops had fully reclaimed the Kursk region. [{claim}] "
+                 f"Ukrainian officials have denied Russia's claim. [{denial}]")
+    res = answer(seeded, AskParams(question, model="fake"))
+    hint = backend.calls[-1].messages[-1].content
+    assert f"[{claim}]" in hint and f"[{denial}]" in hint
+    assert res.mode == "written" and len(res.citations) == 2
+    assert "said" in res.answer and "denied" in res.answer
+
+
+def test_an_unattributed_contested_claim_is_restated_with_its_counterclaim(seeded: Services) -> None:
+    question = "Did Russia retake Kursk?"
+    prep = prepare(seeded, AskParams(question))
+    choose(seeded, fake(seeded), prep)
+    assert prep.writer is not None
+    claim = _marker_of(prep.writer, "fully reclaimed")
+    fake(seeded).push(f"Russia's troops fully reclaimed the Kursk region. [{claim}]")
+    res = answer(seeded, AskParams(question, model="fake"))
+    quotes = [c.quote for c in res.citations]
+    assert any("Russia said" in q for q in quotes) and any("have denied" in q for q in quotes)
+    assert res.neutrality_fixes.get("counterclaims_added", 0) + res.neutrality_fixes.get(
+        "attribution_restored", 0) >= 1

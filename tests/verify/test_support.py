@@ -151,3 +151,46 @@ def test_shipped_params_load_and_meet_the_recorded_floor() -> None:
     assert combined["roc_auc_pooled"] >= AUC_FLOOR
     assert combined["roc_auc_fold_mean"] >= AUC_FLOOR
     assert raw["dataset"]["claims"] >= 700  # fitted on the full QAGS CNN/DM set, not the dev sample
+
+
+def test_names_numbers_and_dates_the_question_gives_count_as_given(checker: SupportChecker) -> None:
+    evidence = ["The chief executive announced 300 job cuts on Friday, the bank said."]
+    claim = "Northwind Bank's chief executive announced 300 job cuts on Friday, the bank said."
+    alone = checker.score(claim, evidence)
+    assert "Northwind Bank" in alone.missing and alone.score <= checker.params.missing_cap  # gated
+    asked = checker.score(claim, evidence, given="What did Northwind Bank's chief executive announce on Friday?")
+    assert asked.missing == [] and asked.score > 0.5 > checker.params.missing_cap
+
+
+def test_a_claim_that_only_restates_the_question_adds_nothing(checker: SupportChecker) -> None:
+    evidence = ["Russia said two days earlier that its troops had fully reclaimed the Kursk region.",
+                "Ukrainian officials have denied Russia’s claim and said the operation is ongoing."]
+    res = checker.score("Yes, Russia retook Kursk.", evidence, given="Did Russia retake Kursk?")
+    assert not res.supported and res.features["novel_recall"] < 1.0
+
+
+def test_a_swapped_role_caps_support_and_is_listed(checker: SupportChecker) -> None:
+    evidence = ["Russian President Vladimir Putin on Monday thanked North Korea for sending troops to fight "
+                "alongside Russia in Moscow’s war against Ukraine."]
+    right = checker.score("Putin thanked North Korea for sending troops to fight alongside Russia.", evidence)
+    swapped = checker.score("Russia thanked North Korea for sending troops to fight alongside Russia.", evidence)
+    assert right.supported
+    assert not swapped.supported and any(m.startswith("role thank") for m in swapped.missing)
+
+
+def test_a_multi_hop_claim_rests_on_the_union_of_the_sentences_it_needs(checker: SupportChecker) -> None:
+    from service.retrieval.search import SentenceHit
+    from service.verify.citations import parse_draft, verify
+
+    texts = ["Acme Corp said on Monday it would build a battery plant in Toledo, Ohio.",
+             "Construction is due to start in the autumn.",
+             "The governor said on Tuesday that Acme's new battery plant will employ 1,200 workers."]
+    shown = {f"S{i + 1}": SentenceHit("acme", i, t, 0, len(t), "Acme", None, "Wire", None)
+             for i, t in enumerate(texts)}
+    # cites only the jobs sentence; "Toledo" comes from the other one
+    draft = parse_draft("Acme Corp would build a battery plant in Toledo, Ohio, that will employ 1,200 workers. [S3]",
+                        set(shown))
+    (v,) = verify(draft, shown, checker, checker.threshold)
+    assert not v.flagged and [h.index for h in v.citations] == [0, 2] and v.reattributed
+    alone = checker.score(draft.sentences[0].text, [texts[2]])
+    assert "Toledo Ohio" in alone.missing and not alone.supported
