@@ -493,6 +493,16 @@ def _system_prefix(llama: Any, messages: Sequence[ChatMessage], add_bos: bool) -
     return len(llama.tokenize(common.encode("utf-8"), add_bos=add_bos, special=True)) - 1
 
 
+def _held_prefix(llama: Any, tokens: Sequence[int]) -> int:
+    """How many leading ``tokens`` the context already holds (its KV cache can be re-used)."""
+    common = 0
+    for a, b in zip(llama.input_ids[: llama.n_tokens], tokens, strict=False):
+        if a != b:
+            break
+        common += 1
+    return common
+
+
 def warm_prefix(llama: Any, slot: _Slot, tokens: Sequence[int], prefix_len: int) -> None:
     """Make the KV cache hold ``tokens[:prefix_len]`` before a call evaluates ``tokens``.
 
@@ -502,12 +512,7 @@ def warm_prefix(llama: Any, slot: _Slot, tokens: Sequence[int], prefix_len: int)
     """
     if prefix_len <= 0 or prefix_len > len(tokens):
         return
-    held = llama.input_ids[: llama.n_tokens]
-    common = 0
-    for a, b in zip(held, tokens, strict=False):
-        if a != b:
-            break
-        common += 1
+    common = _held_prefix(llama, tokens)
     if common >= prefix_len:
         return
     key = tuple(int(t) for t in tokens[:prefix_len])
@@ -550,13 +555,7 @@ def _last_logits(llama: Any) -> Any:
 def _eval_to(llama: Any, tokens: Sequence[int]) -> None:
     """Make the context hold exactly ``tokens``, re-using its longest common prefix (at least
     the last token is evaluated again, so its logits are current)."""
-    held = llama.input_ids[: llama.n_tokens]
-    common = 0
-    for a, b in zip(held, tokens, strict=False):
-        if a != b:
-            break
-        common += 1
-    common = min(common, len(tokens) - 1)
+    common = min(_held_prefix(llama, tokens), len(tokens) - 1)
     llama.n_tokens = common
     llama.eval(list(tokens[common:]))
 
