@@ -70,6 +70,12 @@ class Settings(BaseSettings):
     encoding: Literal["cl100k_base", "o200k_base"] = "cl100k_base"
     chunk_tokens: int = Field(default=192, ge=16, le=2048)
     chunk_overlap_tokens: int = Field(default=32, ge=0, le=1024)
+    sentence_vectors: Literal["late", "separate"] = "late"
+    """``late``: sentence and chunk vectors pooled from one model pass over each article's
+    sentences in windows (late chunking; the embedded MiniLM only).  ``separate``: every sentence
+    embedded alone (any embedder).  A change applies to articles written afterwards."""
+    late_window_tokens: int = Field(default=128, ge=0, le=254)
+    """WordPiece tokens per late-chunking window, cut at sentence boundaries; 0: one window per chunk."""
     max_body_bytes: int = Field(default=5_000_000, ge=1024)
     max_article_chars: int = Field(default=500_000, ge=100)
     seed_briefing_days: str | None = None
