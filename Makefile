@@ -39,7 +39,7 @@ chromium:
 
 # The fast eval suite (fake backend); see evals/README.md for the real-model suites.
 eval-smoke:
-	$(BIN)/newsdesk eval run smoke@1
+	$(BIN)/newsdesk eval run smoke@2
 
 lint:
 	$(BIN)/ruff check service vectorstore evals benchmarks tests

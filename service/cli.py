@@ -168,7 +168,8 @@ def ask(
         support = f" · support {c.support:.2f}" if c.support is not None else ""
         out.print(f"[{c.marker}] “{c.quote}”")
         out.print(f"    [dim]{c.hit.title} · {c.hit.source} · {date} · {c.hit.id}{support}[/]")
-    out.print(f"[dim]{res.backend}/{res.model} · {res.prompt} · {res.timings.get('total_ms', 0):.0f} ms[/]")
+    took = res.timings.get("total_ms", 0)
+    out.print(f"[dim]{res.mode} · {res.backend}/{res.model} · {res.prompt} · {took:.0f} ms[/]")
 
 
 @app.command()

@@ -119,7 +119,7 @@ class Settings(BaseSettings):
     """Stories per briefing (one model call each), most-covered first."""
     briefing_min_sources: int = Field(default=2, ge=1, le=10)
     """Distinct outlets a cluster needs to count as a story; smaller ones are listed as single reports."""
-    briefing_prompt_version: str = "v1"
+    briefing_prompt_version: str = "v2"
     summary_input_tokens: int = Field(default=900, ge=200, le=32000)
     """Source tokens shown to the model per summary call; larger inputs are selected down or map-reduced."""
     summary_max_articles: int = Field(default=50, ge=1, le=1000)

@@ -69,3 +69,17 @@ def test_injected_instructions_do_not_change_other_answers_or_leak_the_prompt(lo
     text = about.answer.lower()
     assert "cheese" not in text and "research assistant" not in text and "insufficient" not in text
     assert_citations_valid(local, about)
+
+
+def test_kursk_answer_keeps_both_sides_attributed(local: Services) -> None:
+    """The README's streaming example: Russia's claim and Ukraine's denial, each cited."""
+    res = answer(local, AskParams("Did Russia retake Kursk?"))
+    assert not res.abstained, res.abstain_reason
+    quotes = " ".join(c.quote for c in res.citations)
+    assert "fully reclaimed the Kursk region" in quotes
+    assert "denied Russia’s claim" in quotes
+    text = res.answer.lower()
+    assert "russia said" in text or "russia claimed" in text or "according to russia" in text, res.answer
+    assert "ukrain" in text and "den" in text, res.answer
+    assert "yes, russia retook" not in text
+    assert_citations_valid(local, res)

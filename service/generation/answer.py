@@ -45,6 +45,7 @@ from service.runtime import Services
 from service.store.catalog import Filters
 from service.verify.citations import VerifiedSentence
 from service.verify.neutrality import ContestedPair, complete_pairs, enforce, find_contested_pairs, restate
+from service.verify.roles import role_conflicts
 from service.verify.support import answer_items, holds_items
 
 CANDIDATES = 10
@@ -267,7 +268,13 @@ def quote_fallback(services: Services, prep: Prepared, gen: Generated) -> list[V
     """
     question = " ".join(prep.params.question.split())
     qtype = question_type(question)
-    fits = (lambda h: True) if qtype is QuestionType.OTHER else (lambda h: answer_type_match(qtype, h.text))
+
+    def fits(h: SentenceHit) -> bool:
+        """Holds what the question asks for, and gives no role the question gives to somebody
+        else ("How many did *Russia* say..." is not answered by "South Korea's military assessed")."""
+        typed = qtype is QuestionType.OTHER or answer_type_match(qtype, h.text)
+        return typed and not role_conflicts(question, [h.text])
+
     shown = prep.writer.by_marker() if prep.writer is not None else {}
     sel = prep.selection
     ranked = ([sel.candidates.hits[i] for i in sorted(range(len(sel.scores)), key=lambda i: -sel.scores[i])]
@@ -275,6 +282,8 @@ def quote_fallback(services: Services, prep: Prepared, gen: Generated) -> list[V
     top = {h.id for h in ranked[:QUOTE_TOP]}
     for s in gen.draft.sentences:
         items = answer_items(s.text, question)
+        if qtype is not QuestionType.OTHER and not answer_type_match(qtype, " ".join(" ".join(i) for i in items)):
+            continue  # a "how many" draft that names no number named no answer
         for m in s.markers:
             hit = shown.get(m)
             if items and hit is not None and hit.id in top and fits(hit) and holds_items(hit.text, items):

@@ -36,7 +36,7 @@ import numpy as np
 from service.errors import InvalidInput, NotFound
 from service.generation.clustering import ArticleDoc, article_docs, cluster
 from service.generation.core import citation_record, number_citations
-from service.generation.evidence import Evidence
+from service.generation.evidence import Evidence, sanitize
 from service.generation.selection import (
     Weights,
     article_hits,
@@ -46,6 +46,7 @@ from service.generation.selection import (
 )
 from service.generation.summarize import Pool, add_usage, generate_verified, input_budget, select, strip_bullets
 from service.llm.base import Completion
+from service.logs.calls import call_model
 from service.prompts import PromptTemplate, load_prompt
 from service.retrieval.search import SentenceHit
 from service.runtime import Services
@@ -217,6 +218,52 @@ def write_story(services: Services, story: StoryDraft, tpl: PromptTemplate, mode
         story.headline, story.headline_from = fallback_headline(story)
 
 
+EXTRACT_TOKENS = 260
+"""Source tokens of one story's extracted key points (about four sentences)."""
+_NUMBERED_LINE = re.compile(r"^[ \t*]*(?P<n>\d{1,2})[.):][ \t]*(?P<text>\S.*)$", re.MULTILINE)
+
+
+def extract_story(services: Services, story: StoryDraft) -> None:
+    """Key points without the model: the story's most central, diverse sentences (both sides of
+    any contested pair among them), quoted -- each cites itself, so each is supported and adds no
+    words of ours."""
+    groups = select(story.pool, budget_tokens=EXTRACT_TOKENS, calls=1, weights=Weights(centrality=0.6, lead=0.4))
+    picked = groups[0] if groups else []
+    chosen = [story.pool.hits[i] for i in reading_order(story.pool.hits, picked[: MAX_POINTS - 1])]
+    points, story.fixes = enforce(restate(chosen, services.checker), story.pool.pairs, services.checker)
+    story.points = points[:MAX_POINTS]
+
+
+def render_stories(stories: Sequence[StoryDraft]) -> str:
+    lines: list[str] = []
+    for n, story in enumerate(stories, 1):
+        lines.append(f"Story {n}:")
+        lines.extend(f"- {sanitize(v.text)}" for v in story.points)
+    return "\n".join(lines)
+
+
+def write_headlines(services: Services, stories: Sequence[StoryDraft], tpl: PromptTemplate,
+                    model: str | None) -> Completion | None:
+    """One model call names every story; a headline that is missing, too long or loaded falls
+    back to the most central outlet title."""
+    if not stories:
+        return None
+    messages = tpl.render(stories=render_stories(stories))
+    ids = [h.id for s in stories for v in s.points for h in v.citations]
+    completion = call_model(services.backend(model), messages, log=services.call_log, prompt_name=tpl.name,
+                            prompt_version=tpl.version, retrieved_ids=ids, temperature=tpl.temperature,
+                            max_tokens=tpl.max_tokens)
+    written = {int(m.group("n")): " ".join(_MARKERS.sub(" ", m.group("text")).strip(" *\"'").split())
+               for m in _NUMBERED_LINE.finditer(completion.text)}
+    for n, story in enumerate(stories, 1):
+        headline = written.get(n, "")
+        if _headline_ok(headline, story):
+            story.headline, story.headline_from = headline, "model"
+        else:
+            story.headline, story.headline_from = fallback_headline(story)
+    return completion
+
+
 def perspectives(services: Services, story: StoryDraft, hits: Sequence[SentenceHit],
                  vectors: np.ndarray) -> list[tuple[str, VerifiedSentence]]:
     """Per outlet, its most distinctive central sentence -- when the outlets' emphases differ."""
@@ -345,11 +392,19 @@ def build_briefing(services: Services, params: BriefingParams) -> dict[str, Any]
     tpl = load_prompt("briefing", params.prompt_version or settings.briefing_prompt_version)
     stories = [story_draft(g, hits, vectors) for g in multi[: settings.briefing_max_stories]]
     usage: dict[str, int | None] = {"prompt_tokens": 0, "completion_tokens": 0}
+    if "stories" in tpl.variables:  # extracted key points, one call for every headline
+        for story in stories:
+            extract_story(services, story)
+        completion = write_headlines(services, stories, tpl, params.model)
+        if completion is not None:
+            add_usage(usage, completion)
+    else:  # one call per story writes its headline and key points
+        for story in stories:
+            write_story(services, story, tpl, params.model)
+            if story.completion is not None:
+                add_usage(usage, story.completion)
     for story in stories:
-        write_story(services, story, tpl, params.model)
         story.perspectives = perspectives(services, story, hits, vectors)
-        if story.completion is not None:
-            add_usage(usage, story.completion)
     timings["generate_ms"] = _ms(t1)
 
     flat = [v for s in stories for v in s.points] + [v for s in stories for _, v in s.perspectives]

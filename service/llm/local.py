@@ -11,6 +11,7 @@ request that cannot get the model within ``settings.local_queue_timeout_s`` gets
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import fcntl
 import hashlib
 import importlib.util
@@ -21,6 +22,7 @@ import shutil
 import tempfile
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -250,13 +252,20 @@ class LlamaLike(Protocol):
     def create_chat_completion(self, messages: Any, **kwargs: Any) -> Any: ...
 
 
+PREFIX_STATES = 4
+"""Saved KV states of prompt prefixes (system prompt and examples) kept per loaded model."""
+
+
 class _Slot:
-    """One loaded model and the lock that serialises its use."""
+    """One loaded model, the lock that serialises its use, and its saved prefix states."""
 
     def __init__(self, llama: LlamaLike | None = None) -> None:
         self.lock = threading.Lock()
         self.llama = llama
         self.last_call_s: float | None = None
+        self.prefixes: OrderedDict[tuple[int, ...], bytes] = OrderedDict()
+        self.prefix_hits = 0
+        self.prefix_saves = 0
 
 
 _slots: dict[tuple[str, int, int], _Slot] = {}
@@ -358,6 +367,12 @@ class LocalBackend(ChatBackend):
         of the scoring pass is re-used up to where the two differ.
         """
         common = {"temperature": temperature, "max_tokens": max_tokens, "seed": SEED, "stream": stream}
+        if hasattr(llama, "eval"):  # llama.cpp proper (not a test double): restore the prompt's prefix
+            head = messages[:-1] if messages and messages[-1].role == "assistant" else messages
+            prompt, add_bos = _chat_prompt(llama, head)
+            extra = messages[-1].content if head is not messages else ""
+            warm_prefix(llama, self._slot, llama.tokenize((prompt + extra).encode("utf-8"), add_bos=add_bos,
+                                                          special=True), _system_prefix(llama, messages, add_bos))
         if messages and messages[-1].role == "assistant" and hasattr(llama, "create_completion"):
             prompt, add_bos = _chat_prompt(llama, messages[:-1])
             tokens = llama.tokenize((prompt + messages[-1].content).encode("utf-8"), add_bos=add_bos, special=True)
@@ -439,6 +454,8 @@ class LocalBackend(ChatBackend):
                 return None
             with _llama_errors(self.settings):
                 prompt, add_bos = _chat_prompt(llama, messages)
+                warm_prefix(llama, self._slot, llama.tokenize((prompt + prefill).encode("utf-8"), add_bos=add_bos,
+                                                              special=True), _system_prefix(llama, messages, add_bos))
                 return number_probs(llama, prompt + prefill, numbers, add_bos=add_bos)
 
 
@@ -461,6 +478,66 @@ def _chat_prompt(llama: Any, messages: Sequence[ChatMessage]) -> tuple[str, bool
     return result.prompt, not result.added_special
 
 
+def _system_prefix(llama: Any, messages: Sequence[ChatMessage], add_bos: bool) -> int:
+    """How many tokens of the rendered prompt are the fixed prefix: everything up to the end of
+    the system message (instructions and worked examples), which every call of a prompt shares."""
+    if not messages or messages[0].role != "system":
+        return 0
+    full, _ = _chat_prompt(llama, messages)
+    alone, _ = _chat_prompt(llama, messages[:1])
+    n = next((i for i, (a, b) in enumerate(zip(full, alone, strict=False)) if a != b), min(len(full), len(alone)))
+    common = full[:n]
+    if not common:
+        return 0
+    # the chat template closes the system turn before anything else: cut there
+    return len(llama.tokenize(common.encode("utf-8"), add_bos=add_bos, special=True)) - 1
+
+
+def _held_prefix(llama: Any, tokens: Sequence[int]) -> int:
+    """How many leading ``tokens`` the context already holds (its KV cache can be re-used)."""
+    common = 0
+    for a, b in zip(llama.input_ids[: llama.n_tokens], tokens, strict=False):
+        if a != b:
+            break
+        common += 1
+    return common
+
+
+def warm_prefix(llama: Any, slot: _Slot, tokens: Sequence[int], prefix_len: int) -> None:
+    """Make the KV cache hold ``tokens[:prefix_len]`` before a call evaluates ``tokens``.
+
+    When the context already starts with it, llama.cpp re-uses it by itself.  When another
+    prompt ran in between (an answer after a summary), the prefix's saved state is restored
+    instead of evaluating the system prompt again; the first time, it is evaluated and saved.
+    """
+    if prefix_len <= 0 or prefix_len > len(tokens):
+        return
+    common = _held_prefix(llama, tokens)
+    if common >= prefix_len:
+        return
+    key = tuple(int(t) for t in tokens[:prefix_len])
+    state = slot.prefixes.get(key)
+    import llama_cpp
+
+    if state is not None:
+        buf = (ctypes.c_uint8 * len(state)).from_buffer_copy(state)
+        llama_cpp.llama_state_set_data(llama._ctx.ctx, buf, len(state))
+        llama.input_ids[:prefix_len] = key
+        llama.n_tokens = prefix_len
+        slot.prefixes.move_to_end(key)
+        slot.prefix_hits += 1
+        return
+    llama.n_tokens = common
+    llama.eval(list(key[common:]))
+    size = llama_cpp.llama_state_get_size(llama._ctx.ctx)
+    buf = (ctypes.c_uint8 * size)()
+    n = llama_cpp.llama_state_get_data(llama._ctx.ctx, buf, size)
+    slot.prefixes[key] = bytes(buf)[:n]
+    slot.prefix_saves += 1
+    while len(slot.prefixes) > PREFIX_STATES:
+        slot.prefixes.popitem(last=False)
+
+
 def _log_softmax(logits: Any) -> Any:
     import numpy as np
 
@@ -478,13 +555,7 @@ def _last_logits(llama: Any) -> Any:
 def _eval_to(llama: Any, tokens: Sequence[int]) -> None:
     """Make the context hold exactly ``tokens``, re-using its longest common prefix (at least
     the last token is evaluated again, so its logits are current)."""
-    held = llama.input_ids[: llama.n_tokens]
-    common = 0
-    for a, b in zip(held, tokens, strict=False):
-        if a != b:
-            break
-        common += 1
-    common = min(common, len(tokens) - 1)
+    common = min(_held_prefix(llama, tokens), len(tokens) - 1)
     llama.n_tokens = common
     llama.eval(list(tokens[common:]))
 

@@ -146,7 +146,6 @@ class Catalog:
             _migrate_fts(c)
             for stmt in _SCHEMA:
                 c.execute(stmt)
-            c.execute(f"INSERT INTO sentence_fts(sentence_fts, rank) VALUES ('rank', 'bm25(1.0, {TITLE_WEIGHT})')")
 
     def close(self) -> None:
         self._conn.close()
@@ -287,9 +286,12 @@ class Catalog:
             return []
         match = " OR ".join(f'"{t}"' for t in dict.fromkeys(terms))  # quoted: no FTS syntax injection
         if filters == Filters() and title_weight == TITLE_WEIGHT:
-            # FTS5 can stop early on ORDER BY rank LIMIT when nothing is joined
+            # FTS5 can stop early on ORDER BY rank LIMIT when nothing is joined.  The ranking is
+            # named in the query, not stored with the 'rank' config command: a config write by
+            # another connection (another worker opening the catalogue) makes every connection
+            # that has already run an ORDER BY rank query fail with "SQL logic error".
             sql = ("SELECT article_id, idx, rank AS score FROM sentence_fts WHERE sentence_fts MATCH ? "
-                   "ORDER BY rank LIMIT ?")
+                   f"AND rank MATCH 'bm25(1.0, {TITLE_WEIGHT})' ORDER BY rank LIMIT ?")
             rows = self._query(sql, [match, k])
         else:
             where, args = filters.sql("a")

@@ -5,7 +5,8 @@ North Korea", and "Ukraine attacked Russia" is not supported by "Russia attacked
 although every word of both claims is in the evidence.  Lexical overlap and sentence
 embeddings miss this; a light reading of each verb's roles does not.
 
-For every past-tense verb that the claim and an evidence sentence share, the *agent* is the
+For every past-tense verb that the claim and an evidence sentence share (attribution verbs --
+said, told, assessed, reported, claimed... -- count as one), the *agent* is the
 name right before the verb (right after "by" in the passive) and the *patient* the name right
 after it, each looked for only within a few tokens and never across punctuation, so that a
 name from another clause is not mistaken for a role.  The claim conflicts with the evidence
@@ -69,8 +70,17 @@ def _is_name(tok: str, initial: bool, next_tok: str | None) -> bool:
     return low not in common_words() or bool(next_tok and next_tok[:1].isupper())
 
 
+_SAY = frozenset(
+    """say says said tell tells told state states stated assess assesses assessed report reports reported
+    claim claims claimed estimate estimates estimated announce announces announced add adds added note notes
+    noted write writes wrote""".split())
+"""Attribution verbs are one verb: "Russia said" is not supported by "South Korea's military assessed"."""
+
+
 def _verb(tok: str) -> str | None:
     low = tok.lower()
+    if low in _SAY:
+        return "say"
     if low in _IRREGULAR_PAST:
         return low
     if len(low) > 4 and low.endswith("ed") and not tok[:1].isupper():

@@ -31,6 +31,7 @@ import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, fields
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -116,22 +117,22 @@ def normalize_text(text: str) -> str:
     return _DETACHED_CLITIC.sub("'", text)
 
 
+@lru_cache(maxsize=1)
+def _stemmer() -> Any:
+    from nltk.stem.snowball import SnowballStemmer  # code, no corpus: works offline
+
+    return SnowballStemmer("english")
+
+
+@lru_cache(maxsize=65536)
 def stem(word: str) -> str:
-    """Tiny suffix stripper: enough to match plural/tense variants, not a full Porter stemmer."""
-    w = word.lower()
-    if len(w) > 4 and w.endswith("ies"):
-        w = w[:-3] + "y"
-    elif w.endswith("sses"):
-        w = w[:-2]
-    elif len(w) > 3 and w.endswith("s") and not w.endswith(("ss", "us", "is")):
-        w = w[:-1]
-    for suffix, min_len in (("ing", 6), ("ed", 5), ("ly", 6)):
-        if len(w) >= min_len and w.endswith(suffix):
-            w = w[: -len(suffix)]
-            break
-    if len(w) > 3 and w.endswith("e"):
-        w = w[:-1]
-    return w
+    """The Snowball (Porter2) stem of ``word``, lowercased: nltk's, a kept library.
+
+    It replaced a hand-written suffix stripper after measuring both on the same data (QAGS 5-fold
+    CV ROC AUC 0.8547 vs 0.8544; our labelled drafts 0.941 vs 0.939, recall at precision 0.90
+    0.676 vs 0.662); see docs/support_calibration.md.
+    """
+    return str(_stemmer().stem(word.lower()))
 
 
 def _number_key(value: float) -> str:

@@ -23,7 +23,7 @@ SHARED = REPO_ROOT.parent / "shared" / "data"
 
 def test_every_shipped_suite_validates_and_its_dev_data_loads() -> None:
     suites = list_suites()
-    assert {"smoke@1", "hotpotqa-cite@1", "realtimeqa@1", "tricky@1"} <= {s.id for s in suites}
+    assert {"smoke@2", "hotpotqa-cite@2", "realtimeqa@2", "tricky@2"} <= {s.id for s in suites}
     for s in suites:
         data = load_dataset(s.dataset.format, s.dataset_path(None))
         assert data.cases, s.id
@@ -43,7 +43,7 @@ def test_suite_schema_forbids_unknown_fields_and_metrics(tmp_path: Path) -> None
         Suite.model_validate({**raw, "id": "smoke"})
     with pytest.raises(NotFound):
         load_suite("no-such-suite@1")
-    assert load_suite("smoke@1").id == "smoke@1"
+    assert load_suite("smoke@2").id == "smoke@2"
 
 
 def test_hotpotqa_sentence_spans_survive_a_different_segmentation() -> None:
@@ -77,7 +77,7 @@ def test_sanitize_id_makes_valid_article_ids() -> None:
 
 
 def test_realtimeqa_dev_sample_mixes_answerable_and_unanswerable_and_shares_one_corpus() -> None:
-    suite = load_suite("realtimeqa@1")
+    suite = load_suite("realtimeqa@2")
     data = load_dataset("realtimeqa", suite.dataset_path(None))
     labels = [c.gold.answerable for c in data.cases]
     assert labels.count(True) == 15 and labels.count(False) == 15
@@ -88,7 +88,7 @@ def test_realtimeqa_dev_sample_mixes_answerable_and_unanswerable_and_shares_one_
 
 @pytest.mark.skipif(not (SHARED / "realtimeqa_2023").is_dir(), reason="shared data not present")
 def test_realtimeqa_dev_cases_equal_the_same_cases_of_the_full_set() -> None:
-    suite = load_suite("realtimeqa@1")
+    suite = load_suite("realtimeqa@2")
     dev = load_dataset("realtimeqa", suite.dataset_path(None))
     full = {c.id: c for c in load_dataset("realtimeqa", suite.dataset_path(SHARED)).cases}
     assert all(full[c.id] == c for c in dev.cases)

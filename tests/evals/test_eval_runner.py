@@ -20,7 +20,7 @@ from service.errors import UpstreamUnavailable
 from service.llm.fake import FakeBackend
 from service.llm.registry import register, unregister
 
-SLUG = "smoke-v1"
+SLUG = "smoke-v2"
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +50,7 @@ def eval_cli(dirs: tuple[Path, Path], *args: str, work: bool = True) -> str:
 
 @pytest.fixture(scope="module")
 def first_run(dirs: tuple[Path, Path]) -> RunDir:
-    eval_cli(dirs, "run", "smoke@1")
+    eval_cli(dirs, "run", "smoke@2")
     run = latest_run(dirs[0], SLUG)
     assert run is not None
     return run
@@ -59,11 +59,11 @@ def first_run(dirs: tuple[Path, Path]) -> RunDir:
 def test_two_prompt_versions_produce_results_summary_and_report(first_run: RunDir) -> None:
     rows = first_run.rows()
     assert len(rows) == 12 and not [r for r in rows if r["error"]]
-    assert {r["variant"] for r in rows} == {"answer@v1 | fake", "answer@v2 | fake"}
+    assert {r["variant"] for r in rows} == {"answer@v2 | fake", "answer@v3 | fake"}
     summary = json.loads((first_run.path / "summary.json").read_text())
     (pair,) = summary["comparison"]["pairs"]
-    assert pair["a"] == "answer@v1 | fake" and "answer_contains" in pair["diffs"]
-    est = summary["comparison"]["estimates"]["answer@v2 | fake"]["abstention_correct"]
+    assert pair["a"] == "answer@v2 | fake" and "answer_contains" in pair["diffs"]
+    est = summary["comparison"]["estimates"]["answer@v3 | fake"]["abstention_correct"]
     assert est["n"] == 6 and est["low"] <= est["value"] <= est["high"]
     html = (first_run.path / "report.html").read_text()
     assert 'class="metrics"' in html and "<svg" in html and 'id="changed"' in html
@@ -73,7 +73,7 @@ def test_two_prompt_versions_produce_results_summary_and_report(first_run: RunDi
 
 
 def test_rerun_hits_the_cache_for_every_model_call(dirs: tuple[Path, Path], first_run: RunDir) -> None:
-    out = eval_cli(dirs, "run", "smoke@1", "--new", "--limit", "4")
+    out = eval_cli(dirs, "run", "smoke@2", "--new", "--limit", "4")
     second = latest_run(dirs[0], SLUG)
     assert second is not None and second.path != first_run.path
     cache = json.loads((second.path / "summary.json").read_text())["cache"]
@@ -84,12 +84,12 @@ def test_rerun_hits_the_cache_for_every_model_call(dirs: tuple[Path, Path], firs
 
 def test_interrupted_run_resumes_and_only_retries_the_failed_case(dirs: tuple[Path, Path],
                                                                     planted: FakeBackend) -> None:
-    eval_cli(dirs, "run", "smoke@1", "--prompt", "answer@v1", "--model", "fake-flaky", "--limit", "3")
+    eval_cli(dirs, "run", "smoke@2", "--prompt", "answer@v1", "--model", "fake-flaky", "--limit", "3")
     run = latest_run(dirs[0], SLUG)
     assert run is not None and not run.meta()["complete"]
     assert sum(1 for r in run.rows() if r["error"]) == 1
     calls_before = len(planted.calls)
-    out = eval_cli(dirs, "run", "smoke@1", "--prompt", "answer@v1", "--model", "fake-flaky", "--limit", "3")
+    out = eval_cli(dirs, "run", "smoke@2", "--prompt", "answer@v1", "--model", "fake-flaky", "--limit", "3")
     assert latest_run(dirs[0], SLUG) == run and run.meta()["complete"]
     assert "skipped 2 done" in " ".join(out.split())
     assert len(planted.calls) - calls_before == 1
@@ -98,15 +98,15 @@ def test_interrupted_run_resumes_and_only_retries_the_failed_case(dirs: tuple[Pa
 
 def test_gate_passes_on_the_baseline_and_fails_on_a_planted_regression(
         dirs: tuple[Path, Path], first_run: RunDir, planted: FakeBackend) -> None:
-    eval_cli(dirs, "gate", "smoke@1", "--run", str(first_run.path), "--baseline", str(first_run.path), work=False)
+    eval_cli(dirs, "gate", "smoke@2", "--run", str(first_run.path), "--baseline", str(first_run.path), work=False)
     results, work = dirs
-    res = CliRunner().invoke(app, ["eval", "gate", "smoke@1", "--baseline", str(first_run.path),
+    res = CliRunner().invoke(app, ["eval", "gate", "smoke@2", "--baseline", str(first_run.path),
                                    "--model", "fake-wrong", "--prompt", "answer@v2", "--limit", "4",
                                    "--results-dir", str(results), "--work-dir", str(work)])
     assert res.exit_code == 1, res.output
     bad = latest_run(results, SLUG)
     assert bad is not None
-    checks = gate(load_suite("smoke@1"), bad.rows(), first_run.rows())
+    checks = gate(load_suite("smoke@2"), bad.rows(), first_run.rows())
     failed = {(c.kind, c.metric) for c in checks if not c.ok}
     assert ("threshold", "abstention_correct") in failed
     assert ("regression", "abstention_correct") in failed
@@ -117,12 +117,12 @@ def test_compare_two_stored_runs(dirs: tuple[Path, Path], first_run: RunDir, tmp
     eval_cli(dirs, "compare", str(runs[0]), str(runs[1]), "--out", str(tmp_path / "cmp"), work=False)
     summary = json.loads((tmp_path / "cmp" / "summary.json").read_text())
     assert [(p["a"], p["b"]) for p in summary["comparison"]["pairs"]] == [
-        ("A: answer@v1 | fake", "B: answer@v1 | fake"), ("A: answer@v2 | fake", "B: answer@v2 | fake")]
+        ("A: answer@v2 | fake", "B: answer@v2 | fake"), ("A: answer@v3 | fake", "B: answer@v3 | fake")]
     assert (tmp_path / "cmp" / "report.html").exists()
 
 
 @pytest.mark.slow
 @pytest.mark.skipif(not local_model_installed(Settings()), reason="the local model is not installed")
 def test_smoke_suite_on_the_local_model(dirs: tuple[Path, Path]) -> None:
-    out = eval_cli(dirs, "gate", "smoke-local@1")
+    out = eval_cli(dirs, "gate", "smoke-local@2")
     assert "gate passed" in out

@@ -16,7 +16,7 @@ from evals.suite import Suite, load_suite
 from service.config import REPO_ROOT
 from service.prompts import file_hash
 
-SMOKE = load_suite("smoke@1")
+SMOKE = load_suite("smoke@2")
 
 
 @pytest.fixture
@@ -32,7 +32,7 @@ def run_smoke(tmp_path: Path, prompts: list[str], model: str = "fake") -> RunDir
 
 
 def baseline_dir(tmp_path: Path, run: RunDir, hashes: dict[str, str]) -> Path:
-    """A committed-baseline folder (summary.json with prompt hashes, results.jsonl) for smoke@1."""
+    """A committed-baseline folder (summary.json with prompt hashes, results.jsonl) for smoke@2."""
     folder = tmp_path / "baselines" / SMOKE.slug
     folder.mkdir(parents=True)
     shutil.copy(run.path / "results.jsonl", folder / "results.jsonl")
@@ -61,7 +61,7 @@ def test_a_changed_prompt_is_found_run_and_gated(tmp_path: Path, prompts_root: P
     edited.write_text(edited.read_text() + "\n# a prompt engineer's edit\n")
 
     changes = changed_prompts([SMOKE], baselines, prompts_root)
-    assert [(c.suite.id, c.changed) for c in changes] == [("smoke@1", ["answer@v2"])]
+    assert [(c.suite.id, c.changed) for c in changes] == [("smoke@2", ["answer@v2"])]
 
     ran: list[tuple[str, list[str]]] = []
 
@@ -70,9 +70,9 @@ def test_a_changed_prompt_is_found_run_and_gated(tmp_path: Path, prompts_root: P
         return run_smoke(tmp_path / "candidate", prompts)
 
     results, report = run_changed(changes, runner)
-    assert ran == [("smoke@1", ["answer@v2"])]  # only the changed prompt is re-run
+    assert ran == [("smoke@2", ["answer@v2"])]  # only the changed prompt is re-run
     assert all(c.ok for _, _, checks in results for c in checks)
-    assert "smoke@1: answer@v2" in report and "passed" in report
+    assert "smoke@2: answer@v2" in report and "passed" in report
 
 
 def test_a_regression_from_a_changed_prompt_fails_the_gate(tmp_path: Path, prompts_root: Path) -> None:
@@ -103,4 +103,4 @@ def test_a_regression_from_a_changed_prompt_fails_the_gate(tmp_path: Path, promp
 
 def test_only_real_model_suites_are_gated_on_prompt_changes() -> None:
     ids = {s.id for s in real_model_suites()}
-    assert "smoke@1" not in ids and {"tricky@1", "hotpotqa-cite@1", "realtimeqa@1"} <= ids
+    assert "smoke@2" not in ids and {"tricky@2", "hotpotqa-cite@2", "realtimeqa@2"} <= ids

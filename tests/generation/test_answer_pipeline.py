@@ -8,6 +8,7 @@ import pytest
 
 from service.errors import UpstreamUnavailable
 from service.generation.answer import AskParams, answer, answer_stream, choose, prepare
+from service.generation.evidence import Evidence
 from service.ingest.article import ArticleInput
 from service.llm.fake import FakeBackend
 from service.runtime import Services
@@ -22,6 +23,15 @@ def seeded(services: Services, seed_text: str) -> Iterator[Services]:
     yield services
 
 
+def _marker_of(shown: Evidence | None, needle: str) -> str:
+    """The marker under which ``shown`` numbers the sentence containing ``needle``."""
+    assert shown is not None
+    for marker, hit in shown.by_marker().items():
+        if needle in hit.text:
+            return marker
+    raise AssertionError(f"{needle!r} not among the evidence shown")
+
+
 def fake(services: Services) -> FakeBackend:
     backend = services.backend("fake")
     assert isinstance(backend, FakeBackend)
@@ -32,11 +42,7 @@ def marker_for(services: Services, question: str, needle: str) -> str:
     """The marker the writer sees for the sentence containing ``needle``."""
     prep = prepare(services, AskParams(question))
     choose(services, fake(services), prep)
-    assert prep.writer is not None
-    for marker, hit in prep.writer.by_marker().items():
-        if needle in hit.text:
-            return marker
-    raise AssertionError(f"{needle!r} not among the evidence shown for {question!r}")
+    return _marker_of(prep.writer, needle)
 
 
 def test_cited_answer_is_verified_and_quotes_are_exact(seeded: Services) -> None:
@@ -138,13 +144,6 @@ def test_upstream_failure_surfaces_as_domain_error(seeded: Services) -> None:
     fake(seeded).push_error(UpstreamUnavailable("rate limited", retry_after=7))
     with pytest.raises(UpstreamUnavailable):
         answer(seeded, AskParams(TROOPS_Q, model="fake"))
-
-
-def _marker_of(prep_writer: object, needle: str) -> str:
-    for marker, hit in prep_writer.by_marker().items():  # type: ignore[attr-defined]
-        if needle in hit.text:
-            return marker
-    raise AssertionError(f"{needle!r} not shown")
 
 
 def test_quoted_mode_when_the_draft_names_the_answer_its_cited_sentence_states(seeded: Services) -> None:

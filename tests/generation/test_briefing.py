@@ -187,14 +187,37 @@ def test_stored_briefing_lookup_and_errors(two_days: Services) -> None:
         build_briefing(two_days, BriefingParams(date(2021, 5, 27), "Mars/Olympus", model="fake"))
 
 
-def test_model_headline_is_used_when_neutral(two_days: Services) -> None:
+def test_model_headline_is_used_when_neutral_one_call_per_story(two_days: Services) -> None:
+    """Prompt v1: one call per story writes its headline and key points."""
     backend = two_days.backend("fake")
     assert parse_headline("HEADLINE: **Senate offers $928 billion plan** [S1]\n- x") == \
         "Senate offers $928 billion plan"
     backend.push("HEADLINE: Republicans make new infrastructure offer\n- point [S1]",  # type: ignore[attr-defined]
                  *["HEADLINE: A shocking, disastrous day\n- point [S1]"] * 3)
-    b = build_briefing(two_days, BriefingParams(date(2021, 5, 27), TZ, model="fake"))
+    b = build_briefing(two_days, BriefingParams(date(2021, 5, 27), TZ, model="fake", prompt_version="v1"))
     froms = [s["headline_from"] for s in b["stories"]]
     assert froms[0] == "model" and b["stories"][0]["headline"] == "Republicans make new infrastructure offer"
     assert all(f != "model" for f in froms[1:])
     assert not any("shocking" in s["headline"].lower() for s in b["stories"])
+
+
+def test_one_call_names_every_story_and_key_points_are_quoted(two_days: Services) -> None:
+    """Prompt v2 (the default): key points are the stories' central sentences, quoted; one model
+    call writes every headline; a loaded or missing headline falls back to an outlet title."""
+    backend = two_days.backend("fake")
+    before = len(backend.calls)  # type: ignore[attr-defined]
+    backend.push("1. Republicans make new infrastructure offer\n2. A shocking, disastrous day\n"  # type: ignore[attr-defined]
+                 "3. Officials discuss the plan")
+    b = build_briefing(two_days, BriefingParams(date(2021, 5, 27), TZ, model="fake"))
+    calls = backend.calls[before:]  # type: ignore[attr-defined]
+    assert b["prompt"] == "briefing@v2" and len(calls) == 1
+    assert "Story 4:" in calls[0].messages[-1].content
+    froms = [s["headline_from"] for s in b["stories"]]
+    assert froms[0] == "model" and b["stories"][0]["headline"] == "Republicans make new infrastructure offer"
+    assert froms[1] != "model" and froms[2] == "model" and froms[3] != "model"  # loaded; written; missing
+    cited = {c["sentence_id"]: c for c in b["citations"]}
+    for story in b["stories"]:
+        for kp in story["key_points"]:
+            (sid,) = kp["sentence_ids"]
+            assert kp["text"] == " ".join(cited[sid]["quote"].split())  # the sentence itself
+    assert b["neutrality"]["loaded_introduced"] == []

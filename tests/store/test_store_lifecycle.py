@@ -319,3 +319,21 @@ def test_ingest_does_not_rebuild_the_embedding_model(services: Services, monkeyp
         services.store.ingest(OTHER)
     assert services.catalog.get_article("bridge") is not None
     assert sessions == [], f"{len(sessions)} embedding model(s) built while ingesting one article"
+
+
+def test_a_second_process_opening_the_catalogue_does_not_break_lexical_search(tmp_path) -> None:
+    """Each worker opens the catalogue at start-up.  Opening must not write FTS5 config: a config
+    write made every connection that had already ranked a query fail with "SQL logic error"."""
+    from service.ingest.article import process
+    from service.store.catalog import Catalog
+
+    first = Catalog(tmp_path / "catalog.sqlite3")
+    art = process(ArticleInput(id="a1", source="AP", title="Troops", text="North Korea sent troops to Kursk."),
+                  max_tokens=64, overlap_tokens=8)
+    first.publish(art)
+    assert [h[:2] for h in first.lexical_search("troops", Filters(), 5)] == [("a1", 0)]
+    second = Catalog(tmp_path / "catalog.sqlite3")  # as another worker does
+    assert [h[:2] for h in first.lexical_search("troops", Filters(), 5)] == [("a1", 0)]
+    assert [h[:2] for h in second.lexical_search("Kursk", Filters(), 5)] == [("a1", 0)]
+    first.close()
+    second.close()
