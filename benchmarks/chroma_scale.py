@@ -23,21 +23,19 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
 import os
 import shutil
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from benchmarks.doc import commit, idle_note, machine_line, md_table, percentile, replace_section
+from benchmarks.common import add_report_args, md_table, measure_and_report, percentile
 
-MARK_START, MARK_END = "<!-- chroma-scale:start -->", "<!-- chroma-scale:end -->"
+MARKER = "chroma-scale"
 DIM = 384
 PER_ARTICLE = 85
 PER_TOPIC = 2000
@@ -236,33 +234,16 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks.chroma_scale", description=__doc__.split("\n")[0])
     ap.add_argument("--sizes", default="10000,20000,50000,100000,200000,500000")
     ap.add_argument("--queries", type=int, default=300)
-    ap.add_argument("--workdir", type=Path, default=None)
-    ap.add_argument("--json", type=Path, default=None)
-    ap.add_argument("--write", type=Path, default=None)
-    ap.add_argument("--render-json", type=Path, default=None, help="do not measure: render an earlier --json")
-    ap.add_argument("--notes", default=None, help="a paragraph added under the table (where it bends)")
+    add_report_args(ap, notes="a paragraph added under the table (where it bends)")
     args = ap.parse_args(argv)
-    if args.render_json:
-        res = json.loads(args.render_json.read_text())
-    else:
+
+    def measure(workdir: Path) -> dict[str, Any]:
         import chromadb
 
         sizes = sorted(int(s) for s in args.sizes.split(","))
-        started = datetime.now(UTC)
-        load_before = os.getloadavg()[0]
-        res = run(sizes, args.queries, args.workdir or Path(tempfile.gettempdir()))
-        res.update({"date": started.strftime("%Y-%m-%d %H:%M UTC"), "machine": machine_line(), "idle": idle_note(),
-                    "commit": commit(), "chromadb": chromadb.__version__, "load_before": load_before,
-                    "load_after": os.getloadavg()[0],
-                    "command": "python -m benchmarks.chroma_scale " + " ".join(argv if argv is not None
-                                                                               else sys.argv[1:])})
-    if args.notes:
-        res["notes"] = args.notes
-    if args.json and not args.render_json:
-        args.json.write_text(json.dumps(res, indent=2))
-    print(render(res))
-    if args.write:
-        replace_section(args.write, MARK_START, MARK_END, render(res))
+        return {**run(sizes, args.queries, workdir), "chromadb": chromadb.__version__}
+
+    measure_and_report(args, argv, "benchmarks.chroma_scale", MARKER, measure, render)
     return 0
 
 

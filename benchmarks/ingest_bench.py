@@ -7,10 +7,11 @@
 One process, one machine state, the same articles, these workloads:
 
 A   Newsdesk: ``build_services()`` on a fresh temp data dir, then ``ingest_batch()`` over every
-    article (validate -> segment -> chunk -> embed -> Chroma x2 -> SQLite + FTS5), with the
-    default settings: late-chunked sentence and chunk vectors.
-A0  The same with ``sentence_vectors="separate"``: every sentence embedded alone, chunk vectors
-    pooled from them (the write path before issue 11, on today's embedder and store).
+    article (validate -> segment -> chunk -> embed -> Chroma x2 -> SQLite + FTS5), with
+    ``sentence_vectors="late"``: late-chunked sentence and chunk vectors.
+A0  The same with ``sentence_vectors="separate"`` (the default): every sentence embedded alone,
+    chunk vectors pooled from them (the write path of main before issue 11, on today's embedder
+    and store).
 B1  The raw embedder alone on the chunk texts our pipeline produces (``process()``).
 B2  The raw embedder alone on the indexed sentence texts: the embedding work the pipeline does.
 C   Plain LangChain: ``RecursiveCharacterTextSplitter(chunk_size=1000, chunk_overlap=200)`` +
@@ -43,7 +44,6 @@ import argparse
 import gc
 import json
 import os
-import platform
 import re
 import shutil
 import sys
@@ -59,13 +59,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from benchmarks.doc import commit, idle_note
+from benchmarks.common import commit, idle_note, md_table, write_section
+from benchmarks.common import machine as machine_of
 from service.tokens import count_tokens
 
 DEFAULT_DATA = Path("/work/shared/data/realtimeqa_2023/docs_gcs.jsonl")
 ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
-MARK_START = "<!-- ingest-bench:start -->"
-MARK_END = "<!-- ingest-bench:end -->"
+MARKER = "ingest-bench"
+MARK_START, MARK_END = f"<!-- {MARKER}:start -->", f"<!-- {MARKER}:end -->"
 SECTION_TITLE = "## Ingest throughput (issues 2 and 11)"
 GOAL_RAW = 0.95
 GOAL_LANGCHAIN = 1.2
@@ -426,37 +427,16 @@ class LangChainRunner:
 
 # -- reporting -------------------------------------------------------------------------------
 def machine() -> dict[str, str]:
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    mem = "unknown"
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                mem = f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
-    except OSError:
-        pass
+    """The common machine description plus the versions of what the phases run."""
     from importlib.metadata import version
 
     import chromadb
-    import langchain_chroma  # noqa: F401
     import onnxruntime
 
-    return {
-        "nproc": str(len(os.sched_getaffinity(0))),
-        "cpu": cpu,
-        "ram": mem,
-        "os": f"{platform.system()} {platform.release()}",
-        "python": platform.python_version(),
-        "versions": (f"onnxruntime {onnxruntime.__version__}, chromadb {chromadb.__version__}, "
-                     f"langchain-chroma {version('langchain-chroma')}, "
-                     f"langchain-text-splitters {version('langchain-text-splitters')}"),
-    }
+    return {**machine_of(), "versions": (
+        f"onnxruntime {onnxruntime.__version__}, chromadb {chromadb.__version__}, "
+        f"langchain-chroma {version('langchain-chroma')}, "
+        f"langchain-text-splitters {version('langchain-text-splitters')}")}
 
 
 def fmt_rate(x: float) -> str:
@@ -487,12 +467,6 @@ HEADERS = ["phase", "wall s", "articles/s", "sentences/s", "tokens/s", "texts em
            "CPU s (util)", "peak RSS MB (+own)", "load"]
 
 
-def md_table(headers: list[str], rows: list[list[str]]) -> str:
-    out = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
-    out += ["| " + " | ".join(r) + " |" for r in rows]
-    return "\n".join(out)
-
-
 def text_table(headers: list[str], rows: list[list[str]]) -> str:
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
     line = "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))
@@ -500,7 +474,7 @@ def text_table(headers: list[str], rows: list[list[str]]) -> str:
     return "\n".join([line, "-" * len(line), *body])
 
 
-PIPELINES = {"A0": "before: per-sentence vectors (A0)", "A": "after: late chunking (A)"}
+PIPELINES = {"A0": "per-sentence vectors (A0, the default)", "A": "late chunking (A, an option)"}
 
 
 def ratios(by: dict[str, Phase], key: str = "A") -> list[tuple[str, float, str]]:
@@ -656,24 +630,6 @@ def render_section(res: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
-def write_section(path: Path, section: str) -> None:
-    if path.exists():
-        doc = path.read_text(encoding="utf-8")
-    else:
-        doc = ("# Benchmarks\n\nMeasured numbers for Newsdesk. Each section is (re)written by the script it "
-               "names; edit the scripts, not the numbers.\n")
-    if MARK_START in doc and MARK_END in doc:
-        head, rest = doc.split(MARK_START, 1)
-        _, tail = rest.split(MARK_END, 1)
-        doc = head + section + tail
-    else:
-        doc = doc.rstrip("\n") + "\n\n" + section + "\n"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(doc, encoding="utf-8")
-    os.replace(tmp, path)
-
-
 # -- main --------------------------------------------------------------------------------------
 def prepare(pairs: list[tuple[str, dict[str, Any]]], settings: Any) -> dict[str, Any]:
     from service.errors import InvalidInput
@@ -737,9 +693,11 @@ def run_round(tag: str, order: list[str], pairs: list[tuple[str, dict[str, Any]]
     """Run the phases in ``order`` over ``slices`` consecutive parts of the corpus, rotating the
     order from one slice to the next, so every phase sees the same (possibly changing) machine load."""
     makers: dict[str, Callable[[], Any]] = {
-        "A": lambda: NewsdeskRunner(embedder, cache_dir, workdir, breakdown),
+        "A": lambda: NewsdeskRunner(embedder, cache_dir, workdir, breakdown,
+                                    label="Newsdesk pipeline, late-chunked vectors", sentence_vectors="late"),
         "A0": lambda: NewsdeskRunner(embedder, cache_dir, workdir, breakdown, key="A0",
-                                     label="Newsdesk pipeline, per-sentence vectors", sentence_vectors="separate"),
+                                     label="Newsdesk pipeline, per-sentence vectors (default)",
+                                     sentence_vectors="separate"),
         "B1": lambda: RawRunner("B1", "raw embedder on our chunk texts", embedder,
                                 lambda arts: [c.text for a in arts for c in a.chunks]),
         "B2": lambda: RawRunner("B2", "raw embedder on our sentence texts", embedder,
@@ -799,7 +757,7 @@ def report(res: dict[str, Any], write: Path | None, json_path: Path | None) -> N
     print(f"\nprocess peak RSS (ru_maxrss): {res['ru_maxrss_mb']:,.0f} MB")
 
     if write:
-        write_section(write, render_section(res))
+        write_section(write, render_section(res), MARKER)
         print(f"wrote {write}")
     if json_path:
         out = {k: ([asdict(p) for p in v] if k in ("round1", "round2") else v) for k, v in res.items()}
@@ -891,7 +849,7 @@ def main(argv: list[str] | None = None) -> int:
         "chunks": model_token_stats(tok, [[c.text for a in p for c in a.chunks] for p in parts], bs),
         "langchain_chunks": model_token_stats(tok, [lc_texts], bs),
     }
-    if hasattr(embedder, "embed_late") and base.sentence_vectors == "late" and base.late_window_tokens:
+    if hasattr(embedder, "embed_late") and base.late_window_tokens:
         model_tokens["late_windows"] = late_window_stats(
             embedder, [p[i : i + 16] for p in parts for i in range(0, len(p), 16)], base.late_window_tokens, bs)
 

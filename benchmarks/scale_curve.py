@@ -28,14 +28,13 @@ import shutil
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from benchmarks.doc import commit, idle_note, machine_line, md_table, percentile, replace_section
+from benchmarks.common import add_report_args, md_table, measure_and_report, percentile
 from benchmarks.ingest_bench import DEFAULT_DATA, Timers, instrument_store, load_rows, to_raw
 
-MARK_START, MARK_END = "<!-- scale-curve:start -->", "<!-- scale-curve:end -->"
+MARKER = "scale-curve"
 QUESTIONS = DEFAULT_DATA.parent / "questions_2023-01.jsonl"
 ASK_TARGET_MS = 50.0
 ASK_TARGET_RATIO = 1.5
@@ -45,7 +44,10 @@ def latency(client: Any, questions: list[str]) -> dict[str, Any]:
     for q in questions[:5]:
         client.get("/v1/search", params={"q": q, "k": 8}).raise_for_status()
         client.post("/v1/ask", json={"question": q, "model": "fake"}).raise_for_status()
-    search, ask, abstained, parts = [], [], 0, {}
+    search: list[float] = []
+    ask: list[float] = []
+    abstained = 0
+    parts: dict[str, list[float]] = {}
     for q in questions:
         t = time.perf_counter()
         client.get("/v1/search", params={"q": q, "k": 8}).raise_for_status()
@@ -195,33 +197,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
     ap.add_argument("--steps", default="100,200,400,800,1501")
     ap.add_argument("--keep", type=Path, default=None, help="build the store here and leave it (must be empty)")
-    ap.add_argument("--workdir", type=Path, default=None)
-    ap.add_argument("--json", type=Path, default=None)
-    ap.add_argument("--write", type=Path, default=None)
-    ap.add_argument("--render-json", type=Path, default=None, help="do not measure: render an earlier --json")
-    ap.add_argument("--notes", default=None, help="a paragraph added under the tables (where it bends)")
+    add_report_args(ap, notes="a paragraph added under the tables (where it bends)")
     args = ap.parse_args(argv)
-    if args.render_json:
-        res = json.loads(args.render_json.read_text())
-    else:
+
+    def measure(workdir: Path) -> dict[str, Any]:
         from service.tokens import seed_tiktoken_cache
 
         seed_tiktoken_cache()
-        steps = sorted(int(s) for s in args.steps.split(","))
-        started = datetime.now(UTC)
-        load_before = os.getloadavg()[0]
-        res = run(steps, args.data, args.keep, args.workdir or Path(tempfile.gettempdir()))
-        res.update({"date": started.strftime("%Y-%m-%d %H:%M UTC"), "machine": machine_line(), "idle": idle_note(),
-                    "commit": commit(), "load_before": load_before, "load_after": os.getloadavg()[0],
-                    "command": "python -m benchmarks.scale_curve " + " ".join(argv if argv is not None
-                                                                              else sys.argv[1:])})
-        if args.json:
-            args.json.write_text(json.dumps(res, indent=2))
-    if args.notes:
-        res["notes"] = args.notes
-    print(render(res))
-    if args.write:
-        replace_section(args.write, MARK_START, MARK_END, render(res))
+        return run(sorted(int(s) for s in args.steps.split(",")), args.data, args.keep, workdir)
+
+    measure_and_report(args, argv, "benchmarks.scale_curve", MARKER, measure, render)
     return 0
 
 
