@@ -11,14 +11,15 @@ Readers ignore vectors whose version is not the published one, so between any tw
 article is either entirely the old version, entirely the new one, or absent.  ``repair()``
 replays unfinished journal entries; it runs at start-up and at the top of every ingest run.
 
-Vectors (step 2) are late-chunked by default: the model runs once over the article's indexed
-sentences, in windows of ``late_window_tokens`` WordPiece tokens cut at sentence boundaries, and
-each sentence's vector is the mean of its own tokens' outputs, computed in the context of its
-window.  A chunk's vector is the mean over the tokens of its sentences.  With
-``late_window_tokens=0`` each chunk is a window of its own (its vector is then exactly the
-chunk's embedding, and a sentence in two overlapping chunks pools both).  ``sentence_vectors=
-"separate"`` embeds every sentence alone (the only way for an embedder without token outputs,
-such as an OpenAI endpoint) and makes chunk vectors length-weighted means of those.
+Vectors (step 2) are per sentence by default (``sentence_vectors="separate"``): every sentence is
+embedded alone (the only way for an embedder without token outputs, such as an OpenAI endpoint)
+and a chunk's vector is the length-weighted mean of its sentences' vectors.  ``"late"`` chunks
+late: the model runs once over the article's indexed sentences, in windows of
+``late_window_tokens`` WordPiece tokens cut at sentence boundaries, and each sentence's vector
+is the mean of its own tokens' outputs, computed in the context of its window.  A chunk's
+vector is then the mean over the tokens of its sentences.  With ``late_window_tokens=0`` each
+chunk is a window of its own (its vector is then exactly the chunk's embedding, and a sentence
+in two overlapping chunks pools both).
 """
 
 from __future__ import annotations
@@ -68,8 +69,8 @@ def chunk_vector_id(article_id: str, version: str, n: int) -> str:
 class ArticleStore:
     def __init__(self, catalog: Catalog, collections: dict[str, Collection], embedder: Any, *,
                  chunk_tokens: int, overlap_tokens: int, encoding: str = "cl100k_base",
-                 lock_path: Path | None = None, sentence_vectors: SentenceVectors = "late",
-                 late_window_tokens: int = 128) -> None:
+                 lock_path: Path | None = None, sentence_vectors: SentenceVectors = "separate",
+                 late_window_tokens: int = 64) -> None:
         self.catalog = catalog
         self.chunks = collections[CHUNKS]
         self.sentences = collections[SENTENCES]

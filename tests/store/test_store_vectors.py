@@ -41,7 +41,7 @@ def stored(svc: Services, coll: str, article_id: str) -> dict[str, np.ndarray]:
 
 @pytest.fixture
 def late(tmp_path: Path, embedder: MiniLMEmbedding) -> Iterator[Services]:
-    svc = store_for(tmp_path, embedder, late_window_tokens=128)
+    svc = store_for(tmp_path, embedder, sentence_vectors="late", late_window_tokens=128)
     yield svc
     svc.close()
 
@@ -73,7 +73,8 @@ def test_late_vectors_are_token_means_of_the_article_window(late: Services, embe
 
 
 def test_chunk_windows_give_each_chunk_its_own_embedding(tmp_path: Path, embedder: MiniLMEmbedding) -> None:
-    svc = store_for(tmp_path, embedder, late_window_tokens=0, chunk_tokens=48, chunk_overlap_tokens=16)
+    svc = store_for(tmp_path, embedder, sentence_vectors="late", late_window_tokens=0, chunk_tokens=48,
+                    chunk_overlap_tokens=16)
     try:
         item = ArticleInput(id="long", text=LONG)
         svc.store.ingest(item)
@@ -93,6 +94,19 @@ def test_chunk_windows_give_each_chunk_its_own_embedding(tmp_path: Path, embedde
                 pooled = embedder.embed_late([text], [spans])[0]
                 total += pooled.span_sums[ch.sentence_indexes.index(i)]
         assert float(stored(svc, "sentences", "long")[f"long@{art.version}:{i}"] @ unit(total)) > 0.9999
+    finally:
+        svc.close()
+
+
+def test_default_settings_embed_every_sentence_alone(tmp_path: Path, embedder: MiniLMEmbedding) -> None:
+    svc = store_for(tmp_path, embedder)
+    try:
+        item = ArticleInput(id="harbour", text=TEXT)
+        svc.store.ingest(item)
+        art = svc.store.process(item)
+        sents = stored(svc, "sentences", "harbour")
+        for s, vec in zip(art.indexed, embedder.embed([s.text for s in art.indexed]), strict=True):
+            assert float(sents[f"harbour@{art.version}:{s.index}"] @ vec) > 0.9999, s.text
     finally:
         svc.close()
 
