@@ -10,6 +10,7 @@ request that cannot get the model within ``settings.local_queue_timeout_s`` gets
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import ctypes
 import fcntl
@@ -270,6 +271,19 @@ class _Slot:
 
 _slots: dict[tuple[str, int, int], _Slot] = {}
 _slots_lock = threading.Lock()
+
+
+@atexit.register
+def _close_models() -> None:
+    """Free loaded models while the interpreter still works: llama-cpp-python's ``__del__`` at
+    final shutdown finds its free functions already torn down and prints a TypeError traceback."""
+    with _slots_lock:
+        for slot in _slots.values():
+            close = getattr(slot.llama, "close", None)
+            if close is not None:
+                with contextlib.suppress(Exception):
+                    close()
+            slot.llama = None
 
 
 def _load_llama(path: Path, threads: int, n_ctx: int) -> LlamaLike:

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from service.store import sqlite
 from service.store.claims import ClaimTable
 
 RUNS = ClaimTable("briefing_runs", ("date", "scope"))
@@ -35,33 +36,15 @@ def scope_key(timezone: str, sources: tuple[str, ...] | list[str]) -> str:
 
 class BriefingStore:
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        db = self._connect()
-        try:
-            db.execute("PRAGMA journal_mode=WAL")
-        finally:
-            db.close()
-        with self._tx() as tx:
-            for stmt in _SCHEMA:
-                tx.execute(stmt)
-
-    def _connect(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
-        db.row_factory = sqlite3.Row
-        return db
+        sqlite.create(path, _SCHEMA)
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
-        db = self._connect()
+        db = sqlite.connect(self.path)
         try:
-            db.execute("BEGIN IMMEDIATE")
-            try:
+            with sqlite.transaction(db):
                 yield db
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            db.execute("COMMIT")
         finally:
             db.close()
 

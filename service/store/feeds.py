@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from service.store import sqlite
 from service.store.claims import ClaimTable
 
 if TYPE_CHECKING:
@@ -62,34 +63,15 @@ def feed_id_for(url: str) -> str:
 
 class FeedStore:
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        db = self._connect()
-        try:
-            db.execute("PRAGMA journal_mode=WAL")
-        finally:
-            db.close()
-        with self._tx() as tx:
-            for stmt in _SCHEMA:
-                tx.execute(stmt)
-
-    def _connect(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
-        db.row_factory = sqlite3.Row
-        db.execute("PRAGMA foreign_keys=ON")
-        return db
+        sqlite.create(path, _SCHEMA)
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
-        db = self._connect()
+        db = sqlite.connect(self.path, foreign_keys=True)
         try:
-            db.execute("BEGIN IMMEDIATE")
-            try:
+            with sqlite.transaction(db):
                 yield db
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            db.execute("COMMIT")
         finally:
             db.close()
 

@@ -17,7 +17,6 @@ import hmac
 import re
 import secrets
 import sqlite3
-import threading
 import time
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -25,6 +24,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from service.errors import InvalidInput, NotFound, Unauthorized
+from service.store import sqlite
 
 Scope = Literal["read", "write", "admin"]
 SCOPES: tuple[Scope, ...] = ("read", "write", "admin")
@@ -75,22 +75,11 @@ class NewKey:
 
 class KeyStore:
     def __init__(self, path: Path, *, busy_timeout_s: float = 30.0) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self.busy_timeout_s = busy_timeout_s
-        self._local = threading.local()
-        db = self._db()
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute(_SCHEMA)
-
-    def _db(self) -> sqlite3.Connection:
-        db: sqlite3.Connection | None = getattr(self._local, "db", None)
-        if db is None:
-            db = sqlite3.connect(self.path, timeout=self.busy_timeout_s, isolation_level=None,
-                                 check_same_thread=False)
-            db.row_factory = sqlite3.Row
-            self._local.db = db
-        return db
+        sqlite.create(path, [_SCHEMA], timeout_s=busy_timeout_s)
+        self._conns = sqlite.PerThread(path, timeout_s=busy_timeout_s)
+        self._db = self._conns.get
 
     # -- management (CLI and /v1/keys call these) -----------------------------------------------
     def create(self, name: str, scope: str) -> NewKey:
@@ -147,10 +136,7 @@ class KeyStore:
         return _info(row)
 
     def close(self) -> None:
-        db = getattr(self._local, "db", None)
-        if db is not None:
-            db.close()
-            self._local.db = None
+        self._conns.close()
 
 
 def _info(row: sqlite3.Row) -> KeyInfo:

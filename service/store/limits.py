@@ -12,10 +12,10 @@ an ingest's publish transaction.
 
 from __future__ import annotations
 
-import sqlite3
-import threading
 import time
 from pathlib import Path
+
+from service.store import sqlite
 
 _SCHEMA = """CREATE TABLE IF NOT EXISTS rate_limits (
     bucket TEXT NOT NULL, ident TEXT NOT NULL, tat REAL NOT NULL, PRIMARY KEY (bucket, ident))"""
@@ -23,44 +23,26 @@ _SCHEMA = """CREATE TABLE IF NOT EXISTS rate_limits (
 
 class RateLimiter:
     def __init__(self, path: Path, *, busy_timeout_s: float = 30.0) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self.busy_timeout_s = busy_timeout_s
-        self._local = threading.local()
-        db = self._db()
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute(_SCHEMA)
-
-    def _db(self) -> sqlite3.Connection:
-        db: sqlite3.Connection | None = getattr(self._local, "db", None)
-        if db is None:
-            db = sqlite3.connect(self.path, timeout=self.busy_timeout_s, isolation_level=None,
-                                 check_same_thread=False)
-            db.execute("PRAGMA synchronous=NORMAL")
-            self._local.db = db
-        return db
+        sqlite.create(path, [_SCHEMA], timeout_s=busy_timeout_s)
+        self._conns = sqlite.PerThread(path, timeout_s=busy_timeout_s, pragmas=["PRAGMA synchronous=NORMAL"])
+        self._db = self._conns.get
 
     def hit(self, bucket: str, ident: str, limit: tuple[int, float], *, now: float | None = None) -> float | None:
         """Count one request. None when it is allowed; else the seconds until one would be."""
         count, period = limit
         interval = period / count
         now = time.time() if now is None else now
-        db = self._db()
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with sqlite.transaction(self._db()) as db:
             row = db.execute("SELECT tat FROM rate_limits WHERE bucket=? AND ident=?", (bucket, ident)).fetchone()
             tat = max(row[0] if row else now, now)
             new_tat = tat + interval
             if new_tat - now > period:
-                db.execute("COMMIT")
                 return new_tat - now - period
             db.execute("INSERT INTO rate_limits(bucket, ident, tat) VALUES (?,?,?) "
                        "ON CONFLICT(bucket, ident) DO UPDATE SET tat=excluded.tat", (bucket, ident, new_tat))
-            db.execute("COMMIT")
             return None
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
 
     def prune(self, *, now: float | None = None) -> int:
         """Drop rows whose allowance is full again (their TAT is in the past)."""
@@ -68,7 +50,4 @@ class RateLimiter:
         return self._db().execute("DELETE FROM rate_limits WHERE tat < ?", (now,)).rowcount
 
     def close(self) -> None:
-        db = getattr(self._local, "db", None)
-        if db is not None:
-            db.close()
-            self._local.db = None
+        self._conns.close()
