@@ -1,13 +1,17 @@
-"""Ingest throughput benchmark (issue 2).
+"""Ingest throughput benchmark (issues 2 and 11).
 
     .venv/bin/python -m benchmarks.ingest_bench [--data PATH] [--limit N] [--slices N]
-                                                [--reverse-limit N] [--write docs/benchmarks.md]
-                                                [--json PATH]
+                                                [--phases A,A0,B1,B2,C] [--reverse-limit N]
+                                                [--write docs/benchmarks.md] [--json PATH]
 
-One process, one machine state, the same articles, three workloads:
+One process, one machine state, the same articles, these workloads:
 
 A   Newsdesk: ``build_services()`` on a fresh temp data dir, then ``ingest_batch()`` over every
-    article (validate -> segment -> chunk -> embed sentences -> Chroma x2 -> SQLite + FTS5).
+    article (validate -> segment -> chunk -> embed -> Chroma x2 -> SQLite + FTS5), with
+    ``sentence_vectors="late"``: late-chunked sentence and chunk vectors.
+A0  The same with ``sentence_vectors="separate"`` (the default): every sentence embedded alone,
+    chunk vectors pooled from them (the write path of main before issue 11, on today's embedder
+    and store).
 B1  The raw embedder alone on the chunk texts our pipeline produces (``process()``).
 B2  The raw embedder alone on the indexed sentence texts: the embedding work the pipeline does.
 C   Plain LangChain: ``RecursiveCharacterTextSplitter(chunk_size=1000, chunk_overlap=200)`` +
@@ -40,7 +44,6 @@ import argparse
 import gc
 import json
 import os
-import platform
 import re
 import shutil
 import sys
@@ -56,15 +59,18 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from benchmarks.common import commit, idle_note, md_table, write_section
+from benchmarks.common import machine as machine_of
 from service.tokens import count_tokens
 
 DEFAULT_DATA = Path("/work/shared/data/realtimeqa_2023/docs_gcs.jsonl")
 ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
-MARK_START = "<!-- ingest-bench:start -->"
-MARK_END = "<!-- ingest-bench:end -->"
-SECTION_TITLE = "## Ingest throughput (issue 2)"
-GOAL_RAW = 0.85
-GOAL_LANGCHAIN = 1.5
+MARKER = "ingest-bench"
+MARK_START, MARK_END = f"<!-- {MARKER}:start -->", f"<!-- {MARKER}:end -->"
+SECTION_TITLE = "## Ingest throughput (issues 2 and 11)"
+GOAL_RAW = 0.95
+GOAL_LANGCHAIN = 1.2
+PHASES = ("A", "A0", "B1", "B2", "C")
 
 
 # -- data ---------------------------------------------------------------------------------
@@ -227,7 +233,8 @@ class TimedProxy:
 
 def instrument_store(store: Any, timers: Timers) -> None:
     store.process = timers.wrap(store.process, "segment + boilerplate + chunk (process)")
-    store.embedder = TimedProxy(store.embedder, timers, {"embed": "embed sentences (MiniLM)"})
+    store.embedder = TimedProxy(store.embedder, timers, {"embed": "embed sentences (MiniLM)",
+                                                         "embed_late": "embed windows (MiniLM, late chunking)"})
     store.sentences = TimedProxy(store.sentences, timers, {"upsert": "Chroma upsert: sentences",
                                                            "delete": "Chroma delete old versions"})
     store.chunks = TimedProxy(store.chunks, timers, {"upsert": "Chroma upsert: chunks",
@@ -239,20 +246,44 @@ def instrument_store(store: Any, timers: Timers) -> None:
 
 
 def model_token_stats(tokenizer: Any, groups: Sequence[Sequence[str]], batch: int) -> dict[str, int]:
-    """WordPiece tokens MiniLM sees: real, and as padded in the embedder's length-sorted batches.
+    """WordPiece tokens MiniLM sees: real, and as padded in the embedder's batches (sorted by token
+    count within each call, as ``MiniLMEmbedding._forward`` does).
 
     ``groups`` are the lists the embedder is called with (it sorts and batches within a call).
     """
     real = padded = truncated = 0
     for texts in groups:
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        for s in range(0, len(order), batch):
-            enc = tokenizer.encode_batch([texts[i] for i in order[s : s + batch]])
-            lens = [sum(e.attention_mask) for e in enc]
-            real += sum(lens)
-            padded += max(lens) * len(lens)
-            truncated += sum(1 for e in enc if e.overflowing)
+        enc = tokenizer.encode_batch(list(texts))
+        lens = sorted(sum(e.attention_mask) for e in enc)
+        truncated += sum(1 for e in enc if e.overflowing)
+        real += sum(lens)
+        padded += sum(max(lens[s : s + batch]) * len(lens[s : s + batch]) for s in range(0, len(lens), batch))
     return {"real": real, "padded": padded, "truncated": truncated}
+
+
+def late_window_stats(embedder: Any, groups: Sequence[Sequence[Any]], window: int, batch: int) -> dict[str, int]:
+    """The windows the late-chunking pipeline runs: one ``embed_late`` call per store batch
+    (``groups``: lists of processed articles), each article's indexed sentences cut into windows."""
+    import numpy as np
+
+    from service.ingest.article import join_sentences
+    from vectorstore.embeddings import _windows
+
+    real = padded = count = 0
+    for arts in groups:
+        lens: list[int] = []
+        for a in arts:
+            if not a.indexed:
+                continue
+            text, spans = join_sentences([s.text for s in a.indexed])
+            enc = embedder._plain.encode(text, add_special_tokens=False)
+            starts = np.searchsorted([o[0] for o in enc.offsets], [sp[0] for sp in spans])
+            lens += [b - x + 2 for x, b in _windows(len(enc.ids), starts, window)]
+        lens.sort()
+        count += len(lens)
+        real += sum(lens)
+        padded += sum(max(lens[s : s + batch]) * len(lens[s : s + batch]) for s in range(0, len(lens), batch))
+    return {"windows": count, "window_tokens": window, "real": real, "padded": padded}
 
 
 # -- the workloads ---------------------------------------------------------------------------
@@ -275,13 +306,14 @@ def make_adapter(embedder: Any) -> Any:
 class NewsdeskRunner:
     """Phase A: one fresh Newsdesk store, fed slice by slice through ingest_batch()."""
 
-    def __init__(self, embedder: Any, cache_dir: Path | None, workdir: Path, breakdown: bool) -> None:
+    def __init__(self, embedder: Any, cache_dir: Path | None, workdir: Path, breakdown: bool,
+                 key: str = "A", label: str = "Newsdesk pipeline (ingest_batch)", **settings: Any) -> None:
         from service.config import Settings
         from service.runtime import build_services
 
-        self.phase = Phase("A", "Newsdesk pipeline (ingest_batch)")
+        self.phase = Phase(key, label)
         self.data_dir = Path(tempfile.mkdtemp(prefix="newsdesk-", dir=workdir))
-        kw: dict[str, Any] = {"data_dir": self.data_dir}
+        kw: dict[str, Any] = {"data_dir": self.data_dir, **settings}
         if cache_dir is not None:
             kw["cache_dir"] = cache_dir
         self.settings = Settings(**kw)
@@ -395,37 +427,16 @@ class LangChainRunner:
 
 # -- reporting -------------------------------------------------------------------------------
 def machine() -> dict[str, str]:
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    mem = "unknown"
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                mem = f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
-    except OSError:
-        pass
+    """The common machine description plus the versions of what the phases run."""
     from importlib.metadata import version
 
     import chromadb
-    import langchain_chroma  # noqa: F401
     import onnxruntime
 
-    return {
-        "nproc": str(len(os.sched_getaffinity(0))),
-        "cpu": cpu,
-        "ram": mem,
-        "os": f"{platform.system()} {platform.release()}",
-        "python": platform.python_version(),
-        "versions": (f"onnxruntime {onnxruntime.__version__}, chromadb {chromadb.__version__}, "
-                     f"langchain-chroma {version('langchain-chroma')}, "
-                     f"langchain-text-splitters {version('langchain-text-splitters')}"),
-    }
+    return {**machine_of(), "versions": (
+        f"onnxruntime {onnxruntime.__version__}, chromadb {chromadb.__version__}, "
+        f"langchain-chroma {version('langchain-chroma')}, "
+        f"langchain-text-splitters {version('langchain-text-splitters')}")}
 
 
 def fmt_rate(x: float) -> str:
@@ -456,12 +467,6 @@ HEADERS = ["phase", "wall s", "articles/s", "sentences/s", "tokens/s", "texts em
            "CPU s (util)", "peak RSS MB (+own)", "load"]
 
 
-def md_table(headers: list[str], rows: list[list[str]]) -> str:
-    out = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
-    out += ["| " + " | ".join(r) + " |" for r in rows]
-    return "\n".join(out)
-
-
 def text_table(headers: list[str], rows: list[list[str]]) -> str:
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
     line = "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))
@@ -469,19 +474,54 @@ def text_table(headers: list[str], rows: list[list[str]]) -> str:
     return "\n".join([line, "-" * len(line), *body])
 
 
-def ratios(by: dict[str, Phase]) -> list[tuple[str, float, str]]:
-    a = by["A"].wall
-    return [
-        ("R1 pipeline / raw embedder on chunk texts (throughput)", by["B1"].wall / a, f"≥ {GOAL_RAW}"),
-        ("R2 pipeline / raw embedder on sentence texts (throughput)", by["B2"].wall / a, "info"),
-        ("R3 LangChain wall / pipeline wall (we are N× faster)", by["C"].wall / a, f"≥ {GOAL_LANGCHAIN}"),
-        ("R4 (LangChain + sentence vectors = C + B2) / pipeline, derived", (by["C"].wall + by["B2"].wall) / a, "info"),
-    ]
+PIPELINES = {"A0": "per-sentence vectors (A0, the default)", "A": "late chunking (A, an option)"}
+
+
+def ratios(by: dict[str, Phase], key: str = "A") -> list[tuple[str, float, str]]:
+    """The ratios of pipeline phase ``key`` against the baselines run beside it."""
+    if key not in by:
+        return []
+    a = by[key].wall
+    out = []
+    if "B1" in by:
+        out.append(("R1 pipeline / raw embedder on chunk texts (throughput)", by["B1"].wall / a, f"≥ {GOAL_RAW}"))
+    if "B2" in by:
+        out.append(("R2 pipeline / raw embedder on sentence texts (throughput)", by["B2"].wall / a, "info"))
+    if "C" in by:
+        out.append(("R3 LangChain wall / pipeline wall (we are N× faster)", by["C"].wall / a, f"≥ {GOAL_LANGCHAIN}"))
+    if key == "A" and "A0" in by:
+        out.append(("R5 per-sentence pipeline wall (A0) / late-chunking pipeline wall (A)", by["A0"].wall / a, "info"))
+    return out
+
+
+def ratio_table(by: dict[str, Phase], before: dict[str, Any] | None = None) -> list[str]:
+    """Markdown rows: each ratio for main (an earlier run of the code before issue 11, when given),
+    A0 and A of this run, side by side."""
+    cols = [k for k in PIPELINES if k in by]
+    names: list[tuple[str, str]] = []
+    for k in cols:
+        for name, _, goal in ratios(by, k):
+            if (name, goal) not in names:
+                names.append((name, goal))
+    head = (["main (before issue 11, its own run)"] if before else []) + [PIPELINES[k] for k in cols]
+    rows = ["| ratio | " + " | ".join(head) + " | goal |", "|---|" + "---|" * len(head) + "---|"]
+    main_phases = [p if isinstance(p, Phase) else Phase(**p) for p in before["round1"]] if before else []
+    main_vals = {n: v for n, v, _ in ratios({p.name: p for p in main_phases}, "A")}
+    for name, goal in names:
+        cells = []
+        if before:
+            v = main_vals.get(name)
+            cells.append(f"{v:.2f} {verdict(v, goal)}" if v is not None else "–")
+        for k in cols:
+            v = next((x for n, x, _ in ratios(by, k) if n == name), None)
+            cells.append(f"{v:.2f} {verdict(v, goal)}" if v is not None else "–")
+        rows.append(f"| {name} | " + " | ".join(cells) + f" | {goal} |")
+    return rows
 
 
 def verdict(value: float, goal: str) -> str:
     if goal == "info":
-        return "(no goal)"
+        return ""
     return "PASS" if value >= float(goal.split()[-1]) else "MISS"
 
 
@@ -494,10 +534,12 @@ def breakdown_md(p: Phase) -> str:
 def render_section(res: dict[str, Any]) -> str:
     m, c = res["machine"], res["corpus"]
     r1 = {p.name: p for p in res["round1"]}
+    order = " → ".join(p.name for p in res["round1"])
     out = [MARK_START, SECTION_TITLE, ""]
     out.append(f"Measured {res['date']} (finished {res['finished']}) on {m['nproc']} CPUs ({m['cpu']}), "
-               f"{m['ram']} RAM, {m['os']}, "
-               f"Python {m['python']}; {m['versions']}. 1-min load average before the run: {res['load_before']:.2f}.")
+               f"{m['ram']} RAM, {m['os']}, Python {m['python']}; {m['versions']}; commit {res.get('commit', '?')}. "
+               f"Machine: {res.get('idle', 'load not recorded')}. 1-min load average before the run: "
+               f"{res['load_before']:.2f}, after: {res['load_after']:.2f}.")
     out.append("")
     out.append(f"Command: `{res['command']}`")
     out.append("")
@@ -519,75 +561,73 @@ def render_section(res: dict[str, Any]) -> str:
     if res["slices"] > 1:
         out.append(f"### All {c['articles']:,} articles, in {res['slices']} slices, phase order rotating per slice")
         out.append("")
-        out.append(f"The corpus is cut into {res['slices']} consecutive slices; each slice goes through A, B1, B2 "
-                   "and C, and the order rotates from slice to slice (A B1 B2 C, B1 B2 C A, ...), so every phase "
-                   "sees the same share of any change in machine load. Times are sums over the slices; A and C "
-                   "keep one store each for the whole run.")
+        out.append(f"The corpus is cut into {res['slices']} consecutive slices; each slice goes through every phase, "
+                   f"and the order rotates from slice to slice ({order}, then starting one later, ...), so every "
+                   "phase sees the same share of any change in machine load. Times are sums over the slices; the "
+                   "pipelines and LangChain keep one store each for the whole run.")
     else:
-        out.append(f"### All {c['articles']:,} articles, order A → B1 → B2 → C")
+        out.append(f"### All {c['articles']:,} articles, order {order}")
     out.append("")
     out.append(md_table(HEADERS, phase_rows(res["round1"], c)))
     out.append("")
     out.append(f"Peak RSS of the whole benchmark process (ru_maxrss): {res['ru_maxrss_mb']:,.0f} MB.")
     out.append("")
-    out.append("| ratio | value | goal | |")
-    out.append("|---|---|---|---|")
-    for name, v, goal in ratios(r1):
-        out.append(f"| {name} | {v:.2f} | {goal} | {verdict(v, goal)} |")
+    before = res.get("before")
+    if before:
+        out.append(f"*main* is `{before['command']}` run on the code before issue 11 (commit "
+                   f"{before.get('commit', '?')}), {before['date']}, load {before['load_before']:.2f} before: a "
+                   "separate run on the same corpus, its ratios measured within that run.")
+        out.append("")
+    out.extend(ratio_table(r1, before))
     out.append("")
-    s, ch = r1["B2"], r1["B1"]
     mt = res["model_tokens"]
-    out.append(f"**Sentence vectors vs chunk-text vectors:** sentence vectors cost {s.wall:,.1f} s vs "
-               f"chunk-text vectors {ch.wall:,.1f} s on this corpus ({s.wall / ch.wall:.2f}×): "
-               f"{c['indexed_sentences']:,} sentences = "
-               f"{mt['sentences']['real']:,} WordPiece tokens ({mt['sentences']['padded']:,} as padded batches) vs "
-               f"{c['chunks']:,} chunks = {mt['chunks']['real']:,} tokens ({mt['chunks']['padded']:,} padded, "
-               f"{mt['chunks']['truncated']} truncated at 256).")
-    out.append("")
-    a, lc = r1["A"], r1["C"]
-    out.append(f"Pipeline overhead over its own embedding work: {a.wall - s.wall:,.1f} s "
-               f"({100 * (a.wall - s.wall) / a.wall:.0f}% of A's wall time). Vectors written to Chroma: "
-               f"{a.counts.get('stored_sentence_vectors', 0):,} sentence + {a.counts.get('stored_chunk_vectors', 0):,} "
-               f"chunk vectors (A) vs {lc.counts.get('stored_vectors', 0):,} chunk vectors (C).")
-    out.append("")
-    if a.breakdown:
-        out.append("Where the pipeline's time goes (A, timers around the store's collaborators):")
+    if "B1" in r1 and "B2" in r1:
+        s, ch = r1["B2"], r1["B1"]
+        out.append(f"**Sentence vectors vs chunk-text vectors:** sentence vectors cost {s.wall:,.1f} s vs "
+                   f"chunk-text vectors {ch.wall:,.1f} s on this corpus ({s.wall / ch.wall:.2f}×): "
+                   f"{c['indexed_sentences']:,} sentences = "
+                   f"{mt['sentences']['real']:,} WordPiece tokens ({mt['sentences']['padded']:,} as padded batches) "
+                   f"vs {c['chunks']:,} chunks = {mt['chunks']['real']:,} tokens ({mt['chunks']['padded']:,} padded, "
+                   f"{mt['chunks']['truncated']} truncated at 256).")
         out.append("")
-        out.append(breakdown_md(r1["A"]))
+    if "late_windows" in mt:
+        lw = mt["late_windows"]
+        out.append(f"**What the late-chunking pipeline runs:** {lw['windows']:,} windows of ≤{lw['window_tokens']} "
+                   f"WordPiece tokens cut at sentence boundaries = {lw['real']:,} tokens with [CLS]/[SEP] "
+                   f"({lw['padded']:,} padded); LangChain's chunks are {mt['langchain_chunks']['real']:,} tokens "
+                   f"({mt['langchain_chunks']['padded']:,} padded, {mt['langchain_chunks']['truncated']} truncated).")
         out.append("")
-    out.append("LangChain (C):")
-    out.append("")
-    out.append(breakdown_md(r1["C"]))
-    out.append("")
+    lc = r1.get("C")
+    for key in ("A", "A0"):
+        a = r1.get(key)
+        if a is None:
+            continue
+        out.append(f"Vectors written to Chroma ({key}): {a.counts.get('stored_sentence_vectors', 0):,} sentence + "
+                   f"{a.counts.get('stored_chunk_vectors', 0):,} chunk vectors"
+                   + (f" (LangChain: {lc.counts.get('stored_vectors', 0):,} chunk vectors)." if lc else "."))
+        out.append("")
+        if a.breakdown:
+            out.append(f"Where {key}'s time goes (timers around the store's collaborators):")
+            out.append("")
+            out.append(breakdown_md(a))
+            out.append("")
+    if lc is not None:
+        out.append("LangChain (C):")
+        out.append("")
+        out.append(breakdown_md(lc))
+        out.append("")
     if res.get("round2"):
         r2 = {p.name: p for p in res["round2"]}
         n2 = res["round2_corpus"]["articles"]
-        out.append(f"### Round 2: first {n2:,} articles, reverse order C → B2 → B1 → A (order check)")
+        order2 = " → ".join(p.name for p in res["round2"])
+        out.append(f"### Round 2: first {n2:,} articles, reverse order {order2} (order check)")
         out.append("")
         out.append(md_table(HEADERS, phase_rows(res["round2"], res["round2_corpus"])))
         out.append("")
-        out.append(" · ".join(f"{name.split(' ')[0]} = {v:.2f} {verdict(v, goal)}" for name, v, goal in ratios(r2)))
+        out.extend(ratio_table(r2))
         out.append("")
     out.append(MARK_END)
     return "\n".join(out)
-
-
-def write_section(path: Path, section: str) -> None:
-    if path.exists():
-        doc = path.read_text(encoding="utf-8")
-    else:
-        doc = ("# Benchmarks\n\nMeasured numbers for Newsdesk. Each section is (re)written by the script it "
-               "names; edit the scripts, not the numbers.\n")
-    if MARK_START in doc and MARK_END in doc:
-        head, rest = doc.split(MARK_START, 1)
-        _, tail = rest.split(MARK_END, 1)
-        doc = head + section + tail
-    else:
-        doc = doc.rstrip("\n") + "\n\n" + section + "\n"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(doc, encoding="utf-8")
-    os.replace(tmp, path)
 
 
 # -- main --------------------------------------------------------------------------------------
@@ -650,16 +690,21 @@ def slice_parts(pairs: list[tuple[str, dict[str, Any]]], arts: list[Any],
 
 def run_round(tag: str, order: list[str], pairs: list[tuple[str, dict[str, Any]]], arts: list[Any], embedder: Any,
               cache_dir: Path | None, workdir: Path, breakdown: bool, slices: int) -> tuple[list[Phase], list[str]]:
-    """Run the four phases over ``slices`` consecutive parts of the corpus, rotating the phase order
-    from one slice to the next, so every phase sees the same (possibly changing) machine load."""
-    runners: dict[str, Any] = {
-        "A": NewsdeskRunner(embedder, cache_dir, workdir, breakdown),
-        "B1": RawRunner("B1", "raw embedder on our chunk texts", embedder,
-                        lambda arts: [c.text for a in arts for c in a.chunks]),
-        "B2": RawRunner("B2", "raw embedder on our sentence texts", embedder,
-                        lambda arts: [s.text for a in arts for s in a.indexed]),
-        "C": LangChainRunner(embedder, workdir),
+    """Run the phases in ``order`` over ``slices`` consecutive parts of the corpus, rotating the
+    order from one slice to the next, so every phase sees the same (possibly changing) machine load."""
+    makers: dict[str, Callable[[], Any]] = {
+        "A": lambda: NewsdeskRunner(embedder, cache_dir, workdir, breakdown,
+                                    label="Newsdesk pipeline, late-chunked vectors", sentence_vectors="late"),
+        "A0": lambda: NewsdeskRunner(embedder, cache_dir, workdir, breakdown, key="A0",
+                                     label="Newsdesk pipeline, per-sentence vectors (default)",
+                                     sentence_vectors="separate"),
+        "B1": lambda: RawRunner("B1", "raw embedder on our chunk texts", embedder,
+                                lambda arts: [c.text for a in arts for c in a.chunks]),
+        "B2": lambda: RawRunner("B2", "raw embedder on our sentence texts", embedder,
+                                lambda arts: [s.text for a in arts for s in a.indexed]),
+        "C": lambda: LangChainRunner(embedder, workdir),
     }
+    runners = {k: makers[k]() for k in order}
     parts = slice_parts(pairs, arts, slices)
     t0 = time.perf_counter()
     for n, (part, part_arts) in enumerate(parts):
@@ -670,8 +715,8 @@ def run_round(tag: str, order: list[str], pairs: list[tuple[str, dict[str, Any]]
         print(f"  [{tag}] slice {n + 1}/{len(parts)} ({' -> '.join(rot)}) done after "
               f"{time.perf_counter() - t0:,.0f} s; "
               f"cumulative {done}; load {os.getloadavg()[0]:.1f}", file=sys.stderr, flush=True)
-    lc_texts = runners["C"].texts
-    return [runners[k].finish() for k in ("A", "B1", "B2", "C")], lc_texts
+    lc_texts = runners["C"].texts if "C" in runners else []
+    return [runners[k].finish() for k in PHASES if k in runners], lc_texts
 
 
 def report(res: dict[str, Any], write: Path | None, json_path: Path | None) -> None:
@@ -689,26 +734,30 @@ def report(res: dict[str, Any], write: Path | None, json_path: Path | None) -> N
     print(text_table(HEADERS, phase_rows(round1, c)))
     print()
     r1 = {p.name: p for p in round1}
-    for name, v, goal in ratios(r1):
-        print(f"  {name:<62} {v:6.2f}   goal {goal:<6} {verdict(v, goal)}")
-    print(f"  sentence vectors cost {r1['B2'].wall:,.1f} s vs chunk-text vectors {r1['B1'].wall:,.1f} s "
-          f"({r1['B2'].wall / r1['B1'].wall:.2f}x)")
+    for key in PIPELINES:
+        for name, v, goal in ratios(r1, key):
+            print(f"  {key:<3} {name:<70} {v:6.2f}   goal {goal:<6} {verdict(v, goal)}")
+    if "B1" in r1 and "B2" in r1:
+        print(f"  sentence vectors cost {r1['B2'].wall:,.1f} s vs chunk-text vectors {r1['B1'].wall:,.1f} s "
+              f"({r1['B2'].wall / r1['B1'].wall:.2f}x)")
     print("  model tokens (real / padded):",
           ", ".join(f"{k} {v['real']:,}/{v['padded']:,}" for k, v in res['model_tokens'].items()))
-    for p in (r1["A"], r1["C"]):
+    for p in round1:
         if p.breakdown:
             print(f"\n  {p.name} breakdown (setup {p.setup:.2f} s, not included):")
             for k, v in sorted(p.breakdown.items(), key=lambda kv: -kv[1]):
                 print(f"    {k:<52} {v:8.1f} s  {100 * v / p.wall:5.1f}%")
     if round2:
-        print(f"\nRound 2 (C -> B2 -> B1 -> A), first {res['round2_corpus']['articles']} articles")
+        print(f"\nRound 2 ({' -> '.join(p.name for p in round2)}), first {res['round2_corpus']['articles']} articles")
         print(text_table(HEADERS, phase_rows(round2, res['round2_corpus'])))
-        for name, v, goal in ratios({p.name: p for p in round2}):
-            print(f"  {name:<62} {v:6.2f}   goal {goal:<6} {verdict(v, goal)}")
+        r2 = {p.name: p for p in round2}
+        for key in PIPELINES:
+            for name, v, goal in ratios(r2, key):
+                print(f"  {key:<3} {name:<70} {v:6.2f}   goal {goal:<6} {verdict(v, goal)}")
     print(f"\nprocess peak RSS (ru_maxrss): {res['ru_maxrss_mb']:,.0f} MB")
 
     if write:
-        write_section(write, render_section(res))
+        write_section(write, render_section(res), MARKER)
         print(f"wrote {write}")
     if json_path:
         out = {k: ([asdict(p) for p in v] if k in ("round1", "round2") else v) for k, v in res.items()}
@@ -739,9 +788,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-breakdown", action="store_true", help="do not time the pipeline's steps")
     ap.add_argument("--render-json", type=Path, default=None,
                     help="do not measure: re-print (and --write) the results saved by an earlier --json run")
+    ap.add_argument("--phases", default=",".join(PHASES),
+                    help=f"which phases to run, in this order in the first slice (default {','.join(PHASES)})")
+    ap.add_argument("--before-json", type=Path, default=None,
+                    help="the --json of a run of the code before issue 11: its ratios are shown beside these")
     args = ap.parse_args(argv)
+    order = [p.strip() for p in args.phases.split(",") if p.strip()]
+    if not order or any(p not in PHASES for p in order):
+        ap.error(f"--phases takes a comma-separated subset of {','.join(PHASES)}")
+    before = json.loads(args.before_json.read_text(encoding="utf-8")) if args.before_json else None
     if args.render_json:
-        report(load_results(args.render_json), args.write, None)
+        res = load_results(args.render_json)
+        if before is not None:
+            res["before"] = before
+        report(res, args.write, None)
         return 0
 
     from service.config import Settings
@@ -775,7 +835,7 @@ def main(argv: list[str] | None = None) -> int:
         embedder.embed(warm)
 
     print(f"round 1: {corpus['articles']} articles in {args.slices} slices", file=sys.stderr, flush=True)
-    round1, lc_texts = run_round("round 1", ["A", "B1", "B2", "C"], pairs, arts, embedder, args.cache_dir,
+    round1, lc_texts = run_round("round 1", order, pairs, arts, embedder, args.cache_dir,
                                  workdir, not args.no_breakdown, args.slices)
     corpus["lc_chunks"] = len(lc_texts)
     bs = base.embed_batch_size
@@ -789,6 +849,9 @@ def main(argv: list[str] | None = None) -> int:
         "chunks": model_token_stats(tok, [[c.text for a in p for c in a.chunks] for p in parts], bs),
         "langchain_chunks": model_token_stats(tok, [lc_texts], bs),
     }
+    if hasattr(embedder, "embed_late") and base.late_window_tokens:
+        model_tokens["late_windows"] = late_window_stats(
+            embedder, [p[i : i + 16] for p in parts for i in range(0, len(p), 16)], base.late_window_tokens, bs)
 
     round2: list[Phase] = []
     corpus2: dict[str, Any] = {}
@@ -796,8 +859,8 @@ def main(argv: list[str] | None = None) -> int:
     if n2:
         ids2 = {a.id for a in arts[:n2]}
         pairs2 = [p for p in pairs if p[1]["id"] in ids2]
-        print(f"round 2: {n2} articles, C -> B2 -> B1 -> A", file=sys.stderr, flush=True)
-        round2, lc2 = run_round("round 2", ["C", "B2", "B1", "A"], pairs2, arts[:n2], embedder, args.cache_dir,
+        print(f"round 2: {n2} articles, {' -> '.join(order[::-1])}", file=sys.stderr, flush=True)
+        round2, lc2 = run_round("round 2", order[::-1], pairs2, arts[:n2], embedder, args.cache_dir,
                                 workdir, not args.no_breakdown, 1)
         corpus2 = corpus_stats(n2, {"arts": arts[:n2], "process_s": 0.0})
         corpus2["lc_chunks"] = len(lc2)
@@ -809,6 +872,8 @@ def main(argv: list[str] | None = None) -> int:
         "date": started.strftime("%a %b %d %H:%M:%S UTC %Y"),
         "finished": datetime.now(UTC).strftime("%H:%M:%S UTC"),
         "machine": machine(),
+        "idle": idle_note(),
+        "commit": commit(),
         "command": cmd,
         "data": str(args.data),
         "chunking": (base.chunk_tokens, base.chunk_overlap_tokens),
@@ -822,6 +887,8 @@ def main(argv: list[str] | None = None) -> int:
         "round2_corpus": corpus2,
         "ru_maxrss_mb": __import__("resource").getrusage(__import__("resource").RUSAGE_SELF).ru_maxrss / 1024,
     }
+    if before is not None:
+        res["before"] = before
 
     report(res, args.write, args.json)
     return 0

@@ -88,9 +88,17 @@ def score(ranked: Sequence[Key], gold: list[set[Key]], out: Scores) -> None:
     out.mrr.append(0.0 if first is None else 1.0 / (first + 1))
 
 
-def open_store(name: str, dataset: Dataset, cases: list[Case], work: Path, tag: str) -> Services:
+def store_settings(name: str, work: Path, tag: str) -> Settings:
+    """The settings of a set's store.  The store is kept between runs, so its directory is named
+    after the data and after the settings that decide its vectors."""
+    base = Settings(data_dir=work, llm_backend="fake")
+    tag += f"|{base.sentence_vectors}|{base.late_window_tokens}"
     digest = hashlib.sha256(tag.encode()).hexdigest()[:8]
-    services = build_services(Settings(data_dir=work / "stores" / f"retrieval-{name}-{digest}", llm_backend="fake"))
+    return base.model_copy(update={"data_dir": work / "stores" / f"retrieval-{name}-{digest}"})
+
+
+def open_store(name: str, dataset: Dataset, cases: list[Case], work: Path, tag: str) -> Services:
+    services = build_services(store_settings(name, work, tag))
     articles = dataset.corpus(cases)
     outcomes = ingest_batch(services.store, [(a["id"], a) for a in articles],
                             max_chars=services.settings.max_article_chars, prefix=lambda i: "")
@@ -147,6 +155,12 @@ def render(results: dict[str, dict[str, Scores]], meta: str) -> str:
     return "\n".join(lines)
 
 
+def vectors_note(settings: Settings) -> str:
+    if settings.sentence_vectors == "separate":
+        return "separate (NEWSDESK_SENTENCE_VECTORS=separate)"
+    return f"late, windows of {settings.late_window_tokens} tokens"
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m evals.retrieval", description=__doc__.split("\n")[0])
     ap.add_argument("--data-dir", type=Path, default=None, help="full data sets (../shared/data)")
@@ -160,7 +174,8 @@ def main(argv: list[str] | None = None) -> int:
     results = {name: run_set(name, args.data_dir, work, args.limit) for name in args.sets}
     meta = (f"Measured {datetime.now(UTC):%Y-%m-%d} with `python -m evals.retrieval"
             f"{' --data-dir ' + str(args.data_dir) if args.data_dir else ''}` in {time.perf_counter() - t0:.0f} s; "
-            f"{os.cpu_count()} CPUs, load average {load:.1f} at start.")
+            f"{os.cpu_count()} CPUs, load average {load:.1f} at start; sentence vectors: "
+            f"{vectors_note(get_settings())}.")
     text = render(results, meta)
     print(text)
     if args.write:

@@ -70,6 +70,16 @@ class Settings(BaseSettings):
     encoding: Literal["cl100k_base", "o200k_base"] = "cl100k_base"
     chunk_tokens: int = Field(default=192, ge=16, le=2048)
     chunk_overlap_tokens: int = Field(default=32, ge=0, le=1024)
+    sentence_vectors: Literal["late", "separate"] = "separate"
+    """``separate``: every sentence embedded alone (any embedder); chunk vectors are length-weighted
+    means of them.  ``late``: sentence and chunk vectors pooled from one model pass over each
+    article's sentences in windows (late chunking; the embedded MiniLM only).  Late chunking is not
+    the default: it matched but did not beat HotpotQA recall@5, lost gold citations in the smoke
+    suite (128-token windows) and moved briefing story clusters tuned on separate vectors
+    (docs/retrieval.md).  A change applies to articles written afterwards."""
+    late_window_tokens: int = Field(default=64, ge=0, le=254)
+    """WordPiece tokens per late-chunking window, cut at sentence boundaries; 0: one window per chunk.
+    128 read short articles as one window and blurred their sentences together."""
     max_body_bytes: int = Field(default=5_000_000, ge=1024)
     max_article_chars: int = Field(default=500_000, ge=100)
     seed_briefing_days: str | None = None

@@ -66,6 +66,7 @@ class Services:
 
     def close(self) -> None:
         self.catalog.close()
+        self.call_log.close()
         for extra in (self.keys, self.limiter):
             if extra is not None:
                 extra.close()
@@ -89,7 +90,8 @@ def build_services(settings: Settings, *, embedder: Any | None = None) -> Servic
     catalog = Catalog(settings.catalog_path, busy_timeout_s=settings.sqlite_busy_timeout_s)
     store = ArticleStore(catalog, collections, embedder, chunk_tokens=settings.chunk_tokens,
                          overlap_tokens=settings.chunk_overlap_tokens, encoding=settings.encoding,
-                         lock_path=settings.data_dir / "ingest.lock")
+                         lock_path=settings.data_dir / "ingest.lock", sentence_vectors=settings.sentence_vectors,
+                         late_window_tokens=settings.late_window_tokens)
     repaired = store.repair()
     if repaired:
         log.warning("repaired %d interrupted article writes", repaired)

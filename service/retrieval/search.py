@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 from chromadb.api.models.Collection import Collection
@@ -173,7 +173,8 @@ class Retriever:
         """Signals of the top ``n`` dense and top ``n`` BM25 sentences and of the sentences of
         the top ``chunks`` chunks; the chunk rows; the visible version of each article seen."""
         where = filters.chroma_where()
-        dense = self._dense(self.sentences, qvec, n, where)
+        # sentence texts come from the catalogue when needed (sentence rows carry no document)
+        dense = self._dense(self.sentences, qvec, n, where, documents=False)
         chunk_rows = self._dense(self.chunks, qvec, chunks, where)
         lexical = self.catalog.lexical_search(query, filters, n, title_weight=title_weight)
         if lexical:  # BM25 gives near-zero scores to terms found everywhere: not evidence
@@ -188,16 +189,14 @@ class Retriever:
 
         qtype = question_type(query)
         cands: dict[Key, Candidate] = {}
-        texts: dict[Key, str] = {}
 
         def cand(key: Key) -> Candidate:
             return cands.setdefault(key, Candidate())
 
-        for rank, (_, meta, doc, sim) in enumerate(dense):
+        for rank, (_, meta, _, sim) in enumerate(dense):
             key = (meta["article_id"], int(meta["sentence_index"]))
             c = cand(key)
             c.cos, c.dense_rank = sim, rank
-            texts[key] = doc
         for rank, (aid, idx, score) in enumerate(lexical):
             c = cand((aid, idx))
             c.bm25, c.lex_rank = score, rank
@@ -206,19 +205,19 @@ class Retriever:
                 aid, _, idx = sid.rpartition(":")
                 cand((aid, int(idx))).chunk_ranks.append(rank)
         if qtype is not QuestionType.OTHER:
-            missing = [key for key in cands if key not in texts]
-            texts.update({key: r["text"] for key, r in self.catalog.sentences_by_key(missing).items()})
+            texts = {key: r["text"] for key, r in self.catalog.sentences_by_key(list(cands)).items()}
             for key, c in cands.items():
                 c.type_match = answer_type_match(qtype, texts.get(key, ""))
         return cands, chunk_rows, visible
 
     def _dense(self, coll: Collection, qvec: np.ndarray, n: int,
-               where: dict[str, Any] | None) -> list[ChunkRow]:
-        res = coll.query(query_embeddings=[qvec.tolist()], n_results=n, where=where,
-                         include=["metadatas", "documents", "distances"])
+               where: dict[str, Any] | None, *, documents: bool = True) -> list[ChunkRow]:
+        include: list[Any] = ["metadatas", "distances", *(["documents"] if documents else [])]
+        res = coll.query(query_embeddings=[qvec.tolist()], n_results=n, where=where, include=include)
+        ids, metas, dists = res["ids"][0], (res["metadatas"] or [[]])[0], (res["distances"] or [[]])[0]
+        docs = (res["documents"] or [[]])[0] if documents else [""] * len(ids)
         return [(i, dict(m or {}), d or "", 1.0 - float(dist))
-                for i, m, d, dist in zip(res["ids"][0], res["metadatas"][0], res["documents"][0],
-                                         res["distances"][0], strict=True)]
+                for i, m, d, dist in zip(ids, metas, docs, dists, strict=True)]
 
     def fill_cosines(self, keys: list[Key], cands: Mapping[Key, Candidate], qvec: np.ndarray,
                      visible: dict[str, str]) -> None:
@@ -232,6 +231,7 @@ class Retriever:
         if not ids:
             return
         got = self.sentences.get(ids=ids, include=["embeddings", "metadatas"])
-        for emb, meta in zip(got["embeddings"], got["metadatas"], strict=True):
-            key = (meta["article_id"], int(meta["sentence_index"]))
+        embs = got["embeddings"] if got["embeddings"] is not None else []
+        for emb, meta in zip(embs, got["metadatas"] or [], strict=True):
+            key = (str(meta["article_id"]), int(cast(int, meta["sentence_index"])))
             cands[key].cos = float(np.dot(np.asarray(emb, dtype=np.float32), qvec))
