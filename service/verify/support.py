@@ -415,7 +415,7 @@ def compute_features(
     asked = set(given.stems) if given is not None else set()
     asked_numbers = {k for m in given.numbers for k in m.keys} if given is not None else set()
     asked_dates = set(given.words) if given is not None else set()
-    novel = [("w", c) for c in claim.content if c not in asked]
+    novel: list[tuple[str, Any]] = [("w", c) for c in claim.content if c not in asked]
     novel += [("n", m.keys) for m in claim.numbers if not m.keys & asked_numbers]
     novel += [("d", m.keys) for m in claim.dates if not m.keys & asked_dates]
     own_numbers = {k for ev in evidence for m in ev.numbers for k in m.keys}
