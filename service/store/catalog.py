@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from service.ingest.article import ProcessedArticle
+from service.store import sqlite
 
 _FTS_SCHEMA = """CREATE VIRTUAL TABLE IF NOT EXISTS sentence_fts USING fts5(
         text, title, article_id UNINDEXED, idx UNINDEXED, tokenize='porter unicode61')"""
@@ -136,11 +137,8 @@ class Catalog:
         self._lock = threading.RLock()
         # WAL: readers in every worker see the last committed state while one process writes;
         # the busy timeout makes a second writer wait for the first instead of failing.
-        self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=busy_timeout_s)
-        self._conn.row_factory = sqlite3.Row
-        self._conn.execute(f"PRAGMA busy_timeout={int(busy_timeout_s * 1000)}")
+        self._conn = sqlite.connect(path, timeout_s=busy_timeout_s, foreign_keys=True, any_thread=True)
         self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA foreign_keys=ON")
         self._conn.execute("PRAGMA synchronous=NORMAL")
         with self.transaction() as c:
             _migrate_fts(c)
@@ -152,14 +150,8 @@ class Catalog:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._conn
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
+        with self._lock, sqlite.transaction(self._conn) as conn:
+            yield conn
 
     @contextmanager
     def snapshot(self) -> Iterator[None]:
