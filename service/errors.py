@@ -28,10 +28,13 @@ class NewsdeskError(Exception):
     title: str = "Internal error"
     exit_code: int = 1
 
-    def __init__(self, detail: str, *, errors: list[FieldError] | None = None) -> None:
+    def __init__(self, detail: str, *, errors: list[FieldError] | None = None,
+                 retry_after: float | None = None) -> None:
         super().__init__(detail)
         self.detail = detail
         self.errors: list[FieldError] = errors or []
+        self.retry_after = retry_after
+        """Seconds until a retry may succeed (429, 503, 504): the Retry-After header."""
 
 
 class InvalidInput(NewsdeskError):
@@ -76,20 +79,12 @@ class UpstreamUnavailable(NewsdeskError):
     title = "Model backend unavailable"
     exit_code = 5
 
-    def __init__(self, detail: str, *, retry_after: float | None = None) -> None:
-        super().__init__(detail)
-        self.retry_after = retry_after
-
 
 class UpstreamTimeout(NewsdeskError):
     status = 504
     slug = "upstream-timeout"
     title = "Model backend timed out"
     exit_code = 5
-
-    def __init__(self, detail: str, *, retry_after: float | None = None) -> None:
-        super().__init__(detail)
-        self.retry_after = retry_after
 
 
 class Conflict(NewsdeskError):
@@ -100,11 +95,6 @@ class Conflict(NewsdeskError):
     slug = "conflict"
     title = "Conflict"
     exit_code = 7
-
-    def __init__(self, detail: str, *, errors: list[FieldError] | None = None,
-                 retry_after: float | None = None) -> None:
-        super().__init__(detail, errors=errors)
-        self.retry_after = retry_after
 
 
 class FetchFailed(NewsdeskError):
@@ -118,10 +108,9 @@ class FetchFailed(NewsdeskError):
 
     def __init__(self, kind: str, detail: str, *, http_status: int | None = None,
                  retry_after: float | None = None) -> None:
-        super().__init__(detail)
+        super().__init__(detail, retry_after=retry_after)
         self.kind = kind
         self.http_status = http_status
-        self.retry_after = retry_after
 
 
 class ConfigError(NewsdeskError):
@@ -158,9 +147,8 @@ class RateLimited(NewsdeskError):
     title = "Too many requests"
     exit_code = 5
 
-    def __init__(self, detail: str, *, retry_after: float) -> None:
-        super().__init__(detail)
-        self.retry_after = retry_after
+    def __init__(self, detail: str, *, retry_after: float) -> None:  # required here
+        super().__init__(detail, retry_after=retry_after)
 
 
 class Overloaded(NewsdeskError):
@@ -171,9 +159,8 @@ class Overloaded(NewsdeskError):
     title = "Service overloaded"
     exit_code = 5
 
-    def __init__(self, detail: str, *, retry_after: float) -> None:
-        super().__init__(detail)
-        self.retry_after = retry_after
+    def __init__(self, detail: str, *, retry_after: float) -> None:  # required here
+        super().__init__(detail, retry_after=retry_after)
 
 
 class StoreUnavailable(NewsdeskError):
@@ -185,8 +172,7 @@ class StoreUnavailable(NewsdeskError):
     exit_code = 5
 
     def __init__(self, detail: str, *, retry_after: float | None = 2.0) -> None:
-        super().__init__(detail)
-        self.retry_after = retry_after
+        super().__init__(detail, retry_after=retry_after)
 
 
 @dataclass

@@ -31,7 +31,7 @@ def problem(status: int, slug: str, title: str, detail: str, errors: list[FieldE
 
 def from_domain(exc: NewsdeskError) -> JSONResponse:
     headers = dict(getattr(exc, "headers", None) or {})  # e.g. WWW-Authenticate on 401
-    retry_after = getattr(exc, "retry_after", None)  # 429, 503 and 504 say when to come back
+    retry_after = exc.retry_after  # 429, 503 and 504 say when to come back
     if retry_after is not None:
         headers["Retry-After"] = str(max(1, math.ceil(retry_after)))
     return problem(exc.status, exc.slug, exc.title, exc.detail, exc.errors, headers or None)
