@@ -99,29 +99,21 @@ def render(res: dict[str, Any]) -> str:
              "median shown.", "",
              "| | " + " | ".join(f"briefing@{v}" for v in vs) + " |", "|---|" + "---|" * len(vs)]
 
-    def row(name: str, key: str) -> None:
-        lines.append(f"| {name} | " + " | ".join(str(r[v][key]) for v in vs) + " |")
-
-    row("seconds (median)", "median_s")
-    row("seconds per story", "s_per_story")
-    row("runs (s)", "seconds")
-    row("stories", "stories")
-    row("key points / perspectives", "key_points")
-    lines[-1] = "| key points / perspectives | " + " | ".join(
-        f"{r[v]['key_points']} / {r[v]['perspectives']}" for v in vs) + " |"
-    row("support of points, mean (min)", "support_mean")
-    lines[-1] = "| support of points and perspectives, mean (min) | " + " | ".join(
-        f"{r[v]['support_mean']} ({r[v]['support_min']})" for v in vs) + " |"
-    row("quote fidelity (citations)", "quote_fidelity")
-    lines[-1] = "| quote fidelity (citations) | " + " | ".join(
-        f"{r[v]['quote_fidelity']} ({r[v]['citations']})" for v in vs) + " |"
-    row("loaded words in points", "loaded_words")
-    row("attribution kept (points whose source attributes)", "attribution_kept")
-    row("contested pairs kept whole", "contested_complete")
-    row("headlines written by the model", "headlines_from_model")
-    row("prompt / completion tokens", "prompt_tokens")
-    lines[-1] = "| prompt / completion tokens | " + " | ".join(
-        f"{r[v]['prompt_tokens']} / {r[v]['completion_tokens']}" for v in vs) + " |"
+    rows: list[tuple[str, Any]] = [
+        ("seconds (median)", lambda x: x["median_s"]),
+        ("seconds per story", lambda x: x["s_per_story"]),
+        ("runs (s)", lambda x: x["seconds"]),
+        ("stories", lambda x: x["stories"]),
+        ("key points / perspectives", lambda x: f"{x['key_points']} / {x['perspectives']}"),
+        ("support of points and perspectives, mean (min)", lambda x: f"{x['support_mean']} ({x['support_min']})"),
+        ("quote fidelity (citations)", lambda x: f"{x['quote_fidelity']} ({x['citations']})"),
+        ("loaded words in points", lambda x: x["loaded_words"]),
+        ("attribution kept (points whose source attributes)", lambda x: x["attribution_kept"]),
+        ("contested pairs kept whole", lambda x: x["contested_complete"]),
+        ("headlines written by the model", lambda x: x["headlines_from_model"]),
+        ("prompt / completion tokens", lambda x: f"{x['prompt_tokens']} / {x['completion_tokens']}"),
+    ]
+    lines += [f"| {name} | " + " | ".join(str(cell(r[v])) for v in vs) + " |" for name, cell in rows]
     if len(vs) == 2:
         a, b = (r[v]["median_s"] for v in vs)
         lines += ["", f"{vs[0]} / {vs[1]} time: {a / max(b, 1e-9):.1f}× (target: a 4-story day ≤ 60 s)."]
