@@ -29,6 +29,8 @@ class Case:
     question: str = ""
     gold: Gold = field(default_factory=Gold)
     tags: tuple[str, ...] = ()
+    asked_at: str | None = None
+    """ISO date the question was asked (RealTimeQA's question date): the ask runs as of it."""
 
 
 @dataclass(slots=True)

@@ -145,6 +145,8 @@ def ask(
     source: Annotated[list[str] | None, typer.Option()] = None,
     article: Annotated[list[str] | None, typer.Option("--article", help="Restrict to these article ids.")] = None,
     flag_unsupported: Annotated[bool, typer.Option("--flag-unsupported")] = False,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="Answer as of this ISO date: nothing later is used, "
+                                              "and 'this week' counts back from it.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the API response shape.")] = False,
 ) -> None:
     """Answer a question with verified, numbered citations."""
@@ -153,7 +155,8 @@ def ask(
 
     filters = Filters(sources=tuple(source or ()), article_ids=tuple(article or ()),
                       since=parse_bound(since, "since"), until=parse_bound(until, "until", upper=True))
-    params = AskParams(question, filters, top_k, prompt_version, model, flag_unsupported)
+    params = AskParams(question, filters, top_k, prompt_version, model, flag_unsupported,
+                       as_of=parse_bound(as_of, "as_of"))
     with services() as svc:
         res = answer(svc, params)
     if as_json:
@@ -169,7 +172,9 @@ def ask(
         out.print(f"[{c.marker}] “{c.quote}”")
         out.print(f"    [dim]{c.hit.title} · {c.hit.source} · {date} · {c.hit.id}{support}[/]")
     took = res.timings.get("total_ms", 0)
-    out.print(f"[dim]{res.mode} · {res.backend}/{res.model} · {res.prompt} · {took:.0f} ms[/]")
+    p = res.period
+    window = f" · searched {p.first_day or 'up'} to {p.last_day}" if p is not None else ""
+    out.print(f"[dim]{res.mode} · {res.backend}/{res.model} · {res.prompt} · {took:.0f} ms{window}[/]")
 
 
 @app.command()

@@ -152,6 +152,20 @@ class AskRequest(Strict):
     stream: bool = False
     flag_unsupported: bool = Field(default=False,
                                    description="Keep unsupported sentences, flagged, instead of dropping them.")
+    as_of: str | None = Field(
+        default=None, max_length=40, examples=["2023-01-20"],
+        description="Answer as of this ISO date or datetime: nothing published after that day is used, and "
+                    "'this week', 'recently' and the like count back from it (default: now). Ignored for the "
+                    "window when filters.since or filters.until is given.")
+
+
+class PeriodOut(BaseModel):
+    """The publication window an answer searched: the question named a period ("this week",
+    "recently") or the request gave ``as_of``."""
+
+    since: str | None = Field(description="First day searched (ISO date); null when only as_of bounds it.")
+    until: str = Field(description="Last day searched (ISO date, inclusive).")
+    days: int | None = Field(description="How many days back the question's wording reaches; null if it names none.")
 
 
 class CitationOut(BaseModel):
@@ -219,6 +233,7 @@ class AskResponse(BaseModel):
     neutrality_fixes: dict[str, int] = Field(
         default_factory=dict, description="What verification changed to keep the answer neutral: "
         "attribution_restored, counterclaims_added, loaded_restated, duplicates_removed.")
+    period: PeriodOut | None = Field(default=None, description="The publication window searched, if any.")
 
 
 # --- summaries and briefings (issue 4) ------------------------------------------------------

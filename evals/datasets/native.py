@@ -8,7 +8,8 @@
      "gold_quotes": [{"article_id": "kursk", "quote": "exact sentence text"}],
      "forbidden": ["PWNED"]}
 
-``file`` is read relative to the repo root; ``text`` may be given instead.
+``file`` is read relative to the repo root; ``text`` may be given instead.  ``asked_at`` (an
+ISO date) runs the question as of that day, so "this year" means the year it was written in.
 """
 
 from __future__ import annotations
@@ -44,5 +45,6 @@ def load(path: Path) -> Dataset:
                         for q in row.get("gold_quotes", []))
         gold = Gold(answers=tuple(row.get("answers", [])), answerable=row.get("answerable"), support=support,
                     forbidden=tuple(row.get("forbidden", [])), reference=row.get("reference"))
-        cases.append(Case(row["id"], ids, row.get("question", ""), gold, tuple(row.get("tags", []))))
+        cases.append(Case(row["id"], ids, row.get("question", ""), gold, tuple(row.get("tags", [])),
+                          asked_at=row.get("asked_at")))
     return Dataset(cases, articles)

@@ -74,5 +74,6 @@ def load(path: Path) -> Dataset:
             add_article(articles, to_article(docs[doc_id]))
         cases.append(Case(q["question_id"], tuple(chosen), q["question_sentence"],
                           Gold(answers=tuple(q["answer_text"]), answerable=bool(holding)),
-                          tags=("answerable" if holding else "unanswerable",)))
+                          tags=("answerable" if holding else "unanswerable",),
+                          asked_at=_date(q.get("question_date"))))
     return Dataset(cases, articles, shared_corpus=True)

@@ -15,7 +15,16 @@ from service.deps import ServicesDep
 from service.errors import NewsdeskError
 from service.generation.answer import AnswerResult, AskParams, answer, answer_stream
 from service.generation.core import Citation
-from service.schemas import AnswerSentenceOut, AskRequest, AskResponse, CitationOut, EvidenceOut, FiltersIn
+from service.retrieval.question import Period
+from service.schemas import (
+    AnswerSentenceOut,
+    AskRequest,
+    AskResponse,
+    CitationOut,
+    EvidenceOut,
+    FiltersIn,
+    PeriodOut,
+)
 from service.store.catalog import Filters
 from service.timeutil import parse_bound
 
@@ -31,7 +40,14 @@ def to_filters(f: FiltersIn | None) -> Filters:
 
 def to_params(req: AskRequest) -> AskParams:
     return AskParams(question=req.question, filters=to_filters(req.filters), top_k=req.top_k,
-                     prompt_version=req.prompt_version, model=req.model, flag_unsupported=req.flag_unsupported)
+                     prompt_version=req.prompt_version, model=req.model, flag_unsupported=req.flag_unsupported,
+                     as_of=parse_bound(req.as_of, "as_of"))
+
+
+def period_model(p: Period | None) -> PeriodOut | None:
+    if p is None:
+        return None
+    return PeriodOut(since=p.first_day, until=p.last_day, days=p.days)
 
 
 def citations_out(res: AnswerResult) -> list[CitationOut]:
@@ -62,6 +78,7 @@ def to_response(res: AnswerResult) -> AskResponse:
         citations=citations_out(res), abstained=res.abstained, abstain_reason=res.abstain_reason,
         model=res.model, backend=res.backend, prompt=res.prompt, usage=res.usage, timings=res.timings,
         dropped_sentences=res.dropped, invalid_markers=res.invalid_markers, neutrality_fixes=res.neutrality_fixes,
+        period=period_model(res.period),
     )
 
 

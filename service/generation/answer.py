@@ -39,23 +39,26 @@ from service.generation.selection import sentence_vectors
 from service.llm.base import ChatBackend, ChatMessage, Completion
 from service.logs.calls import call_model, stream_model
 from service.prompts import PromptTemplate, load_prompt
-from service.retrieval.question import QuestionType, answer_type_match, question_type
+from service.retrieval.question import Period, QuestionType, answer_type_match, as_of_filters, question_type
 from service.retrieval.search import SentenceHit
 from service.runtime import Services
 from service.store.catalog import Filters
 from service.verify.citations import VerifiedSentence
 from service.verify.neutrality import ContestedPair, complete_pairs, enforce, find_contested_pairs, restate
 from service.verify.roles import role_conflicts
-from service.verify.support import answer_items, holds_items
+from service.verify.support import addresses, answer_items, holds_items
 
 CANDIDATES = 10
 """Retrieved sentences the model scores (evidence-first prompts)."""
-QUOTE_TOP = 3
-"""A sentence the draft cited is quoted only when it is among this many best candidates."""
+QUOTE_TOP = 5
+"""A sentence is quoted for the draft's answer only when it is among this many best candidates."""
 QUOTE_AT = 0.5
 """Quoted mode on the model's vote alone needs at least this probability for the chosen sentence ..."""
 QUOTE_NONE_BELOW = 0.2
 """... and "none of these" less than this.  Both picked on the dev sets (docs/selection.md)."""
+ON_TOPIC_WORDS = 2
+"""An answer's cited sentences, with their headlines, share at least this many of the question's
+content words, or it does not answer the question (:func:`service.verify.support.addresses`)."""
 ABSTAIN_TEXT = "The indexed sources do not answer this question."
 
 
@@ -67,6 +70,9 @@ class AskParams:
     prompt_version: str | None = None
     model: str | None = None
     flag_unsupported: bool = False
+    as_of: int | None = None
+    """When the question is asked (epoch seconds; ``None``: now).  Given, nothing published after
+    that day is used; "this week" and the like always count back from it."""
 
 
 @dataclass(slots=True)
@@ -87,6 +93,8 @@ class AnswerResult:
     invalid_markers: list[str] = field(default_factory=list)
     mode: str = "written"
     neutrality_fixes: dict[str, int] = field(default_factory=dict)
+    period: Period | None = None
+    """The publication window searched, when the question's wording or ``as_of`` set one."""
 
 
 def _ms(start: float) -> float:
@@ -105,6 +113,7 @@ class Prepared:
     selection: Selection | None = None
     writer: Evidence | None = None
     messages: list[ChatMessage] = field(default_factory=list)
+    period: Period | None = None
 
 
 def prepare(services: Services, params: AskParams) -> Prepared:
@@ -112,7 +121,8 @@ def prepare(services: Services, params: AskParams) -> Prepared:
     t0 = time.perf_counter()
     tpl = load_prompt("answer", params.prompt_version or services.settings.answer_prompt_version)
     k = max(params.top_k * 2, 12, CANDIDATES)
-    result = services.retriever.search(params.question, k=k, filters=params.filters)
+    filters, period = as_of_filters(params.filters, params.question, params.as_of, int(time.time()))
+    result = services.retriever.search(params.question, k=k, filters=filters)
     best = result.best_dense
     floor = services.settings.relevance_floor
     near = [h for h in result.sentences if h.dense is None or h.dense >= max(floor * 0.75, best - 0.35)]
@@ -120,7 +130,7 @@ def prepare(services: Services, params: AskParams) -> Prepared:
     vectors = sentence_vectors(services.catalog, services.retriever.sentences, services.embedder, pool)
     pairs = find_contested_pairs(pool, vectors) if pool else []
     timings = {"retrieve_ms": _ms(t0)}
-    return Prepared(params, tpl, result.sentences, best, pairs, timings, writer=Evidence(tuple(pool)))
+    return Prepared(params, tpl, result.sentences, best, pairs, timings, writer=Evidence(tuple(pool)), period=period)
 
 
 def below_floor(services: Services, prep: Prepared) -> bool:
@@ -175,7 +185,7 @@ def answer(services: Services, params: AskParams) -> AnswerResult:
     backend = services.backend(params.model)  # an unknown model is an error even when we abstain
     prep = prepare(services, params)
     if below_floor(services, prep):
-        return _abstain(services, prep, "no indexed sentence is relevant enough to the question", t0)
+        return _abstain(services, prep, _nothing_relevant(prep), t0)
     choose(services, backend, prep)
     t1 = time.perf_counter()
     completion = call_model(backend, prep.messages, log=services.call_log, prompt_name=prep.tpl.name,
@@ -191,7 +201,7 @@ def answer_stream(services: Services, params: AskParams) -> Iterator[str | Answe
     backend = services.backend(params.model)
     prep = prepare(services, params)
     if below_floor(services, prep):
-        yield _abstain(services, prep, "no indexed sentence is relevant enough to the question", t0)
+        yield _abstain(services, prep, _nothing_relevant(prep), t0)
         return
     choose(services, backend, prep)
     t1 = time.perf_counter()
@@ -210,6 +220,14 @@ def answer_stream(services: Services, params: AskParams) -> Iterator[str | Answe
     yield finish(services, prep, completion, t0)
 
 
+def _nothing_relevant(prep: Prepared) -> str:
+    p = prep.period
+    if p is None or p.since is None:
+        return "no indexed sentence is relevant enough to the question"
+    return (f"no indexed sentence published from {p.first_day} to {p.last_day} (the period the question "
+            "asks about) is relevant enough to it")
+
+
 def _ids(prep: Prepared) -> list[str]:
     return prep.writer.ids if prep.writer is not None else []
 
@@ -221,15 +239,24 @@ def finish(services: Services, prep: Prepared, completion: Completion, t0: float
     question = " ".join(prep.params.question.split())
     gen = verify_completion(services, prep.writer, completion, question=question,
                             keep_flagged=prep.params.flag_unsupported)
-    kept = [v for v in gen.verified if not v.flagged]
     usage = {"prompt_tokens": completion.usage.prompt_tokens, "completion_tokens": completion.usage.completion_tokens}
+
+    def on_topic(sentences: list[VerifiedSentence]) -> bool:
+        cited = {h.id: h for v in sentences for h in v.citations}.values()
+        return addresses(question, [t for h in cited for t in (h.text, h.title or "")], ON_TOPIC_WORDS)
+
     mode = "written"
+    kept = [v for v in gen.verified if not v.flagged]
+    if kept and not on_topic(kept):
+        kept = []  # verified, but about something else: a quote may still answer
     if kept:
         kept, fixes = enforce(kept, prep.pairs, services.checker)
     else:
         quoted = quote_fallback(services, prep, gen)
-        if not quoted:
+        if not quoted or not on_topic(quoted):
+            off_topic = bool(quoted) or any(not v.flagged for v in gen.verified)
             reason = ("the model said the sources do not answer the question" if gen.draft.abstained
+                      else "the sentences that verified are about something else than the question" if off_topic
                       else "no sentence of the draft answer was supported by the cited sources")
             res = _abstain(services, prep, reason, t0, model=completion.model, backend=completion.backend,
                            usage=usage)
@@ -249,7 +276,7 @@ def finish(services: Services, prep: Prepared, completion: Completion, t0: float
                         completion.backend, prep.tpl.ref, usage, prep.timings,
                         dropped=len(gen.draft.sentences) - len([v for v in gen.verified if not v.flagged]),
                         invalid_markers=gen.draft.invalid_markers, mode=mode,
-                        neutrality_fixes={k: v for k, v in fixes.items() if v})
+                        neutrality_fixes={k: v for k, v in fixes.items() if v}, period=prep.period)
 
 
 def quote_fallback(services: Services, prep: Prepared, gen: Generated) -> list[VerifiedSentence]:
@@ -257,9 +284,11 @@ def quote_fallback(services: Services, prep: Prepared, gen: Generated) -> list[V
     the answer with some confidence.  Two ways to be confident:
 
     1. the model's draft named an answer (numbers, dates, names the question does not give) and
-       cited a sentence that states all of it, and that sentence is among the best
-       :data:`QUOTE_TOP` candidates -- the draft pointed at the right sentence but paraphrased
-       it beyond what verifies, or restated the question around it;
+       a sentence among the best :data:`QUOTE_TOP` candidates states all of it (the best-ranked
+       such sentence, whichever one the draft cited).  The draft paraphrased beyond what verifies,
+       restated the question around its answer, or cited the first hop of a multi-hop chain
+       ("He played for the Tunisian national team [S1]") for what the second hop states ("They
+       qualified for their first World Cup in 1978");
     2. the model's own vote: the chosen sentence has at least :data:`QUOTE_AT` and "none of
        these" less than :data:`QUOTE_NONE_BELOW`.
 
@@ -279,14 +308,14 @@ def quote_fallback(services: Services, prep: Prepared, gen: Generated) -> list[V
     sel = prep.selection
     ranked = ([sel.candidates.hits[i] for i in sorted(range(len(sel.scores)), key=lambda i: -sel.scores[i])]
               if sel is not None else sorted(shown.values(), key=lambda h: -h.score))
-    top = {h.id for h in ranked[:QUOTE_TOP]}
+    near = ranked[:QUOTE_TOP]
     for s in gen.draft.sentences:
         items = answer_items(s.text, question)
-        if qtype is not QuestionType.OTHER and not answer_type_match(qtype, " ".join(" ".join(i) for i in items)):
-            continue  # a "how many" draft that names no number named no answer
-        for m in s.markers:
-            hit = shown.get(m)
-            if items and hit is not None and hit.id in top and fits(hit) and holds_items(hit.text, items):
+        if not items or (qtype is not QuestionType.OTHER
+                         and not answer_type_match(qtype, " ".join(" ".join(i) for i in items))):
+            continue  # no answer named (a "how many" draft that names no number named none)
+        for hit in near:
+            if fits(hit) and holds_items(hit.text, items):
                 return restate([hit], services.checker)
     if sel is not None and sel.model is not None and sel.hits:
         confident = (sel.top_model_prob or 0.0) >= QUOTE_AT and (sel.none or 0.0) < QUOTE_NONE_BELOW
@@ -325,4 +354,5 @@ def _abstain(services: Services, prep: Prepared, reason: str, t0: float, *, mode
     return AnswerResult(
         ABSTAIN_TEXT, [], [], True, reason, _evidence(services, prep, limit=5), model or "none", backend or "none",
         prep.tpl.ref, usage or {"prompt_tokens": 0, "completion_tokens": 0}, prep.timings, mode="abstained",
+        period=prep.period,
     )

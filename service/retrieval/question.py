@@ -9,7 +9,11 @@ matched on the question's first words, and surface checks on the sentence.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from enum import Enum
+
+from service.store.catalog import Filters
 
 
 class QuestionType(Enum):
@@ -51,3 +55,67 @@ def answer_type_match(qtype: QuestionType, sentence: str) -> bool:
     if qtype is QuestionType.DATE:
         return _HAS_DATE.search(sentence) is not None
     return False
+
+
+# --- the period a question asks about -------------------------------------------------------
+
+_DAY = 86_400
+_PERIODS: tuple[tuple[re.Pattern[str], int], ...] = tuple((re.compile(p, re.IGNORECASE), days) for p, days in (
+    (r"\b(?:today|tonight|this (?:morning|afternoon|evening))\b", 1),
+    (r"\byesterday\b", 2),
+    (r"\b(?:this|last|past) weekend\b|\bthis past weekend\b", 7),
+    (r"\b(?:this|the past|this past) week\b", 7),
+    (r"\blast week\b", 14),
+    (r"\b(?:this|the past|this past) month\b", 31),
+    (r"\blast month\b", 62),
+    (r"\brecent(?:ly)?\b|\bin recent (?:days|weeks)\b", 31),
+    (r"\b(?:this|the past) year\b", 366),
+))
+"""Wording that ties a question to the days before it is asked, and how many days it reaches back
+(a little generous: "this week" asked on a Monday still means last week's news)."""
+
+
+def period_days(question: str) -> int | None:
+    """How many days before the asking date the question is about, if its wording says ("this
+    week", "yesterday", "recently"); the narrowest match wins."""
+    days = [d for pattern, d in _PERIODS if pattern.search(question)]
+    return min(days) if days else None
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    """The publication window a question was read against (epoch seconds, ``until`` exclusive)."""
+
+    since: int | None
+    until: int
+    days: int | None
+    """How far back the question's own wording reaches; ``None`` when it says nothing of time."""
+
+    @property
+    def first_day(self) -> str | None:
+        return _iso_day(self.since) if self.since is not None else None
+
+    @property
+    def last_day(self) -> str:
+        return _iso_day(self.until - 1)
+
+
+def _iso_day(epoch: int) -> str:
+    return datetime.fromtimestamp(epoch, UTC).date().isoformat()
+
+
+def as_of_filters(filters: Filters, question: str, as_of: int | None, now: int) -> tuple[Filters, Period | None]:
+    """``filters`` for a question asked at ``as_of`` (epoch seconds; ``None``: ``now``).
+
+    Asked as of a date, nothing published after that day is used.  A question that names its
+    period ("this week", "recently") searches only the articles of that period, which leaves
+    out undated ones.  Date bounds the caller set are kept as they are.
+    """
+    if filters.since is not None or filters.until is not None:
+        return filters, None
+    days = period_days(question)
+    if as_of is None and days is None:
+        return filters, None
+    until = ((as_of if as_of is not None else now) // _DAY + 1) * _DAY
+    since = until - (days + 1) * _DAY if days is not None else None
+    return replace(filters, since=since, until=until), Period(since, until, days)

@@ -364,6 +364,20 @@ def answer_items(claim: str, question: str) -> list[frozenset[str]]:
     return out
 
 
+def addresses(question: str, texts: Sequence[str], need: int) -> bool:
+    """Whether ``texts`` share at least ``need`` of the question's content words (stemmed; all of
+    them when the question has fewer).  A sentence can be true and cited exactly, yet be about
+    something else ("The Roman Catholic Church has about 1.3 billion members" for "Which UK
+    religious group reported a 200% rise in membership?"): such an answer does not answer."""
+    asked = set(analyze(question).content)
+    seen: set[str] = set()
+    for t in texts:
+        a = analyze(t)
+        seen.update(a.stems)
+        seen.update(a.words)
+    return len(asked & seen) >= min(need, len(asked))
+
+
 def holds_items(text: str, items: Sequence[frozenset[str]]) -> bool:
     """Whether ``text`` states every one of ``items`` (number keys, month/weekday names, name tokens)."""
     t = analyze(text)

@@ -68,6 +68,7 @@ def test_bad_requests_are_problem_json_naming_the_field(client: TestClient) -> N
         ({"question": "x", "prompt_version": "latest"}, "body.prompt_version"),
         ({"question": "x", "surprise": 1}, "body.surprise"),
         ({"question": "x", "filters": {"since": "2023-02-30"}}, "filters.since"),
+        ({"question": "x", "as_of": "last tuesday"}, "as_of"),
         ({"question": "x", "prompt_version": "v99"}, "prompt_version"),
         ({"question": "x", "model": "nope"}, "model"),
     ]
@@ -91,3 +92,29 @@ def test_upstream_timeout_is_504(client: TestClient, seed_text: str) -> None:
     fake(client).push_error(UpstreamTimeout("no answer in 120 s"))
     r = client.post("/v1/ask", json={"question": TROOPS_Q, "model": "fake"})
     assert r.status_code == 504 and r.headers["content-type"].startswith("application/problem+json")
+
+
+def test_the_questions_period_counts_back_from_as_of(client: TestClient, seed_text: str) -> None:
+    seed(client, seed_text)  # published 2025-04-28
+    q = "How many troops did North Korea send to Russia this week?"
+    late = client.post("/v1/ask", json={"question": q, "model": "fake", "as_of": "2026-01-15"}).json()
+    assert late["period"] == {"since": "2026-01-08", "until": "2026-01-15", "days": 7}
+    assert late["abstained"] and late["citations"] == [] and late["evidence"] == []
+    assert "from 2026-01-08 to 2026-01-15" in late["abstain_reason"]
+    assert fake(client).calls == []  # nothing in that week: no model call
+    then = client.post("/v1/ask", json={"question": q, "model": "fake", "as_of": "2025-04-29"}).json()
+    assert then["period"] == {"since": "2025-04-22", "until": "2025-04-29", "days": 7}
+    assert then["evidence"] and all(e["published_at"][:10] == "2025-04-28" for e in then["evidence"])
+    # an explicit date filter is the caller's own window: the question's wording does not narrow it
+    kept = client.post("/v1/ask", json={"question": q, "model": "fake", "as_of": "2026-01-15",
+                                        "filters": {"since": "2025-01-01"}}).json()
+    assert kept["period"] is None and kept["evidence"]
+
+
+def test_as_of_alone_leaves_out_what_was_published_later(client: TestClient, seed_text: str) -> None:
+    seed(client, seed_text)
+    before = client.post("/v1/ask", json={"question": TROOPS_Q, "model": "fake", "as_of": "2025-04-27"}).json()
+    assert before["period"] == {"since": None, "until": "2025-04-27", "days": None}
+    assert before["abstained"] and before["evidence"] == []
+    plain = client.post("/v1/ask", json={"question": TROOPS_Q, "model": "fake"}).json()
+    assert plain["period"] is None and plain["evidence"]

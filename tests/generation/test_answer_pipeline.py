@@ -167,6 +167,21 @@ def test_no_quote_when_the_cited_sentence_does_not_state_the_named_answer(seeded
     assert res.mode == "abstained" and res.citations == []
 
 
+def test_quoted_mode_finds_the_top_sentence_that_states_the_answer_the_draft_cited_elsewhere(
+        seeded: Services) -> None:
+    # Multi-hop drafts often cite the first hop for what a second sentence states: the draft's
+    # answer (10,000-12,000) is quoted from the best-ranked candidate that holds it.
+    prep = prepare(seeded, AskParams(TROOPS_Q))
+    choose(seeded, fake(seeded), prep)
+    assert prep.writer is not None
+    other = next((m, h) for m, h in prep.writer.by_marker().items() if "10,000-12,000" not in h.text)
+    fake(seeded).push(f"Russia deployed 10,000-12,000 troops to North Korea. [{other[0]}]")
+    res = answer(seeded, AskParams(TROOPS_Q, model="fake"))
+    assert res.mode == "quoted"
+    (cite,) = res.citations
+    assert "10,000-12,000" in cite.quote and cite.hit.id != other[1].id
+
+
 def test_quoted_mode_from_the_models_confident_vote(seeded: Services) -> None:
     backend = fake(seeded)
     prep = prepare(seeded, AskParams(TROOPS_Q))
@@ -227,3 +242,20 @@ def test_an_unattributed_contested_claim_is_restated_with_its_counterclaim(seede
     assert any("Russia said" in q for q in quotes) and any("have denied" in q for q in quotes)
     assert res.neutrality_fixes.get("counterclaims_added", 0) + res.neutrality_fixes.get(
         "attribution_restored", 0) >= 1
+
+
+def test_a_verified_answer_about_something_else_abstains(services: Services) -> None:
+    services.store.ingest(ArticleInput(
+        id="church", title="Church figures", source="Example Wire", published_at="2023-01-10",
+        text="The Roman Catholic Church has about 1.3 billion members worldwide. "
+             "Religious groups in the UK publish membership figures every year."))
+    q = "Which UK religious group has reported a 200% increase in membership?"
+    prep = prepare(services, AskParams(q))
+    choose(services, fake(services), prep)
+    m = _marker_of(prep.writer, "Roman Catholic")
+    fake(services).push(f"The Roman Catholic Church has about 1.3 billion members worldwide. [{m}]")
+    res = answer(services, AskParams(q, model="fake", flag_unsupported=True))
+    # true and exactly cited, but it names no UK group and no increase: it does not answer
+    assert res.sentences and all(not v.flagged for v, _ in res.sentences)
+    assert res.mode == "abstained" and res.citations == []
+    assert res.abstain_reason == "the sentences that verified are about something else than the question"

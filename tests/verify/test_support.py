@@ -194,3 +194,13 @@ def test_a_multi_hop_claim_rests_on_the_union_of_the_sentences_it_needs(checker:
     assert not v.flagged and [h.index for h in v.citations] == [0, 2] and v.reattributed
     alone = checker.score(draft.sentences[0].text, [texts[2]])
     assert "Toledo Ohio" in alone.missing and not alone.supported
+
+
+def test_addresses_needs_the_questions_content_words() -> None:
+    from service.verify.support import addresses
+
+    q = "Which UK religious group has reported a 200% increase in membership?"
+    assert not addresses(q, ["The Roman Catholic Church has about 1.3 billion members worldwide."], 2)
+    assert addresses(q, ["The Global Order of Satan said its UK membership rose 200%.", "Satanists"], 2)
+    # a headline counts as context, and a question with one content word needs only that one
+    assert addresses("Who is Biden?", ["He was sworn in on Friday.", "Biden takes office"], 2)

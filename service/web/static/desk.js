@@ -273,7 +273,9 @@
       parts.push(text, sourcesList(r.citations));
     }
     const ms = r.timings && typeof r.timings.total_ms === "number" ? ` · ${Math.round(r.timings.total_ms)} ms` : "";
-    parts.push(el("p", { class: "meta", text: `${r.backend}/${r.model} · ${r.prompt}${ms}` }));
+    const p = r.period;
+    const period = p ? ` · searched articles ${p.since ? `from ${p.since} ` : ""}up to ${p.until}` : "";
+    parts.push(el("p", { class: "meta", text: `${r.backend}/${r.model} · ${r.prompt}${ms}${period}` }));
     answer.replaceChildren(...parts);
     setState(r.mode || (r.abstained ? "abstained" : "written"), false);
   }
