@@ -168,6 +168,17 @@ class PeriodOut(BaseModel):
     days: int | None = Field(description="How many days back the question's wording reaches; null if it names none.")
 
 
+class ShortAnswerOut(BaseModel):
+    """The words of a cited sentence that are the answer, e.g. "10,000-12,000"."""
+
+    text: str = Field(description="Exactly article.text[start:end].")
+    marker: int = Field(description="The citation [n] whose sentence holds it.")
+    sentence_id: str
+    article_id: str
+    start: int
+    end: int
+
+
 class CitationOut(BaseModel):
     marker: int
     sentence_id: str
@@ -233,6 +244,9 @@ class AskResponse(BaseModel):
     neutrality_fixes: dict[str, int] = Field(
         default_factory=dict, description="What verification changed to keep the answer neutral: "
         "attribution_restored, counterclaims_added, loaded_restated, duplicates_removed.")
+    short_answer: ShortAnswerOut | None = Field(
+        default=None, description="The answer's key phrase (a name, number or date) as it stands in a cited "
+        "sentence; null when the answer adds none, or abstained.")
     period: PeriodOut | None = Field(default=None, description="The publication window searched, if any.")
 
 

@@ -22,6 +22,8 @@ def _m(name: str, description: str, *, field: str | None = None, stat: str = "me
 METRICS: dict[str, MetricInfo] = {m.name: m for m in [
     _m("em", "answer exact match (SQuAD normalisation)"),
     _m("f1", "answer token F1 (SQuAD normalisation)"),
+    _m("short_em", "short answer exact match: the answer's key phrase where it has one, else the answer"),
+    _m("short_f1", "short answer token F1: the answer's key phrase where it has one, else the answer"),
     _m("answer_contains", "gold answer text occurs in the answer (answerable cases)"),
     _m("draft_f1", "token F1 of the model's draft, before verification dropped anything"),
     _m("draft_contains", "gold answer text occurs in the model's draft (before verification)"),

@@ -49,6 +49,7 @@ def run_case(ctx: TaskContext, case: Case, variant: Variant) -> dict[str, Any]:
         "citations": [{"sentence_id": h.id, "title": h.title, "quote": quotes.get(h.id, h.text)}
                       for h in dict((h.id, h) for v, _ in kept for h in v.citations).values()],
         "mode": res.mode,
+        "short_answer": res.short_answer.text if res.short_answer is not None else None,
         "evidence": [c.hit.id for c in res.evidence],
         "backend": res.backend,
         "model_name": res.model,
@@ -77,6 +78,9 @@ def quote_fidelity(ctx: TaskContext, res: AnswerResult) -> float:
             texts[c.hit.article_id] = art["text"] if art else ""
         if texts[c.hit.article_id][c.hit.start:c.hit.end] != c.quote:
             return 0.0
+    span = res.short_answer
+    if span is not None and texts.get(span.hit.article_id, "")[span.start:span.end] != span.text:
+        return 0.0
     return 1.0
 
 
@@ -95,6 +99,8 @@ def score(ctx: TaskContext, case: Case, res: AnswerResult, kept: list[VerifiedSe
         m.update(em=exact_match(text, gold.answers), f1=token_f1(text, gold.answers),
                  answer_contains=contains_answer(text, gold.answers),
                  draft_f1=token_f1(said, gold.answers), draft_contains=contains_answer(said, gold.answers))
+        short = res.short_answer.text if res.short_answer is not None and kept else text
+        m.update(short_em=exact_match(short, gold.answers), short_f1=token_f1(short, gold.answers))
     if gold.support:
         prf = support_prf([Span(h.article_id, h.start, h.end) for v in kept for h in v.citations], gold.support)
         m.update(citation_precision=prf.precision, citation_recall=prf.recall, citation_f1=prf.f1)

@@ -24,6 +24,7 @@ from service.schemas import (
     EvidenceOut,
     FiltersIn,
     PeriodOut,
+    ShortAnswerOut,
 )
 from service.store.catalog import Filters
 from service.timeutil import parse_bound
@@ -42,6 +43,15 @@ def to_params(req: AskRequest) -> AskParams:
     return AskParams(question=req.question, filters=to_filters(req.filters), top_k=req.top_k,
                      prompt_version=req.prompt_version, model=req.model, flag_unsupported=req.flag_unsupported,
                      as_of=parse_bound(req.as_of, "as_of"))
+
+
+def short_model(res: AnswerResult) -> ShortAnswerOut | None:
+    span = res.short_answer
+    marker = next((c.marker for c in res.citations if span is not None and c.hit.id == span.hit.id), None)
+    if span is None or marker is None:
+        return None
+    return ShortAnswerOut(text=span.text, marker=marker, sentence_id=span.hit.id, article_id=span.hit.article_id,
+                          start=span.start, end=span.end)
 
 
 def period_model(p: Period | None) -> PeriodOut | None:
@@ -78,7 +88,7 @@ def to_response(res: AnswerResult) -> AskResponse:
         citations=citations_out(res), abstained=res.abstained, abstain_reason=res.abstain_reason,
         model=res.model, backend=res.backend, prompt=res.prompt, usage=res.usage, timings=res.timings,
         dropped_sentences=res.dropped, invalid_markers=res.invalid_markers, neutrality_fixes=res.neutrality_fixes,
-        period=period_model(res.period),
+        period=period_model(res.period), short_answer=short_model(res),
     )
 
 

@@ -46,6 +46,7 @@ from service.store.catalog import Filters
 from service.verify.citations import VerifiedSentence
 from service.verify.neutrality import ContestedPair, complete_pairs, enforce, find_contested_pairs, restate
 from service.verify.roles import role_conflicts
+from service.verify.span import AnswerSpan, locate_answer
 from service.verify.support import addresses, answer_items, holds_items
 
 CANDIDATES = 10
@@ -95,6 +96,8 @@ class AnswerResult:
     neutrality_fixes: dict[str, int] = field(default_factory=dict)
     period: Period | None = None
     """The publication window searched, when the question's wording or ``as_of`` set one."""
+    short_answer: AnswerSpan | None = None
+    """The words of a cited sentence that are the answer ("1978"), when the answer adds one."""
 
 
 def _ms(start: float) -> float:
@@ -267,6 +270,10 @@ def finish(services: Services, prep: Prepared, completion: Completion, t0: float
             return res
         mode = "quoted"
         kept, fixes = enforce(quoted, prep.pairs, services.checker)
+    # the answer's own words for what it adds to the question, found in a sentence it cites
+    claims = [v.text for v in kept] if mode == "written" else [s.text for s in gen.draft.sentences]
+    span = locate_answer(question, claims, list({h.id: h for v in kept for h in v.citations}.values()))
+    if mode == "quoted":
         kept = [frame_quote(v) for v in kept]
     shown = kept + ([v for v in gen.verified if v.flagged] if prep.params.flag_unsupported else [])
     numbered, citations, text = number_citations(services, shown)
@@ -276,7 +283,8 @@ def finish(services: Services, prep: Prepared, completion: Completion, t0: float
                         completion.backend, prep.tpl.ref, usage, prep.timings,
                         dropped=len(gen.draft.sentences) - len([v for v in gen.verified if not v.flagged]),
                         invalid_markers=gen.draft.invalid_markers, mode=mode,
-                        neutrality_fixes={k: v for k, v in fixes.items() if v}, period=prep.period)
+                        neutrality_fixes={k: v for k, v in fixes.items() if v}, period=prep.period,
+                        short_answer=span)
 
 
 def quote_fallback(services: Services, prep: Prepared, gen: Generated) -> list[VerifiedSentence]:

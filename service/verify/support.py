@@ -353,15 +353,24 @@ def _found(kind: str, item: Any, stems: set[str], numbers: set[str], dates: set[
     return bool(item & (numbers if kind == "n" else dates))
 
 
-def answer_items(claim: str, question: str) -> list[frozenset[str]]:
-    """The numbers, dates and names a claim adds to its question (the answer it gives), as key sets."""
+def _added(claim: str, question: str) -> list[tuple[str, _Mention]]:
     c, q = analyze(claim), analyze(question)
     q_numbers = {k for m in q.numbers for k in m.keys}
     q_words = set(q.words) | set(q.stems)
-    out = [m.keys for m in c.numbers if not m.keys & q_numbers]
-    out += [m.keys for m in c.dates if not m.keys & q_words]
-    out += [m.keys for m in c.names if not all(t in q_words or stem(t) in q_words for t in m.keys)]
+    out = [("number", m) for m in c.numbers if not m.keys & q_numbers]
+    out += [("date", m) for m in c.dates if not m.keys & q_words]
+    out += [("name", m) for m in c.names if not all(t in q_words or stem(t) in q_words for t in m.keys)]
     return out
+
+
+def answer_items(claim: str, question: str) -> list[frozenset[str]]:
+    """The numbers, dates and names a claim adds to its question (the answer it gives), as key sets."""
+    return [m.keys for _, m in _added(claim, question)]
+
+
+def answer_mentions(claim: str, question: str) -> list[tuple[str, str]]:
+    """The same items as (kind, surface) pairs: ``("number", "1978")``, ``("name", "Creature Comforts")``."""
+    return [(kind, m.surface) for kind, m in _added(claim, question)]
 
 
 def addresses(question: str, texts: Sequence[str], need: int) -> bool:

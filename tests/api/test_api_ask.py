@@ -118,3 +118,16 @@ def test_as_of_alone_leaves_out_what_was_published_later(client: TestClient, see
     assert before["abstained"] and before["evidence"] == []
     plain = client.post("/v1/ask", json={"question": TROOPS_Q, "model": "fake"}).json()
     assert plain["period"] is None and plain["evidence"]
+
+
+def test_the_short_answer_is_the_cited_sentences_own_words(client: TestClient, seed_text: str) -> None:
+    seed(client, seed_text)
+    # no marker: verification attributes the sentence to the one that supports it
+    fake(client).push("Intelligence officials said North Korea deployed 10,000-12,000 troops to Russia.")
+    body = client.post("/v1/ask", json={"question": TROOPS_Q, "model": "fake"}).json()
+    short = body["short_answer"]
+    assert short is not None and short["text"] == "10,000-12,000"
+    text = client.get(f"/v1/articles/{short['article_id']}").json()["text"]
+    assert text[short["start"]:short["end"]] == "10,000-12,000"
+    cited = next(c for c in body["citations"] if c["marker"] == short["marker"])
+    assert cited["sentence_id"] == short["sentence_id"] and cited["start"] <= short["start"] < cited["end"]

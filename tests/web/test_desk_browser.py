@@ -66,6 +66,10 @@ def test_ask_then_a_marker_opens_its_sentence_highlighted_by_its_offsets(page: P
         body = api.post("/v1/ask", json={"question": TROOPS_Q}).json()
     cited = next(c for c in body["citations"] if c["marker"] == 1)
     assert sentence_id == cited["sentence_id"] and marker.get_attribute("data-quote") == cited["quote"]
+    short = body["short_answer"]
+    expect(page.locator("#answer .short-answer strong")).to_have_count(1 if short else 0)
+    if short:
+        expect(page.locator("#answer .short-answer strong")).to_have_text(short["text"])
 
     # hover: the quote, the outlet, the date and the support score
     marker.hover()

@@ -264,6 +264,10 @@
       } else {
         parts.push(el("p", { class: "mode", text: "Answer" }));
       }
+      const short = r.short_answer;
+      if (short && byMarker.has(short.marker)) {
+        parts.push(el("p", { class: "short-answer" }, el("strong", { text: short.text }), " ", markerFor(byMarker.get(short.marker))));
+      }
       const text = el("p", { class: "answer-text" });
       r.sentences.forEach((s, i) => {
         if (i) text.append(" ");

@@ -1,0 +1,40 @@
+"""The short answer: what an answer adds to its question, found verbatim in a cited sentence."""
+
+from __future__ import annotations
+
+import pytest
+
+from service.retrieval.search import SentenceHit
+from service.verify.span import locate_answer
+
+
+def hit(text: str, start: int = 100) -> SentenceHit:
+    return SentenceHit("a", 0, text, start, start + len(text), "T", None, "src", None, 1.0, None, None)
+
+
+@pytest.mark.parametrize(("question", "claim", "sentence", "short"), [
+    ("Sadok Sassi played for a national team that made its first World Cup in what year?",
+     "Sadok Sassi played for a national team that made its first World Cup in 1978.",
+     "They have qualified for four FIFA World Cups, the first one in 1978, but never left the group.", "1978"),
+    ("When was the Argentine footballer born?", "Mauricio Pochettino was born on 2 March 1972.",
+     "Mauricio Roberto Pochettino (born 2 March 1972) is an Argentine manager.", "2 March 1972"),
+    ("How many troops did North Korea send, according to intelligence officials?",
+     "Intelligence officials said North Korea deployed 10,000-12,000 troops.",
+     "Officials have said North Korea deployed 10,000-12,000 troops to Russia last fall.", "10,000-12,000"),
+    ("How much was Beyonce reportedly paid for the show?", "Beyonce was paid $24m.",
+     "The singer was reportedly paid $24m for the one-hour show.", "$24m"),
+    ("What animation comedy did the creator of Wallace and Gromit also create?",
+     "He also created Creature Comforts.", "Creature Comforts is a stop motion clay animation comedy.",
+     "Creature Comforts"),
+])
+def test_the_answer_phrase_is_found_with_exact_offsets(question: str, claim: str, sentence: str, short: str) -> None:
+    h = hit(sentence)
+    span = locate_answer(question, [claim], [hit("Nothing relevant here."), h])
+    assert span is not None and span.text == short and span.hit is h
+    assert sentence[span.start - h.start:span.end - h.start] == short
+
+
+def test_no_short_answer_when_the_claim_adds_nothing_or_the_sentence_lacks_it() -> None:
+    q = "Did Russia retake Kursk?"
+    assert locate_answer(q, ["Russia said it retook Kursk."], [hit("Russia said it retook Kursk.")]) is None
+    assert locate_answer("Who won?", ["Jane Doe won."], [hit("The race ended on Sunday.")]) is None
