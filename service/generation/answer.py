@@ -47,7 +47,7 @@ from service.verify.citations import VerifiedSentence
 from service.verify.neutrality import ContestedPair, complete_pairs, enforce, find_contested_pairs, restate
 from service.verify.roles import role_conflicts
 from service.verify.span import AnswerSpan, locate_answer
-from service.verify.support import addresses, answer_items, holds_items
+from service.verify.support import addresses, answer_items, fragment_items, holds_items
 
 CANDIDATES = 10
 """Retrieved sentences the model scores (evidence-first prompts)."""
@@ -130,6 +130,9 @@ def prepare(services: Services, params: AskParams) -> Prepared:
     floor = services.settings.relevance_floor
     near = [h for h in result.sentences if h.dense is None or h.dense >= max(floor * 0.75, best - 0.35)]
     pool = near[: CANDIDATES if tpl.select else params.top_k]
+    if pool and tpl.select:  # evidence-first prompts see the second hop too
+        pool = services.retriever.second_hop(params.question, near, k=CANDIDATES, filters=filters,
+                                             min_dense=floor * 0.75)
     vectors = sentence_vectors(services.catalog, services.retriever.sentences, services.embedder, pool)
     pairs = find_contested_pairs(pool, vectors) if pool else []
     timings = {"retrieve_ms": _ms(t0)}
@@ -318,7 +321,7 @@ def quote_fallback(services: Services, prep: Prepared, gen: Generated) -> list[V
               if sel is not None else sorted(shown.values(), key=lambda h: -h.score))
     near = ranked[:QUOTE_TOP]
     for s in gen.draft.sentences:
-        items = answer_items(s.text, question)
+        items = answer_items(s.text, question) or fragment_items(s.text, question)
         if not items or (qtype is not QuestionType.OTHER
                          and not answer_type_match(qtype, " ".join(" ".join(i) for i in items))):
             continue  # no answer named (a "how many" draft that names no number named none)

@@ -41,10 +41,17 @@ _HAS_DATE = re.compile(
     re.IGNORECASE)
 
 
+_NUMBER_INSIDE = re.compile(r"\bhow (?:many|much)\b", re.IGNORECASE)
+_DATE_INSIDE = re.compile(r"\b(?:in|on|by|since|until) (?:what|which) (?:year|date|day|month|decade|century)\b|"
+                          r"\bwhen\s*\?\s*$", re.IGNORECASE)
+"""The same asked mid-sentence, as quiz-style questions do ("...founded in what year?", "paid how
+much to perform?", "...since when?")."""
+
+
 def question_type(question: str) -> QuestionType:
-    if _NUMBER_Q.search(question):
+    if _NUMBER_Q.search(question) or _NUMBER_INSIDE.search(question):
         return QuestionType.NUMBER
-    if _DATE_Q.search(question):
+    if _DATE_Q.search(question) or _DATE_INSIDE.search(question):
         return QuestionType.DATE
     return QuestionType.OTHER
 

@@ -368,6 +368,20 @@ def answer_items(claim: str, question: str) -> list[frozenset[str]]:
     return [m.keys for _, m in _added(claim, question)]
 
 
+FRAGMENT_WORDS = 3
+"""A reply of at most this many content words is a bare answer ("eggs", "the Apollo Theater")."""
+
+
+def fragment_items(claim: str, question: str) -> list[frozenset[str]]:
+    """A bare answer's own content words that the question does not give ("eggs" -> {"egg"});
+    nothing for a full sentence."""
+    c, q = analyze(claim), analyze(question)
+    if not c.content or len(c.content) > FRAGMENT_WORDS:
+        return []
+    asked = set(q.stems)
+    return [frozenset({w}) for w in dict.fromkeys(c.content) if w not in asked]
+
+
 def answer_mentions(claim: str, question: str) -> list[tuple[str, str]]:
     """The same items as (kind, surface) pairs: ``("number", "1978")``, ``("name", "Creature Comforts")``."""
     return [(kind, m.surface) for kind, m in _added(claim, question)]

@@ -1,0 +1,23 @@
+"""What kind of answer a question wants, asked at its start or mid-sentence."""
+
+from __future__ import annotations
+
+import pytest
+
+from service.retrieval.question import QuestionType, question_type
+
+
+@pytest.mark.parametrize(("question", "kind"), [
+    ("How many troops did North Korea send?", QuestionType.NUMBER),
+    ("Beyoncé was reportedly paid how much to perform in Dubai?", QuestionType.NUMBER),
+    ("Around how many UK households are at risk?", QuestionType.NUMBER),
+    ("When was the treaty signed?", QuestionType.DATE),
+    ("In what year was the singer born?", QuestionType.DATE),
+    ("Operation Cold Comfort was a raid by a unit founded in what year?", QuestionType.DATE),
+    ("The organization was founded on what date?", QuestionType.DATE),
+    ("Ardern has served as prime minister since when?", QuestionType.DATE),
+    ("Which band did she join when she was 12?", QuestionType.OTHER),
+    ("Who directed the film?", QuestionType.OTHER),
+])
+def test_question_type(question: str, kind: QuestionType) -> None:
+    assert question_type(question) is kind
