@@ -17,7 +17,7 @@ import argparse
 import hashlib
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,7 +29,7 @@ from evals.datasets import load_dataset
 from evals.metrics.support import Span
 from service.config import REPO_ROOT, Settings, get_settings
 from service.ingest.pipeline import ingest_batch
-from service.retrieval.search import DEFAULT_FUSION, Candidate, Fusion, Key, fuse
+from service.retrieval.search import DEFAULT_FUSION, Fusion, Key, fuse
 from service.runtime import Services, build_services
 from service.store.catalog import TITLE_WEIGHT, Filters
 
@@ -45,6 +45,7 @@ FUSIONS: dict[str, Fusion] = {
     "RRF k=10 + answer type 0.5": Fusion("rrf", k=10, chunk=0.1, answer_type=0.5),
     "RRF k=10 + answer type 1": Fusion("rrf", k=10, chunk=0.1, answer_type=1.0),
 }
+HOP = "service search() + second hop (what /v1/ask shows the model)"
 TITLE_WEIGHTS = (0.0, 0.5, 1.0)
 """BM25 weight of the headline column next to the sentence (weight 1)."""
 SETS = {
@@ -67,9 +68,9 @@ class Scores:
                 len(self.recall5))
 
 
-def gold_keys(services: Services, case: Case, cands: dict[Key, Candidate]) -> list[set[Key]]:
+def gold_keys(services: Services, case: Case, keys: Iterable[Key]) -> list[set[Key]]:
     """Per gold item, the candidate sentences that count as finding it."""
-    rows = services.catalog.sentences_by_key(list(cands))
+    rows = services.catalog.sentences_by_key(list(dict.fromkeys(keys)))
     if case.gold.support:
         return [{k for k, r in rows.items() if Span(k[0], r["start"], r["end"]).overlaps(g)}
                 for g in case.gold.support]
@@ -116,7 +117,7 @@ def run_set(name: str, data_dir: Path | None, work: Path, limit: int | None) -> 
     services = open_store(name, dataset, cases, work, str(path.resolve()) + str(limit))
     labels = [f"{name}, headline {w:g}" for w in TITLE_WEIGHTS for name in FUSIONS if not (
         FUSIONS[name].method == "dense" and w != TITLE_WEIGHTS[0])]
-    results = {label: Scores() for label in ["service search()", *labels]}
+    results = {label: Scores() for label in ["service search()", HOP, *labels]}
     try:
         for case in cases:
             if not case.gold.support and not (fmt == "realtimeqa" and case.gold.answerable):
@@ -124,13 +125,16 @@ def run_set(name: str, data_dir: Path | None, work: Path, limit: int | None) -> 
             filters = Filters(article_ids=case.article_ids)
             qvec = np.asarray(services.embedder.embed([case.question])[0], dtype=np.float32)
             hits = services.retriever.search(case.question, k=10, filters=filters, candidates=40).sentences
+            hop = [(h.article_id, h.index) for h in services.retriever.second_hop(case.question, hits, k=10,
+                                                                                   filters=filters)]
             gold: list[set[Key]] | None = None
             for w in TITLE_WEIGHTS:
                 cands, _, visible = services.retriever.candidates(case.question, qvec, filters, 60, title_weight=w)
                 services.retriever.fill_cosines(list(cands), cands, qvec, visible)
-                if gold is None:
-                    gold = gold_keys(services, case, cands)
+                if gold is None:  # over every sentence either ranking holds
+                    gold = gold_keys(services, case, [*cands, *hop])
                     score([(h.article_id, h.index) for h in hits], gold, results["service search()"])
+                    score(hop, gold, results[HOP])
                 for name, fusion in FUSIONS.items():
                     label = f"{name}, headline {w:g}"
                     if label in results:

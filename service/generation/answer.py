@@ -47,7 +47,7 @@ from service.verify.citations import VerifiedSentence
 from service.verify.neutrality import ContestedPair, complete_pairs, enforce, find_contested_pairs, restate
 from service.verify.roles import role_conflicts
 from service.verify.span import AnswerSpan, locate_answer
-from service.verify.support import addresses, answer_items, fragment_items, holds_items
+from service.verify.support import addresses, answer_items, fragment_items, holds_items, names
 
 CANDIDATES = 10
 """Retrieved sentences the model scores (evidence-first prompts)."""
@@ -248,8 +248,16 @@ def finish(services: Services, prep: Prepared, completion: Completion, t0: float
     usage = {"prompt_tokens": completion.usage.prompt_tokens, "completion_tokens": completion.usage.completion_tokens}
 
     def on_topic(sentences: list[VerifiedSentence]) -> bool:
-        cited = {h.id: h for v in sentences for h in v.citations}.values()
-        return addresses(question, [t for h in cited for t in (h.text, h.title or "")], ON_TOPIC_WORDS)
+        """The cited sentences address the question, or a shown sentence that does names what
+        they are about (multi-hop: "Patti Page popularized the song" links the question to
+        "Patti Page (born November 8, 1927)")."""
+        cited = list({h.id: h for v in sentences for h in v.citations}.values())
+        if addresses(question, [t for h in cited for t in (h.text, h.title or "")], ON_TOPIC_WORDS):
+            return True
+        shown = prep.writer.hits if prep.writer is not None else ()
+        bridges = [b for b in shown if b.id not in {h.id for h in cited}
+                   and addresses(question, [b.text, b.title or ""], ON_TOPIC_WORDS)]
+        return any(h.title and b.article_id != h.article_id and names(b.text, h.title) for h in cited for b in bridges)
 
     mode = "written"
     kept = [v for v in gen.verified if not v.flagged]

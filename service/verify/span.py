@@ -18,8 +18,9 @@ from service.retrieval.question import QuestionType, question_type
 from service.retrieval.search import SentenceHit
 from service.verify.support import answer_mentions
 
-_JOIN = re.compile(r"^[\s,\-\u2013\u2014/]{0,3}$|^\s*(?:and|to|or)\s*$")
-"""What may sit between two parts of one answer ("10,000" "-" "12,000"; "2" " " "March")."""
+_JOIN = re.compile(r"^(?:[\-\u2013/]|,? ?|\s+(?:and|to|or)\s+)$")
+"""What may sit between two parts of one answer: "10,000-12,000", "2 March 1972", "March 3, 2023",
+"Love and Theft" -- but not a spaced dash ("November 8, 1927 – January 1, 2013" is two dates)."""
 _MAX_CHARS = 80
 
 
@@ -41,10 +42,28 @@ def _pattern(surface: str) -> re.Pattern[str] | None:
 
 
 def _kind_rank(kind: str, qtype: QuestionType) -> int:
-    wanted = {QuestionType.NUMBER: "number", QuestionType.DATE: "date"}.get(qtype)
-    if wanted is None:
-        return 0
-    return 0 if kind == wanted or (qtype is QuestionType.DATE and kind == "number") else 1
+    """0 for the kind the question asks for: a number, a date (a bare year reads as a number), or
+    otherwise a name."""
+    if qtype is QuestionType.NUMBER:
+        return 0 if kind == "number" else 1
+    if qtype is QuestionType.DATE:
+        return 0 if kind in ("date", "number") else 1
+    return 0 if kind == "name" else 1
+
+
+def _in_claim_order(claim: str, mentions: list[tuple[str, str]]) -> list[tuple[str, str, bool]]:
+    """Mentions in the order the claim states them, each marked *attributive* when it is one
+    capitalised word used as an adjective ("American country duo", "Nazi coup"): a name the
+    answer describes with, not the name it gives."""
+    def where(surface: str) -> tuple[int, bool]:
+        pat = _pattern(surface)
+        m = pat.search(claim) if pat is not None else None
+        if m is None:
+            return len(claim), False
+        single = " " not in surface.strip()
+        return m.start(), single and re.match(r"\s+[a-z]", claim[m.end():]) is not None
+    placed = [(where(surface), kind, surface) for kind, surface in mentions]
+    return [(kind, surface, attributive) for (_, attributive), kind, surface in sorted(placed, key=lambda p: p[0][0])]
 
 
 def locate_answer(question: str, claims: Sequence[str], hits: Sequence[SentenceHit]) -> AnswerSpan | None:
@@ -52,30 +71,31 @@ def locate_answer(question: str, claims: Sequence[str], hits: Sequence[SentenceH
     that holds it verbatim; ``None`` when the claims add nothing that a cited sentence spells out.
 
     Parts of one answer next to each other in the sentence ("2 March 1972") are joined; among
-    several, the one the question asks for ("how many" wants a number, "when" a date) wins, then
-    the one with the most parts, then the first."""
+    several, the kind the question asks for wins ("how many" wants a number, "when" a date,
+    anything else a name), then the one the claims state first (the answer prompt puts the
+    answer itself first), names used as adjectives last."""
     qtype = question_type(question)
-    mentions = [m for c in claims for m in answer_mentions(c, question)]
+    mentions = [m for c in claims for m in _in_claim_order(c, answer_mentions(c, question))]
     if not mentions:
         return None
     for hit in hits:
-        found: list[tuple[int, int, str]] = []
-        for kind, surface in mentions:
+        found: list[tuple[int, int, str, int]] = []
+        for order, (kind, surface, attributive) in enumerate(mentions):
             pat = _pattern(surface)
             if pat is not None and (m := pat.search(hit.text)) is not None:
-                found.append((m.start(), m.end(), kind))
+                found.append((m.start(), m.end(), kind, order + (len(mentions) if attributive else 0)))
         if not found:
             continue
         found.sort()
-        groups: list[list[tuple[int, int, str]]] = []
+        groups: list[list[tuple[int, int, str, int]]] = []
         for item in found:
             last = groups[-1][-1] if groups else None
             if last is not None and (item[0] < last[1] or _JOIN.match(hit.text[last[1]:item[0]])):
                 groups[-1].append(item)
             else:
                 groups.append([item])
-        best = min(groups, key=lambda g: (min(_kind_rank(k, qtype) for *_, k in g), -len(g), g[0][0]))
-        start, end = best[0][0], max(e for _, e, _ in best)
+        best = min(groups, key=lambda g: (min(_kind_rank(k, qtype) for _, _, k, _ in g), min(o for *_, o in g)))
+        start, end = best[0][0], max(e for _, e, _, _ in best)
         if start and hit.text[start - 1] in "$£€":
             start -= 1
         if end < len(hit.text) and hit.text[end] == "%":

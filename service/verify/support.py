@@ -387,6 +387,17 @@ def answer_mentions(claim: str, question: str) -> list[tuple[str, str]]:
     return [(kind, m.surface) for kind, m in _added(claim, question)]
 
 
+def names(text: str, title: str) -> bool:
+    """Whether ``text`` mentions what ``title`` names: every content word of the title, less a
+    parenthesised qualifier ("Creed (band)" -> creed), appears in it."""
+    wanted = analyze(re.sub(r"\s*\(.*?\)\s*", " ", title)).content
+    if not wanted:
+        return False
+    a = analyze(text)
+    have = set(a.stems) | set(a.words)
+    return all(w in have for w in wanted)
+
+
 def addresses(question: str, texts: Sequence[str], need: int) -> bool:
     """Whether ``texts`` share at least ``need`` of the question's content words (stemmed; all of
     them when the question has fewer).  A sentence can be true and cited exactly, yet be about

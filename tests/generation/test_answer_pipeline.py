@@ -260,3 +260,26 @@ def test_a_verified_answer_about_something_else_abstains(services: Services) -> 
     assert res.sentences and all(not v.flagged for v, _ in res.sentences)
     assert res.mode == "abstained" and res.citations == []
     assert res.abstain_reason == "the sentences that verified are about something else than the question"
+
+
+@pytest.mark.parametrize(("bridge", "answered"), [
+    ("I'll Keep the Lovelight Burning is a popular song, popularized by Patti Page in 1949.", True),
+    ("I'll Keep the Lovelight Burning is a popular song, popularized by Patti Smith in 1949.", False),
+])
+def test_a_multi_hop_answer_is_on_topic_through_a_bridge_that_names_it(services: Services, bridge: str,
+                                                                       answered: bool) -> None:
+    services.store.ingest(ArticleInput(id="song", title="I'll Keep the Lovelight Burning", text=bridge,
+                                       source="Wikipedia"))
+    services.store.ingest(ArticleInput(
+        id="page", title="Patti Page", source="Wikipedia",
+        text="Clara Ann Fowler (November 8, 1927 – January 1, 2013), known as Patti Page, was an American vocalist."))
+    q = "In what year was the singer who popularized I'll Keep the Lovelight Burning born?"
+    prep = prepare(services, AskParams(q))
+    choose(services, fake(services), prep)
+    m = _marker_of(prep.writer, "Clara Ann Fowler")
+    fake(services).push(f"Patti Page was born on November 8, 1927. [{m}]")
+    res = answer(services, AskParams(q, model="fake"))
+    # the cited sentence shares no word with the question; the song's sentence links it, if it names her
+    assert (res.mode != "abstained") is answered
+    if answered:
+        assert res.short_answer is not None and res.short_answer.text == "November 8, 1927"

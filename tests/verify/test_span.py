@@ -26,6 +26,11 @@ def hit(text: str, start: int = 100) -> SentenceHit:
     ("What animation comedy did the creator of Wallace and Gromit also create?",
      "He also created Creature Comforts.", "Creature Comforts is a stop motion clay animation comedy.",
      "Creature Comforts"),
+    ("In what year was the singer born?", "Patti Page was born on November 8, 1927.",
+     "Clara Ann Fowler (November 8, 1927 – January 1, 2013), known as Patti Page, was a singer.",
+     "November 8, 1927"),  # a spaced dash separates two dates, it does not join them
+    ("What band covered the song?", "It was covered by American country duo Love and Theft.",
+     "It was covered by American country music duo Love and Theft in 2012.", "Love and Theft"),
 ])
 def test_the_answer_phrase_is_found_with_exact_offsets(question: str, claim: str, sentence: str, short: str) -> None:
     h = hit(sentence)
@@ -38,3 +43,11 @@ def test_no_short_answer_when_the_claim_adds_nothing_or_the_sentence_lacks_it() 
     q = "Did Russia retake Kursk?"
     assert locate_answer(q, ["Russia said it retook Kursk."], [hit("Russia said it retook Kursk.")]) is None
     assert locate_answer("Who won?", ["Jane Doe won."], [hit("The race ended on Sunday.")]) is None
+
+
+def test_the_answer_stated_first_wins_among_several_names() -> None:
+    q = "The creator of Wallace and Gromit also created what animation comedy?"
+    claim = "Creature Comforts is a 1989 British stop-motion comedy by Nick Park."
+    sentence = "Creature Comforts is a 1989 British stop-motion comedy created by Nick Park."
+    span = locate_answer(q, [claim], [hit(sentence)])
+    assert span is not None and span.text == "Creature Comforts"

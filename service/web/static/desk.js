@@ -265,8 +265,8 @@
         parts.push(el("p", { class: "mode", text: "Answer" }));
       }
       const short = r.short_answer;
-      if (short && byMarker.has(short.marker)) {
-        parts.push(el("p", { class: "short-answer" }, el("strong", { text: short.text }), " ", markerFor(byMarker.get(short.marker))));
+      if (short && byMarker.has(short.marker)) {  // its source is the [n] of the sentence below
+        parts.push(el("p", { class: "short-answer" }, el("strong", { text: short.text })));
       }
       const text = el("p", { class: "answer-text" });
       r.sentences.forEach((s, i) => {
