@@ -9,8 +9,9 @@ matched on the question's first words, and surface checks on the sentence.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from enum import Enum
 
 from service.store.catalog import Filters
@@ -67,25 +68,29 @@ def answer_type_match(qtype: QuestionType, sentence: str) -> bool:
 # --- the period a question asks about -------------------------------------------------------
 
 _DAY = 86_400
-_PERIODS: tuple[tuple[re.Pattern[str], int], ...] = tuple((re.compile(p, re.IGNORECASE), days) for p, days in (
+_Reach = int | Callable[[date], int]
+_PERIODS: tuple[tuple[re.Pattern[str], _Reach], ...] = tuple((re.compile(p, re.IGNORECASE), days) for p, days in (
     (r"\b(?:today|tonight|this (?:morning|afternoon|evening))\b", 1),
     (r"\byesterday\b", 2),
     (r"\b(?:this|last|past) weekend\b|\bthis past weekend\b", 7),
     (r"\b(?:this|the past|this past) week\b", 7),
     (r"\blast week\b", 14),
-    (r"\b(?:this|the past|this past) month\b", 31),
+    (r"\bthis month\b", lambda d: d.day - 1),
+    (r"\b(?:the past|this past) month\b", 31),
     (r"\blast month\b", 62),
     (r"\brecent(?:ly)?\b|\bin recent (?:days|weeks)\b", 31),
-    (r"\b(?:this|the past) year\b", 366),
+    (r"\bthis year\b", lambda d: d.timetuple().tm_yday - 1),
+    (r"\bthe past year\b", 366),
 ))
-"""Wording that ties a question to the days before it is asked, and how many days it reaches back
-(a little generous: "this week" asked on a Monday still means last week's news)."""
+"""Wording that ties a question to the days before it is asked, and how many days before the
+asking day it reaches: "this week" a little generously (asked on a Monday it still means last
+week's news), "this month" and "this year" from the first day of the calendar month or year."""
 
 
-def period_days(question: str) -> int | None:
-    """How many days before the asking date the question is about, if its wording says ("this
-    week", "yesterday", "recently"); the narrowest match wins."""
-    days = [d for pattern, d in _PERIODS if pattern.search(question)]
+def period_days(question: str, asked: date) -> int | None:
+    """How many days before ``asked`` the question is about, if its wording says ("this week",
+    "yesterday", "this year"); the narrowest match wins."""
+    days = [d if isinstance(d, int) else d(asked) for pattern, d in _PERIODS if pattern.search(question)]
     return min(days) if days else None
 
 
@@ -120,9 +125,10 @@ def as_of_filters(filters: Filters, question: str, as_of: int | None, now: int) 
     """
     if filters.since is not None or filters.until is not None:
         return filters, None
-    days = period_days(question)
+    asked = as_of if as_of is not None else now
+    days = period_days(question, datetime.fromtimestamp(asked, UTC).date())
     if as_of is None and days is None:
         return filters, None
-    until = ((as_of if as_of is not None else now) // _DAY + 1) * _DAY
+    until = (asked // _DAY + 1) * _DAY
     since = until - (days + 1) * _DAY if days is not None else None
     return replace(filters, since=since, until=until), Period(since, until, days)
