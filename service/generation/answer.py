@@ -247,27 +247,31 @@ def finish(services: Services, prep: Prepared, completion: Completion, t0: float
                             keep_flagged=prep.params.flag_unsupported)
     usage = {"prompt_tokens": completion.usage.prompt_tokens, "completion_tokens": completion.usage.completion_tokens}
 
-    def on_topic(sentences: list[VerifiedSentence]) -> bool:
-        """The cited sentences address the question, or a shown sentence that does names what
-        they are about (multi-hop: "Patti Page popularized the song" links the question to
-        "Patti Page (born November 8, 1927)")."""
+    def on_topic(sentences: list[VerifiedSentence]) -> tuple[bool, SentenceHit | None]:
+        """Whether the cited sentences address the question, and the bridge that makes them do:
+        a shown sentence that addresses it and names what they are about (multi-hop: "Patti Page
+        popularized the song" links the question to "Patti Page (born November 8, 1927)")."""
         cited = list({h.id: h for v in sentences for h in v.citations}.values())
         if addresses(question, [t for h in cited for t in (h.text, h.title or "")], ON_TOPIC_WORDS):
-            return True
+            return True, None
         shown = prep.writer.hits if prep.writer is not None else ()
-        bridges = [b for b in shown if b.id not in {h.id for h in cited}
-                   and addresses(question, [b.text, b.title or ""], ON_TOPIC_WORDS)]
-        return any(h.title and b.article_id != h.article_id and names(b.text, h.title) for h in cited for b in bridges)
+        for b in shown:
+            if b.id not in {h.id for h in cited} and addresses(question, [b.text, b.title or ""], ON_TOPIC_WORDS) \
+                    and any(h.title and b.article_id != h.article_id and names(b.text, h.title) for h in cited):
+                return True, b
+        return False, None
 
     mode = "written"
     kept = [v for v in gen.verified if not v.flagged]
-    if kept and not on_topic(kept):
+    relevant, bridge = on_topic(kept) if kept else (False, None)
+    if not relevant:
         kept = []  # verified, but about something else: a quote may still answer
     if kept:
         kept, fixes = enforce(kept, prep.pairs, services.checker)
     else:
         quoted = quote_fallback(services, prep, gen)
-        if not quoted or not on_topic(quoted):
+        relevant, bridge = on_topic(quoted) if quoted else (False, None)
+        if not relevant:
             off_topic = bool(quoted) or any(not v.flagged for v in gen.verified)
             reason = ("the model said the sources do not answer the question" if gen.draft.abstained
                       else "the sentences that verified are about something else than the question" if off_topic
@@ -284,6 +288,9 @@ def finish(services: Services, prep: Prepared, completion: Completion, t0: float
     # the answer's own words for what it adds to the question, found in a sentence it cites
     claims = [v.text for v in kept] if mode == "written" else [s.text for s in gen.draft.sentences]
     span = locate_answer(question, claims, list({h.id: h for v in kept for h in v.citations}.values()))
+    if bridge is not None:  # the sentence that links the answer to the question is cited too
+        kept = [VerifiedSentence(v.text, [*v.citations, bridge], v.support, v.flagged, v.reattributed, v.missing)
+                if v is kept[0] else v for v in kept]
     if mode == "quoted":
         kept = [frame_quote(v) for v in kept]
     shown = kept + ([v for v in gen.verified if v.flagged] if prep.params.flag_unsupported else [])

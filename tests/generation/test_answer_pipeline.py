@@ -283,3 +283,6 @@ def test_a_multi_hop_answer_is_on_topic_through_a_bridge_that_names_it(services:
     assert (res.mode != "abstained") is answered
     if answered:
         assert res.short_answer is not None and res.short_answer.text == "November 8, 1927"
+        # the sentence that links the answer to the question is cited after it
+        assert [c.hit.article_id for c in res.citations] == ["page", "song"]
+        assert res.answer.endswith("[1][2]")
