@@ -14,6 +14,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape as rich_escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from service.config import REPO_ROOT, get_settings
@@ -162,6 +163,9 @@ def ask(
     if as_json:
         out.print_json(to_response(res).model_dump_json())
         return
+    short = res.short_answer
+    if short is not None and not res.abstained:
+        out.print(f"[bold]{rich_escape(short.text)}[/]")
     out.print(res.answer if not res.abstained else f"[yellow]{res.answer}[/] ({res.abstain_reason})")
     shown = res.citations if not res.abstained else res.evidence[:3]
     if shown:

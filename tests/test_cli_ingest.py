@@ -163,3 +163,20 @@ def test_ingest_stdin_line_with_unicode_line_separator(cli: CliRunner) -> None:
     r = cli.invoke(app, ["ingest", "-"], input=line + "\n")
     assert r.exit_code == 0, r.output
     assert summary(r.output)["created"] == 1
+
+
+def test_ask_as_of_a_date_searches_the_questions_period(cli: CliRunner, seed_text: str) -> None:
+    line = json.dumps({"id": "nk", "title": "Putin thanks North Korea", "source": "AP", "text": seed_text,
+                       "published_at": "2025-04-28"}, ensure_ascii=False)
+    assert cli.invoke(app, ["ingest", "-"], input=line + "\n").exit_code == 0
+    q = "How many troops did North Korea send to Russia this week?"
+    r = cli.invoke(app, ["ask", q, "--model", "fake", "--as-of", "2026-01-15"])
+    assert r.exit_code == 0, r.output
+    flat = " ".join(r.output.split())
+    assert "published from 2026-01-08 to 2026-01-15" in flat and "searched 2026-01-08 to 2026-01-15" in flat
+    r = cli.invoke(app, ["ask", q, "--model", "fake", "--as-of", "2025-04-29", "--json"])
+    assert r.exit_code == 0, r.output
+    body = json.loads(r.output)
+    assert body["period"] == {"since": "2025-04-22", "until": "2025-04-29", "days": 7} and body["evidence"]
+    r = cli.invoke(app, ["ask", q, "--as-of", "someday"])
+    assert r.exit_code == 2 and "as_of" in r.stderr

@@ -57,6 +57,19 @@ def question_type(question: str) -> QuestionType:
     return QuestionType.OTHER
 
 
+_ENTITY_Q = re.compile(
+    r"\b(?:who|whom|whose|which|where)\b|"
+    r"\bwhat\s+(?!(?:is|are|was|were|did|does|do|has|have|had|will|would|can|could|should|might|may|if)\b)[a-z]+",
+    re.IGNORECASE)
+
+
+def wants_entity(question: str) -> bool:
+    """Whether the answer is a name, a number or a date ("Who...", "Which team...", "How many...",
+    "When..."), not a yes or no ("Did Russia retake Kursk?") or a description ("What did Putin
+    thank North Korea for?")."""
+    return question_type(question) is not QuestionType.OTHER or _ENTITY_Q.search(question) is not None
+
+
 def answer_type_match(qtype: QuestionType, sentence: str) -> bool:
     if qtype is QuestionType.NUMBER:
         return _HAS_NUMBER.search(sentence) is not None

@@ -14,7 +14,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from service.retrieval.question import QuestionType, question_type
+from service.retrieval.question import QuestionType, question_type, wants_entity
 from service.retrieval.search import SentenceHit
 from service.verify.support import answer_mentions
 
@@ -68,12 +68,16 @@ def _in_claim_order(claim: str, mentions: list[tuple[str, str]]) -> list[tuple[s
 
 def locate_answer(question: str, claims: Sequence[str], hits: Sequence[SentenceHit]) -> AnswerSpan | None:
     """The short answer of ``claims`` (what they add to ``question``) in the first of ``hits``
-    that holds it verbatim; ``None`` when the claims add nothing that a cited sentence spells out.
+    that holds it verbatim; ``None`` when the question does not ask for a name, number or date
+    (:func:`service.retrieval.question.wants_entity`) or the claims add none that a cited sentence
+    spells out.
 
     Parts of one answer next to each other in the sentence ("2 March 1972") are joined; among
     several, the kind the question asks for wins ("how many" wants a number, "when" a date,
     anything else a name), then the one the claims state first (the answer prompt puts the
     answer itself first), names used as adjectives last."""
+    if not wants_entity(question):
+        return None
     qtype = question_type(question)
     mentions = [m for c in claims for m in _in_claim_order(c, answer_mentions(c, question))]
     if not mentions:

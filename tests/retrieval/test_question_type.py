@@ -21,3 +21,19 @@ from service.retrieval.question import QuestionType, question_type
 ])
 def test_question_type(question: str, kind: QuestionType) -> None:
     assert question_type(question) is kind
+
+
+@pytest.mark.parametrize(("question", "entity"), [
+    ("Who directed the film?", True),
+    ("Which team won in 1939?", True),
+    ("What stadium does the team play in?", True),
+    ("How many troops did North Korea send?", True),
+    ("Ardern served since when?", True),
+    ("Did Russia retake Kursk?", False),
+    ("What did Putin thank North Korea for?", False),
+    ("What is Opry Mills?", False),
+])
+def test_wants_entity(question: str, entity: bool) -> None:
+    from service.retrieval.question import wants_entity
+
+    assert wants_entity(question) is entity
