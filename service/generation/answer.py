@@ -247,18 +247,21 @@ def finish(services: Services, prep: Prepared, completion: Completion, t0: float
                             keep_flagged=prep.params.flag_unsupported)
     usage = {"prompt_tokens": completion.usage.prompt_tokens, "completion_tokens": completion.usage.completion_tokens}
 
-    def on_topic(sentences: list[VerifiedSentence]) -> tuple[bool, SentenceHit | None]:
+    def on_topic(sentences: list[VerifiedSentence]) -> tuple[bool, tuple[SentenceHit, str] | None]:
         """Whether the cited sentences address the question, and the bridge that makes them do:
-        a shown sentence that addresses it and names what they are about (multi-hop: "Patti Page
-        popularized the song" links the question to "Patti Page (born November 8, 1927)")."""
+        a shown sentence that addresses it and names what one of them is about (multi-hop:
+        "Patti Page popularized the song" links the question to "Patti Page (born November 8,
+        1927)"), with the id of the sentence it links."""
         cited = list({h.id: h for v in sentences for h in v.citations}.values())
         if addresses(question, [t for h in cited for t in (h.text, h.title or "")], ON_TOPIC_WORDS):
             return True, None
         shown = prep.writer.hits if prep.writer is not None else ()
         for b in shown:
-            if b.id not in {h.id for h in cited} and addresses(question, [b.text, b.title or ""], ON_TOPIC_WORDS) \
-                    and any(h.title and b.article_id != h.article_id and names(b.text, h.title) for h in cited):
-                return True, b
+            if b.id in {h.id for h in cited} or not addresses(question, [b.text, b.title or ""], ON_TOPIC_WORDS):
+                continue
+            for h in cited:
+                if h.title and b.article_id != h.article_id and names(b.text, h.title):
+                    return True, (b, h.id)
         return False, None
 
     mode = "written"
@@ -289,8 +292,9 @@ def finish(services: Services, prep: Prepared, completion: Completion, t0: float
     claims = [v.text for v in kept] if mode == "written" else [s.text for s in gen.draft.sentences]
     span = locate_answer(question, claims, list({h.id: h for v in kept for h in v.citations}.values()))
     if bridge is not None:  # the sentence that links the answer to the question is cited too
-        kept = [VerifiedSentence(v.text, [*v.citations, bridge], v.support, v.flagged, v.reattributed, v.missing)
-                if v is kept[0] else v for v in kept]
+        b, linked = bridge
+        kept = [VerifiedSentence(v.text, [*v.citations, b], v.support, v.flagged, v.reattributed, v.missing)
+                if any(h.id == linked for h in v.citations) else v for v in kept]
     if mode == "quoted":
         kept = [frame_quote(v) for v in kept]
     shown = kept + ([v for v in gen.verified if v.flagged] if prep.params.flag_unsupported else [])
