@@ -1,6 +1,6 @@
 """Evidence selection on the dev sets: does the model's vote beat retrieval's rank?
 
-For each question, retrieval's top candidates (the same the answer pipeline gets) are scored by
+For each question, the candidates the answer pipeline gives the model (:func:`prepare`) are scored by
 the model exactly as :func:`service.generation.select.select` does; the rows (retrieval scores,
 the model's probabilities, gold labels) are kept in ``<cache>/evals/selection-<set>.jsonl`` so
 every policy below is compared on the same numbers without calling the model again.
@@ -30,10 +30,12 @@ from evals.datasets import load_dataset
 from evals.metrics.support import Span
 from evals.retrieval import SETS, open_store
 from service.config import REPO_ROOT, get_settings
+from service.generation.answer import AskParams, prepare
 from service.generation.evidence import Evidence
 from service.generation.select import fused_scores, select
 from service.prompts import load_prompt
 from service.store.catalog import Filters
+from service.timeutil import parse_bound
 
 CANDIDATES = 10
 
@@ -62,10 +64,13 @@ def collect(name: str, data_dir: Path | None, model: str, prompt: str, limit: in
     rows: list[dict[str, Any]] = []
     try:
         for case in cases:
-            hits = services.retriever.search(case.question, k=CANDIDATES,
-                                             filters=Filters(article_ids=case.article_ids)).sentences
+            # exactly the candidates /v1/ask gives the model (second hop and question period included)
+            asked = parse_bound(case.asked_at, "asked_at")
+            prep = prepare(services, AskParams(case.question, Filters(article_ids=case.article_ids),
+                                               prompt_version=tpl.version, as_of=asked))
+            hits = list(prep.writer.hits) if prep.writer is not None else []
             t0 = time.perf_counter()
-            sel = select(backend, tpl, Evidence(tuple(hits)), question=case.question, log=None)
+            sel = select(backend, tpl, Evidence(tuple(hits)), question=" ".join(case.question.split()), log=None)
             rows.append({"case": case.id, "question": case.question, "answerable": case.gold.answerable,
                          "retrieval": sel.retrieval, "model": sel.model, "none": sel.none,
                          "chosen": sel.chosen, "gold": gold_flags(services, case, sel.candidates.hits),
