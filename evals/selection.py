@@ -35,7 +35,7 @@ from service.generation.evidence import Evidence
 from service.generation.select import fused_scores, select
 from service.prompts import load_prompt
 from service.store.catalog import Filters
-from service.timeutil import parse_bound
+from service.timeutil import parse_as_of
 
 CANDIDATES = 10
 
@@ -65,7 +65,7 @@ def collect(name: str, data_dir: Path | None, model: str, prompt: str, limit: in
     try:
         for case in cases:
             # exactly the candidates /v1/ask gives the model (second hop and question period included)
-            asked = parse_bound(case.asked_at, "asked_at")
+            asked = parse_as_of(case.asked_at, "asked_at")
             prep = prepare(services, AskParams(case.question, Filters(article_ids=case.article_ids),
                                                prompt_version=tpl.version, as_of=asked))
             hits = list(prep.writer.hits) if prep.writer is not None else []

@@ -23,7 +23,7 @@ from service.ingest.parse import RawItem, expand_paths, json_lines, parse_jsonl,
 from service.ingest.pipeline import ItemOutcome, ingest_batch
 from service.runtime import Services, build_services
 from service.store.catalog import Filters
-from service.timeutil import parse_bound
+from service.timeutil import parse_as_of, parse_bound
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Newsdesk: cited news answers, summaries and briefings.")
@@ -157,7 +157,7 @@ def ask(
     filters = Filters(sources=tuple(source or ()), article_ids=tuple(article or ()),
                       since=parse_bound(since, "since"), until=parse_bound(until, "until", upper=True))
     params = AskParams(question, filters, top_k, prompt_version, model, flag_unsupported,
-                       as_of=parse_bound(as_of, "as_of"))
+                       as_of=parse_as_of(as_of))
     with services() as svc:
         res = answer(svc, params)
     if as_json:

@@ -27,3 +27,18 @@ def parse_bound(value: str | None, field: str, *, upper: bool = False) -> int | 
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=UTC)
     return int(dt.timestamp())
+
+
+AS_OF_RANGE = (datetime(1900, 1, 1, tzinfo=UTC), datetime(9999, 1, 1, tzinfo=UTC))
+
+
+def parse_as_of(value: str | None, field: str = "as_of") -> int | None:
+    """The moment a question is asked (ISO date or datetime) -> epoch seconds, between 1900 and
+    9999 (a question period counts back up to a year from it)."""
+    epoch = parse_bound(value, field)
+    if epoch is None:
+        return None
+    low, high = AS_OF_RANGE
+    if not low.timestamp() <= epoch < high.timestamp():
+        raise InvalidInput.for_field(field, f"must fall between {low.year} and {high.year - 1}: {value!r}")
+    return epoch

@@ -20,7 +20,7 @@ from evals.tasks.common import TaskContext, Variant, base_row, latency_ms, model
 from service.errors import InvalidInput
 from service.generation.answer import AnswerResult, AskParams, answer_stream
 from service.store.catalog import Filters
-from service.timeutil import parse_bound
+from service.timeutil import parse_as_of
 from service.verify.citations import VerifiedSentence
 
 PROMPT = "answer"
@@ -32,7 +32,7 @@ def run_case(ctx: TaskContext, case: Case, variant: Variant) -> dict[str, Any]:
     since = len(ctx.ledger.events)
     params = AskParams(case.question, Filters(article_ids=case.article_ids), ctx.top_k,
                        prompt_version=variant.prompt_version, model=variant.model, flag_unsupported=True,
-                       as_of=parse_bound(case.asked_at, "asked_at"))
+                       as_of=parse_as_of(case.asked_at, "asked_at"))
     res = _answer(ctx, params)
     calls = model_calls(ctx.ledger, since)
     kept = [] if res.abstained else [(v, nums) for v, nums in res.sentences if not v.flagged]

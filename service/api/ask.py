@@ -27,7 +27,7 @@ from service.schemas import (
     ShortAnswerOut,
 )
 from service.store.catalog import Filters
-from service.timeutil import parse_bound
+from service.timeutil import parse_as_of, parse_bound
 
 router = APIRouter(prefix="/v1", tags=["ask"])
 
@@ -42,7 +42,7 @@ def to_filters(f: FiltersIn | None) -> Filters:
 def to_params(req: AskRequest) -> AskParams:
     return AskParams(question=req.question, filters=to_filters(req.filters), top_k=req.top_k,
                      prompt_version=req.prompt_version, model=req.model, flag_unsupported=req.flag_unsupported,
-                     as_of=parse_bound(req.as_of, "as_of"))
+                     as_of=parse_as_of(req.as_of))
 
 
 def short_model(res: AnswerResult) -> ShortAnswerOut | None:

@@ -69,6 +69,7 @@ def test_bad_requests_are_problem_json_naming_the_field(client: TestClient) -> N
         ({"question": "x", "surprise": 1}, "body.surprise"),
         ({"question": "x", "filters": {"since": "2023-02-30"}}, "filters.since"),
         ({"question": "x", "as_of": "last tuesday"}, "as_of"),
+        ({"question": "x", "as_of": "0001-01-01"}, "as_of"),
         ({"question": "x", "prompt_version": "v99"}, "prompt_version"),
         ({"question": "x", "model": "nope"}, "model"),
     ]
