@@ -137,6 +137,14 @@ def test_an_abstention_says_so_and_shows_related_sentences_not_citations(page: P
     expect(page.locator("#pane-title")).to_contain_text("not a citation")
 
 
+def test_a_question_about_this_week_says_which_days_it_searched(page: Page) -> None:
+    ask(page, "What did Putin say about North Korean troops this week?")  # the seeds are older
+    answer = page.locator("#answer")
+    expect(answer).to_have_attribute("data-state", "abstained")
+    expect(answer).to_contain_text("(the period the question asks about)")
+    expect(answer.locator(".meta").last).to_contain_text("searched articles from ")
+
+
 def test_a_blank_question_asks_nothing_and_the_filters_reach_the_api(page: Page) -> None:
     ask(page, "   ")  # blank: nothing is asked, the focus stays in the box
     expect(page.locator("#answer")).to_have_attribute("data-state", "empty")
