@@ -91,7 +91,7 @@ _PERIODS: tuple[tuple[re.Pattern[str], _Reach], ...] = tuple((re.compile(p, re.I
     (r"\bthis month\b", lambda d: d.day - 1),
     (r"\b(?:the past|this past) month\b", 31),
     (r"\blast month\b", 62),
-    (r"\brecent(?:ly)?\b|\bin recent (?:days|weeks)\b", 31),
+    (r"\brecently\b|(?<!most )\brecent\b", 31),  # "the most recent album" is the latest, of any date
     (r"\bthis year\b", lambda d: d.timetuple().tm_yday - 1),
     (r"\bthe past year\b", 366),
 ))

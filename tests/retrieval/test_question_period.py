@@ -25,6 +25,8 @@ def epoch(day: str) -> int:
     ("Who resigned this month?", 23),  # since the 1st
     ("Who led the polls over the past year?", 366),
     ("How many troops did North Korea send to Russia?", None),
+    ("What is the most recent album by the band?", None),
+    ("According to a recent study, what may the inner core have done?", 31),
     ("Which weekly magazine covered it?", None),  # "weekly" names no period
 ])
 def test_period_days(question: str, days: int | None) -> None:
