@@ -60,6 +60,10 @@ QUOTE_NONE_BELOW = 0.2
 ON_TOPIC_WORDS = 2
 """An answer's cited sentences, with their headlines, share at least this many of the question's
 content words, or it does not answer the question (:func:`service.verify.support.addresses`)."""
+VOTE_ON_TOPIC_WORDS = 3
+"""A sentence quoted on the model's vote alone (no answer of the draft's in it) must share this
+many: it is the least supported way to answer.  On the dev sets this removed only wrong answers
+(HotpotQA citation precision 0.78 -> 0.81; answers right unchanged in every suite)."""
 ABSTAIN_TEXT = "The indexed sources do not answer this question."
 
 
@@ -320,7 +324,8 @@ def quote_fallback(services: Services, prep: Prepared, gen: Generated) -> list[V
        ("He played for the Tunisian national team [S1]") for what the second hop states ("They
        qualified for their first World Cup in 1978");
     2. the model's own vote: the chosen sentence has at least :data:`QUOTE_AT` and "none of
-       these" less than :data:`QUOTE_NONE_BELOW`.
+       these" less than :data:`QUOTE_NONE_BELOW`, and it shares :data:`VOTE_ON_TOPIC_WORDS` of
+       the question's content words.
 
     Either way a question that wants a number or a date is only answered by a sentence that
     holds one.
@@ -349,8 +354,9 @@ def quote_fallback(services: Services, prep: Prepared, gen: Generated) -> list[V
                 return restate([hit], services.checker)
     if sel is not None and sel.model is not None and sel.hits:
         confident = (sel.top_model_prob or 0.0) >= QUOTE_AT and (sel.none or 0.0) < QUOTE_NONE_BELOW
-        if confident and fits(sel.hits[0]):
-            return restate([sel.hits[0]], services.checker)
+        h0 = sel.hits[0]
+        if confident and fits(h0) and addresses(question, [h0.text, h0.title or ""], VOTE_ON_TOPIC_WORDS):
+            return restate([h0], services.checker)
     return []
 
 

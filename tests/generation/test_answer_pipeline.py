@@ -286,3 +286,26 @@ def test_a_multi_hop_answer_is_on_topic_through_a_bridge_that_names_it(services:
         # the sentence that links the answer to the question is cited after it
         assert [c.hit.article_id for c in res.citations] == ["page", "song"]
         assert res.answer.endswith("[1][2]")
+
+
+def test_a_confident_vote_for_a_sentence_about_something_else_is_not_quoted(services: Services) -> None:
+    from service.generation.answer import VOTE_ON_TOPIC_WORDS
+    from service.verify.support import addresses
+
+    services.store.ingest(ArticleInput(
+        id="lakeside", title="Lakeside news", source="Example Wire", published_at="2024-06-01",
+        text="The mayor of Lakeside said the jazz festival expects 50,000 visitors. "
+             "The jazz club on the lake reopened on Monday after repairs."))
+    q = "Where will the Lakeside jazz festival be held?"
+    backend = fake(services)
+    prep = prepare(services, AskParams(q))
+    assert prep.writer is not None
+    hits = list(prep.writer.hits)
+    off = [i for i, h in enumerate(hits, start=1) if not addresses(q, [h.text, h.title or ""], VOTE_ON_TOPIC_WORDS)]
+    assert off, [h.text for h in hits]
+    probs = [0.01] + [0.9 if i == off[0] else 0.09 / max(1, len(hits) - 1) for i in range(1, len(hits) + 1)]
+    backend.push_choices(probs)
+    backend.push("INSUFFICIENT")
+    res = answer(services, AskParams(q, model="fake"))
+    # the club sentence shares only "jazz" and the headline's "Lakeside": the vote alone is not enough
+    assert res.mode == "abstained" and res.citations == []
