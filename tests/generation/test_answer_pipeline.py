@@ -32,6 +32,10 @@ def _marker_of(shown: Evidence | None, needle: str) -> str:
     raise AssertionError(f"{needle!r} not among the evidence shown")
 
 
+def add(services: Services, aid: str, title: str, text: str, source: str = "Example Wire") -> None:
+    services.store.ingest(ArticleInput(id=aid, title=title, text=text, source=source, published_at="2024-06-01"))
+
+
 def fake(services: Services) -> FakeBackend:
     backend = services.backend("fake")
     assert isinstance(backend, FakeBackend)
@@ -246,14 +250,10 @@ def test_an_unattributed_contested_claim_is_restated_with_its_counterclaim(seede
 
 
 def test_a_verified_answer_about_something_else_abstains(services: Services) -> None:
-    services.store.ingest(ArticleInput(
-        id="church", title="Church figures", source="Example Wire", published_at="2023-01-10",
-        text="The Roman Catholic Church has about 1.3 billion members worldwide. "
-             "Religious groups in the UK publish membership figures every year."))
+    add(services, "church", "Church figures", "The Roman Catholic Church has about 1.3 billion members worldwide. "
+        "Religious groups in the UK publish membership figures every year.")
     q = "Which UK religious group has reported a 200% increase in membership?"
-    prep = prepare(services, AskParams(q))
-    choose(services, fake(services), prep)
-    m = _marker_of(prep.writer, "Roman Catholic")
+    m = marker_for(services, q, "Roman Catholic")
     fake(services).push(f"The Roman Catholic Church has about 1.3 billion members worldwide. [{m}]")
     res = answer(services, AskParams(q, model="fake", flag_unsupported=True))
     # true and exactly cited, but it names no UK group and no increase: it does not answer
@@ -268,15 +268,11 @@ def test_a_verified_answer_about_something_else_abstains(services: Services) -> 
 ])
 def test_a_multi_hop_answer_is_on_topic_through_a_bridge_that_names_it(services: Services, bridge: str,
                                                                        answered: bool) -> None:
-    services.store.ingest(ArticleInput(id="song", title="I'll Keep the Lovelight Burning", text=bridge,
-                                       source="Wikipedia"))
-    services.store.ingest(ArticleInput(
-        id="page", title="Patti Page", source="Wikipedia",
-        text="Clara Ann Fowler (November 8, 1927 – January 1, 2013), known as Patti Page, was an American vocalist."))
+    add(services, "song", "I'll Keep the Lovelight Burning", bridge, source="Wikipedia")
+    add(services, "page", "Patti Page", "Clara Ann Fowler (November 8, 1927 – January 1, 2013), known as Patti Page, "
+        "was an American vocalist.", source="Wikipedia")
     q = "In what year was the singer who popularized I'll Keep the Lovelight Burning born?"
-    prep = prepare(services, AskParams(q))
-    choose(services, fake(services), prep)
-    m = _marker_of(prep.writer, "Clara Ann Fowler")
+    m = marker_for(services, q, "Clara Ann Fowler")
     fake(services).push(f"Patti Page was born on November 8, 1927. [{m}]")
     res = answer(services, AskParams(q, model="fake"))
     # the cited sentence shares no word with the question; the song's sentence links it, if it names her
@@ -292,10 +288,8 @@ def test_a_confident_vote_for_a_sentence_about_something_else_is_not_quoted(serv
     from service.generation.answer import VOTE_ON_TOPIC_WORDS
     from service.verify.support import addresses
 
-    services.store.ingest(ArticleInput(
-        id="lakeside", title="Lakeside news", source="Example Wire", published_at="2024-06-01",
-        text="The mayor of Lakeside said the jazz festival expects 50,000 visitors. "
-             "The jazz club on the lake reopened on Monday after repairs."))
+    add(services, "lakeside", "Lakeside news", "The mayor of Lakeside said the jazz festival expects 50,000 visitors. "
+        "The jazz club on the lake reopened on Monday after repairs.")
     q = "Where will the Lakeside jazz festival be held?"
     backend = fake(services)
     prep = prepare(services, AskParams(q))
