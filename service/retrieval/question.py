@@ -59,7 +59,8 @@ def question_type(question: str) -> QuestionType:
 
 _ENTITY_Q = re.compile(
     r"\b(?:who|whom|whose|which|where)\b|"
-    r"\bwhat\s+(?!(?:is|are|was|were|did|does|do|has|have|had|will|would|can|could|should|might|may|if)\b)[a-z]+",
+    r"\bwhat\s+(?!(?:is|are|was|were|did|does|do|has|have|had|will|would|can|could|should|might|may|if|about|"
+    r"happened|happens|caused|causes|made|makes|led|leads)\b)[a-z]+",
     re.IGNORECASE)
 
 

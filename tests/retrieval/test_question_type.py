@@ -32,6 +32,7 @@ def test_question_type(question: str, kind: QuestionType) -> None:
     ("Did Russia retake Kursk?", False),
     ("What did Putin thank North Korea for?", False),
     ("What is Opry Mills?", False),
+    ("What happened in Kursk on Saturday?", False),
 ])
 def test_wants_entity(question: str, entity: bool) -> None:
     from service.retrieval.question import wants_entity
