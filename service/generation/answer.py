@@ -256,12 +256,13 @@ def finish(services: Services, prep: Prepared, completion: Completion, t0: float
         a shown sentence that addresses it and names what one of them is about (multi-hop:
         "Patti Page popularized the song" links the question to "Patti Page (born November 8,
         1927)"), with the id of the sentence it links."""
-        cited = list({h.id: h for v in sentences for h in v.citations}.values())
+        by_id = {h.id: h for v in sentences for h in v.citations}
+        cited = list(by_id.values())
         if addresses(question, [t for h in cited for t in (h.text, h.title or "")], ON_TOPIC_WORDS):
             return True, None
         shown = prep.writer.hits if prep.writer is not None else ()
         for b in shown:
-            if b.id in {h.id for h in cited} or not addresses(question, [b.text, b.title or ""], ON_TOPIC_WORDS):
+            if b.id in by_id or not addresses(question, [b.text, b.title or ""], ON_TOPIC_WORDS):
                 continue
             for h in cited:
                 if h.title and b.article_id != h.article_id and names(b.text, h.title):

@@ -51,19 +51,23 @@ def _kind_rank(kind: str, qtype: QuestionType) -> int:
     return 0 if kind == "name" else 1
 
 
-def _in_claim_order(claim: str, mentions: list[tuple[str, str]]) -> list[tuple[str, str, bool]]:
-    """Mentions in the order the claim states them, each marked *attributive* when it is one
-    capitalised word used as an adjective ("American country duo", "Nazi coup"): a name the
-    answer describes with, not the name it gives."""
-    def where(surface: str) -> tuple[int, bool]:
+def _in_claim_order(claim: str, mentions: list[tuple[str, str]]) -> list[tuple[str, re.Pattern[str], bool]]:
+    """Mentions in the order the claim states them, as (kind, pattern to find them by, whether
+    *attributive*: one capitalised word used as an adjective, "American country duo", "Nazi
+    coup" -- a name the answer describes with, not the name it gives)."""
+    placed: list[tuple[int, str, re.Pattern[str], bool]] = []
+    for kind, surface in mentions:
         pat = _pattern(surface)
-        m = pat.search(claim) if pat is not None else None
+        if pat is None:
+            continue
+        m = pat.search(claim)
         if m is None:
-            return len(claim), False
+            placed.append((len(claim), kind, pat, False))
+            continue
         single = " " not in surface.strip()
-        return m.start(), single and re.match(r"\s+[a-z]", claim[m.end():]) is not None
-    placed = [(where(surface), kind, surface) for kind, surface in mentions]
-    return [(kind, surface, attributive) for (_, attributive), kind, surface in sorted(placed, key=lambda p: p[0][0])]
+        placed.append((m.start(), kind, pat, single and re.match(r"\s+[a-z]", claim[m.end():]) is not None))
+    placed.sort(key=lambda p: p[0])
+    return [(kind, pat, attributive) for _, kind, pat, attributive in placed]
 
 
 def locate_answer(question: str, claims: Sequence[str], hits: Sequence[SentenceHit]) -> AnswerSpan | None:
@@ -84,9 +88,8 @@ def locate_answer(question: str, claims: Sequence[str], hits: Sequence[SentenceH
         return None
     for hit in hits:
         found: list[tuple[int, int, str, int]] = []
-        for order, (kind, surface, attributive) in enumerate(mentions):
-            pat = _pattern(surface)
-            if pat is not None and (m := pat.search(hit.text)) is not None:
+        for order, (kind, pat, attributive) in enumerate(mentions):
+            if (m := pat.search(hit.text)) is not None:
                 found.append((m.start(), m.end(), kind, order + (len(mentions) if attributive else 0)))
         if not found:
             continue

@@ -387,14 +387,23 @@ def answer_mentions(claim: str, question: str) -> list[tuple[str, str]]:
     return [(kind, m.surface) for kind, m in _added(claim, question)]
 
 
+def _vocabulary(texts: Iterable[str]) -> set[str]:
+    """Every word of ``texts``, as written (lower-cased) and stemmed."""
+    out: set[str] = set()
+    for t in texts:
+        a = analyze(t)
+        out.update(a.stems)
+        out.update(a.words)
+    return out
+
+
 def names(text: str, title: str) -> bool:
     """Whether ``text`` mentions what ``title`` names: every content word of the title, less a
     parenthesised qualifier ("Creed (band)" -> creed), appears in it."""
     wanted = analyze(re.sub(r"\s*\(.*?\)\s*", " ", title)).content
     if not wanted:
         return False
-    a = analyze(text)
-    have = set(a.stems) | set(a.words)
+    have = _vocabulary([text])
     return all(w in have for w in wanted)
 
 
@@ -404,12 +413,7 @@ def addresses(question: str, texts: Sequence[str], need: int) -> bool:
     something else ("The Roman Catholic Church has about 1.3 billion members" for "Which UK
     religious group reported a 200% rise in membership?"): such an answer does not answer."""
     asked = set(analyze(question).content)
-    seen: set[str] = set()
-    for t in texts:
-        a = analyze(t)
-        seen.update(a.stems)
-        seen.update(a.words)
-    return len(asked & seen) >= min(need, len(asked))
+    return len(asked & _vocabulary(texts)) >= min(need, len(asked))
 
 
 def holds_items(text: str, items: Sequence[frozenset[str]]) -> bool:
