@@ -44,9 +44,9 @@ _HAS_DATE = re.compile(
 
 _NUMBER_INSIDE = re.compile(r"\bhow (?:many|much)\b", re.IGNORECASE)
 _DATE_INSIDE = re.compile(r"\b(?:in|on|by|since|until) (?:what|which) (?:year|date|day|month|decade|century)\b|"
-                          r"\bwhen\s*\?\s*$", re.IGNORECASE)
+                          r"\bwhen\s*\?\s*$|\bwhat is the (?:birthday|date of birth|birth date)\b", re.IGNORECASE)
 """The same asked mid-sentence, as quiz-style questions do ("...founded in what year?", "paid how
-much to perform?", "...since when?")."""
+much to perform?", "...since when?", "What is the birthday of...")."""
 
 
 def question_type(question: str) -> QuestionType:

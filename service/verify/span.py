@@ -16,12 +16,20 @@ from dataclasses import dataclass
 
 from service.retrieval.question import QuestionType, question_type, wants_entity
 from service.retrieval.search import SentenceHit
-from service.verify.support import answer_mentions
+from service.verify.support import analyze, answer_mentions, is_stopword, stem
 
 _JOIN = re.compile(r"^(?:[\-\u2013/]|,? ?|\s+(?:and|to|or)\s+)$")
 """What may sit between two parts of one answer: "10,000-12,000", "2 March 1972", "March 3, 2023",
 "Love and Theft" -- but not a spaced dash ("November 8, 1927 – January 1, 2013" is two dates)."""
 _MAX_CHARS = 80
+_WH = re.compile(r"\b(?:what|which|who|whom|whose|where|when|how)\b", re.IGNORECASE)
+_ANCHOR_WORDS = 2
+"""Content words of the question just before its wh-word that anchor the answer ..."""
+_ANCHOR_REACH = 6
+"""... when the answer starts within this many words after one of them in the sentence."""
+_WORD = re.compile(r"[^\W_]+")
+_YEAR_Q = re.compile(r"\b(?:what|which) year\b", re.IGNORECASE)
+_YEAR = re.compile(r"\b1\d{3}\b|\b20\d{2}\b")
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +62,7 @@ def _kind_rank(kind: str, qtype: QuestionType) -> int:
 def _in_claim_order(claim: str, mentions: list[tuple[str, str]]) -> list[tuple[str, re.Pattern[str], bool]]:
     """Mentions in the order the claim states them, as (kind, pattern to find them by, whether
     *attributive*: one capitalised word used as an adjective, "American country duo", "Nazi
-    coup" -- a name the answer describes with, not the name it gives)."""
+    coup" -- a name the answer describes with, not the name it gives; "Love and Theft" is not)."""
     placed: list[tuple[int, str, re.Pattern[str], bool]] = []
     for kind, surface in mentions:
         pat = _pattern(surface)
@@ -64,10 +72,55 @@ def _in_claim_order(claim: str, mentions: list[tuple[str, str]]) -> list[tuple[s
         if m is None:
             placed.append((len(claim), kind, pat, False))
             continue
-        single = " " not in surface.strip()
-        placed.append((m.start(), kind, pat, single and re.match(r"\s+[a-z]", claim[m.end():]) is not None))
+        follows = re.match(r"\s+([a-z]+)", claim[m.end():])  # a lower-case content word: "American *country*"
+        attributive = (kind == "name" and " " not in surface.strip() and follows is not None
+                       and not is_stopword(follows.group(1)))
+        placed.append((m.start(), kind, pat, attributive))
     placed.sort(key=lambda p: p[0])
     return [(kind, pat, attributive) for _, kind, pat, attributive in placed]
+
+
+def _anchors(question: str) -> dict[str, bool]:
+    """The question's last content words before its wh-word, stemmed, each with whether "by"
+    follows it: "a film directed by *which* director" -> {film, direct (by)}; "a railway that
+    linked Edinburgh to *what* city" -> {link, edinburgh}.  The answer sits where the wh-word
+    sits, so in a sentence it follows one of them ("written and directed by M. Night Shyamalan",
+    "a railway link between London and Edinburgh").  Words of the kind asked for are no anchor
+    ("small breweries, such as what brewery": a sentence's "brewery" precedes its description,
+    not its name)."""
+    m = _WH.search(question)
+    if m is None:
+        return {}
+    wanted = set(analyze(" ".join(question[m.end():].split()[:3])).content)  # "what *brewery*"
+    words = _WORD.findall(question[:m.start()])
+    out: dict[str, bool] = {}
+    for i in range(len(words) - 1, -1, -1):
+        if len(out) == _ANCHOR_WORDS:
+            break
+        if is_stopword(words[i]) or len(words[i]) < 2 or (st := stem(words[i].lower())) in wanted:
+            continue
+        out.setdefault(st, i + 1 < len(words) and words[i + 1].lower() == "by")
+    return out
+
+
+def _anchored(text: str, start: int, anchors: dict[str, bool]) -> bool:
+    """Whether one of ``anchors`` is among the :data:`_ANCHOR_REACH` words before ``start``, in
+    the same voice: "also created *what*" is not answered by "created by Nick Park" (the agent of
+    a passive), "directed by *which* director" is."""
+    words = _WORD.findall(text[:start])[-_ANCHOR_REACH:]
+    for i, w in enumerate(words):
+        by = anchors.get(stem(w.lower()))
+        if by is not None and by == (i + 1 < len(words) and words[i + 1].lower() == "by"):
+            return True
+    return False
+
+
+def _narrow_to_year(question: str, text: str) -> tuple[int, int] | None:
+    """"In what year..." is answered by the year of a full date ("November 8, 1927" -> "1927")."""
+    if not _YEAR_Q.search(question) or _YEAR.fullmatch(text):
+        return None
+    years = list(_YEAR.finditer(text))
+    return (years[0].start(), years[0].end()) if len(years) == 1 else None
 
 
 def locate_answer(question: str, claims: Sequence[str], hits: Sequence[SentenceHit]) -> AnswerSpan | None:
@@ -77,22 +130,24 @@ def locate_answer(question: str, claims: Sequence[str], hits: Sequence[SentenceH
     spells out.
 
     Parts of one answer next to each other in the sentence ("2 March 1972") are joined; among
-    several, the kind the question asks for wins ("how many" wants a number, "when" a date,
-    anything else a name), then the one the claims state first (the answer prompt puts the
-    answer itself first), names used as adjectives last."""
+    several, in any cited sentence, the kind the question asks for wins ("how many" wants a
+    number, "when" a date, anything else a name), names used as adjectives last, then one that
+    follows the words the question puts before its wh-word (:func:`_anchors`), then the one the
+    claims state first (the answer prompt puts the answer itself first), then the first cited
+    sentence.  "In what year" takes the year of a full date."""
     if not wants_entity(question):
         return None
     qtype = question_type(question)
+    anchors = _anchors(question)
     mentions = [m for c in claims for m in _in_claim_order(c, answer_mentions(c, question))]
     if not mentions:
         return None
-    for hit in hits:
+    best: tuple[tuple[int, bool, bool, int, int], AnswerSpan] | None = None
+    for rank, hit in enumerate(hits):
         found: list[tuple[int, int, str, int]] = []
         for order, (kind, pat, attributive) in enumerate(mentions):
             if (m := pat.search(hit.text)) is not None:
                 found.append((m.start(), m.end(), kind, order + (len(mentions) if attributive else 0)))
-        if not found:
-            continue
         found.sort()
         groups: list[list[tuple[int, int, str, int]]] = []
         for item in found:
@@ -101,13 +156,19 @@ def locate_answer(question: str, claims: Sequence[str], hits: Sequence[SentenceH
                 groups[-1].append(item)
             else:
                 groups.append([item])
-        best = min(groups, key=lambda g: (min(_kind_rank(k, qtype) for _, _, k, _ in g), min(o for *_, o in g)))
-        start, end = best[0][0], max(e for _, e, _, _ in best)
-        if start and hit.text[start - 1] in "$£€":
-            start -= 1
-        if end < len(hit.text) and hit.text[end] == "%":
-            end += 1
-        if end - start > _MAX_CHARS:
-            continue
-        return AnswerSpan(hit.text[start:end], hit, hit.start + start, hit.start + end)
-    return None
+        for g in groups:
+            start, end = g[0][0], max(e for _, e, _, _ in g)
+            if start and hit.text[start - 1] in "$£€":
+                start -= 1
+            if end < len(hit.text) and hit.text[end] == "%":
+                end += 1
+            if end - start > _MAX_CHARS:
+                continue
+            if (year := _narrow_to_year(question, hit.text[start:end])) is not None:
+                start, end = start + year[0], start + year[1]
+            order = min(o for *_, o in g)  # attributive names come after all others
+            key = (min(_kind_rank(k, qtype) for _, _, k, _ in g), order >= len(mentions),
+                   not _anchored(hit.text, start, anchors), order, rank)
+            if best is None or key < best[0]:
+                best = (key, AnswerSpan(hit.text[start:end], hit, hit.start + start, hit.start + end))
+    return best[1] if best is not None else None

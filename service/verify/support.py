@@ -107,6 +107,10 @@ _TITLES = frozenset("mr mrs ms dr st gen sen rep gov prof capt lt col sgt rev no
 _BOUNDARY = re.compile(r"[.!?:;\"'(]")
 
 
+def is_stopword(word: str) -> bool:
+    return word.lower() in _STOPWORDS
+
+
 def normalize_text(text: str) -> str:
     """Drop citation marks ("[2]"), unify quotes, undo CNN/DM tokenisation artefacts."""
     text = _CITATION_MARK.sub("", text)

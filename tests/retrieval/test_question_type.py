@@ -16,6 +16,7 @@ from service.retrieval.question import QuestionType, question_type
     ("Operation Cold Comfort was a raid by a unit founded in what year?", QuestionType.DATE),
     ("The organization was founded on what date?", QuestionType.DATE),
     ("Ardern has served as prime minister since when?", QuestionType.DATE),
+    ("What is the birthday of this Anglo-Irish actress?", QuestionType.DATE),
     ("Which band did she join when she was 12?", QuestionType.OTHER),
     ("Who directed the film?", QuestionType.OTHER),
 ])

@@ -26,11 +26,19 @@ def hit(text: str, start: int = 100) -> SentenceHit:
     ("What animation comedy did the creator of Wallace and Gromit also create?",
      "He also created Creature Comforts.", "Creature Comforts is a stop motion clay animation comedy.",
      "Creature Comforts"),
-    ("In what year was the singer born?", "Patti Page was born on November 8, 1927.",
+    ("When was the singer born?", "Patti Page was born on November 8, 1927.",
      "Clara Ann Fowler (November 8, 1927 – January 1, 2013), known as Patti Page, was a singer.",
      "November 8, 1927"),  # a spaced dash separates two dates, it does not join them
+    ("In what year was the singer born?", "Patti Page was born on November 8, 1927.",
+     "Clara Ann Fowler (November 8, 1927 – January 1, 2013), known as Patti Page, was a singer.",
+     "1927"),  # "what year" is answered by the year of the date
+    ("What is the birthday of the actress?", "Dorothea Jordan was born on 22 November 1761.",
+     "Dorothea Jordan (born 22 November 1761) was an Anglo-Irish actress.", "22 November 1761"),
     ("What band covered the song?", "It was covered by American country duo Love and Theft.",
      "It was covered by American country music duo Love and Theft in 2012.", "Love and Theft"),
+    ("The song was covered by what band?",  # "Love and" / "Theft on" are no adjectives
+     "It was covered by American country duo Love and Theft on their album.",
+     "It was covered by American country music duo Love and Theft on their album in 2012.", "Love and Theft"),
 ])
 def test_the_answer_phrase_is_found_with_exact_offsets(question: str, claim: str, sentence: str, short: str) -> None:
     h = hit(sentence)
@@ -58,3 +66,27 @@ def test_the_answer_stated_first_wins_among_several_names() -> None:
     sentence = "Creature Comforts is a 1989 British stop-motion comedy created by Nick Park."
     span = locate_answer(q, [claim], [hit(sentence)])
     assert span is not None and span.text == "Creature Comforts"
+
+
+def test_the_answer_follows_the_words_the_question_puts_before_its_wh_word() -> None:
+    q = "Ed Oxenbould plays Tyler in a film directed by which famous director?"
+    claim = "The Visit, directed by M. Night Shyamalan, stars Ed Oxenbould as Tyler."
+    sentence = "The Visit is a 2015 American horror film written and directed by M. Night Shyamalan."
+    span = locate_answer(q, [claim], [hit(sentence)])
+    assert span is not None and span.text == "M. Night Shyamalan"
+
+
+def test_the_kind_asked_for_is_no_anchor() -> None:
+    q = "Beer Wars covers small breweries, such as what brewery that is headquartered in Escondido?"
+    claim = "Stone Brewing is a brewery headquartered in Escondido, California, USA."
+    span = locate_answer(q, [claim], [hit(claim)])
+    assert span is not None and span.text == "Stone Brewing"
+
+
+def test_a_later_cited_sentence_with_the_kind_asked_for_beats_a_name_in_the_first() -> None:
+    q = "The organization that Titulescu served as president was founded on what date?"
+    claim = "The League of Nations was founded on 10 January 1920."
+    first, second = hit("Titulescu was twice president of the League of Nations."), hit(
+        "The League of Nations was founded on 10 January 1920.", start=400)
+    span = locate_answer(q, [claim], [first, second])
+    assert span is not None and span.text == "10 January 1920" and span.hit is second
