@@ -96,7 +96,8 @@ def verify(draft: Draft, evidence: dict[str, SentenceHit], checker: Any, thresho
     A sentence is checked against the union of the sentences it cites.  When that fails (or it
     cites nothing), the shown sentences that support it best are tried, alone and then as
     unions of two or three: a multi-hop claim needs every sentence it rests on, and its
-    citation then lists all of them.  ``question``: what it gives counts as given.
+    citation then lists all of them -- and only them: a cited sentence the claim does not need is
+    left out (:func:`_needed`).  ``question``: what it gives counts as given.
     """
     if not draft.sentences:
         return []
@@ -112,11 +113,29 @@ def verify(draft: Draft, evidence: dict[str, SentenceHit], checker: Any, thresho
             if found is not None and found[0].score > (score.score if sent.markers else -1.0):
                 best, best_markers = found
         supported = best.score >= threshold and bool(best_markers)
+        if supported and len(best_markers) > 1:
+            best, best_markers = _needed(checker, sent.text, best, best_markers, texts, threshold, question)
         if supported or keep_flagged:
             out.append(VerifiedSentence(sent.text, [evidence[m] for m in best_markers], round(float(best.score), 4),
                                         flagged=not supported, reattributed=best_markers != sent.markers,
                                         missing=list(best.missing)))
     return out
+
+
+def _needed(checker: Any, claim: str, score: Any, chosen: list[str], texts: dict[str, str], threshold: float,
+            question: str | None) -> tuple[Any, list[str]]:
+    """``chosen`` less the sentences the claim does not need: while one can be left out and the
+    rest still support it, the one whose absence costs least goes.  "The League of Nations was
+    founded on 10 January 1920 [1][2][3]" keeps the sentence that says so and drops the ones that
+    only restate the question ("Titulescu was president of the League") or say nothing of it."""
+    while len(chosen) > 1:
+        trials = [[m for m in chosen if m != drop] for drop in chosen]
+        scored = checker.score_many([(claim, joined([texts[m] for m in t])) for t in trials], given=question)
+        i = max(range(len(trials)), key=lambda i: scored[i].score)
+        if scored[i].score < threshold:
+            break
+        score, chosen = scored[i], trials[i]
+    return score, chosen
 
 
 def joined(texts: list[str]) -> list[str]:

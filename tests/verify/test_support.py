@@ -204,3 +204,17 @@ def test_addresses_needs_the_questions_content_words() -> None:
     assert addresses(q, ["The Global Order of Satan said its UK membership rose 200%.", "Satanists"], 2)
     # a headline counts as context, and a question with one content word needs only that one
     assert addresses("Who is Biden?", ["He was sworn in on Friday.", "Biden takes office"], 2)
+
+
+def test_a_cited_sentence_the_claim_does_not_need_is_left_out(checker: SupportChecker) -> None:
+    from service.retrieval.search import SentenceHit
+    from service.verify.citations import parse_draft, verify
+
+    texts = ["Acme Corp said on Monday it would build a battery plant in Toledo, Ohio.",
+             "Construction is due to start in the autumn.",
+             "The weather in Toledo was mild on Monday."]
+    shown = {f"S{i + 1}": SentenceHit("acme", i, t, 0, len(t), "Acme", None, "Wire", None)
+             for i, t in enumerate(texts)}
+    draft = parse_draft("Acme Corp said it would build a battery plant in Toledo, Ohio. [S1][S2][S3]", set(shown))
+    (v,) = verify(draft, shown, checker, checker.threshold)
+    assert not v.flagged and [h.index for h in v.citations] == [0]
