@@ -52,7 +52,10 @@ from service.verify.support import addresses, answer_items, fragment_items, hold
 CANDIDATES = 10
 """Retrieved sentences the model scores (evidence-first prompts)."""
 QUOTE_TOP = 5
-"""A sentence is quoted for the draft's answer only when it is among this many best candidates."""
+"""A sentence is quoted for the draft's answer only when it is among this many best candidates ..."""
+QUOTE_TYPED_TOP = CANDIDATES
+"""... or among all of them, for a question that asks for a number or a date: the draft's number
+or date stated verbatim by a shown sentence is a surer match than a name."""
 QUOTE_AT = 0.5
 """Quoted mode on the model's vote alone needs at least this probability for the chosen sentence ..."""
 QUOTE_NONE_BELOW = 0.2
@@ -319,8 +322,9 @@ def quote_fallback(services: Services, prep: Prepared, gen: Generated) -> list[V
     the answer with some confidence.  Two ways to be confident:
 
     1. the model's draft named an answer (numbers, dates, names the question does not give) and
-       a sentence among the best :data:`QUOTE_TOP` candidates states all of it (the best-ranked
-       such sentence, whichever one the draft cited).  The draft paraphrased beyond what verifies,
+       a sentence among the best :data:`QUOTE_TOP` candidates (any shown one, :data:`QUOTE_TYPED_TOP`,
+       when the question asks for a number or a date) states all of it (the best-ranked such
+       sentence, whichever one the draft cited).  The draft paraphrased beyond what verifies,
        restated the question around its answer, or cited the first hop of a multi-hop chain
        ("He played for the Tunisian national team [S1]") for what the second hop states ("They
        qualified for their first World Cup in 1978");
@@ -344,7 +348,7 @@ def quote_fallback(services: Services, prep: Prepared, gen: Generated) -> list[V
     sel = prep.selection
     ranked = ([sel.candidates.hits[i] for i in sorted(range(len(sel.scores)), key=lambda i: -sel.scores[i])]
               if sel is not None else sorted(shown.values(), key=lambda h: -h.score))
-    near = ranked[:QUOTE_TOP]
+    near = ranked[:QUOTE_TOP if qtype is QuestionType.OTHER else QUOTE_TYPED_TOP]
     for s in gen.draft.sentences:
         items = answer_items(s.text, question) or fragment_items(s.text, question)
         if not items or (qtype is not QuestionType.OTHER

@@ -303,3 +303,28 @@ def test_a_confident_vote_for_a_sentence_about_something_else_is_not_quoted(serv
     res = answer(services, AskParams(q, model="fake"))
     # the club sentence shares only "jazz" and the headline's "Lakeside": the vote alone is not enough
     assert res.mode == "abstained" and res.citations == []
+
+
+@pytest.mark.parametrize("typed_top", [1, 10])
+def test_a_number_the_draft_names_is_quoted_from_any_shown_sentence(
+        seeded: Services, monkeypatch: pytest.MonkeyPatch, typed_top: int) -> None:
+    # Beyond the best QUOTE_TOP, only a number or date the question asks for is matched: the vote
+    # ranked another sentence first, yet the 10,000-12,000 one states the draft's figure verbatim.
+    import service.generation.answer as answer_module
+
+    monkeypatch.setattr(answer_module, "QUOTE_TOP", 1)
+    monkeypatch.setattr(answer_module, "QUOTE_TYPED_TOP", typed_top)
+    backend = fake(seeded)
+    prep = prepare(seeded, AskParams(TROOPS_Q))
+    assert prep.writer is not None
+    n = len(prep.writer.hits)
+    other = next(i for i, h in enumerate(prep.writer.hits, start=1)
+                 if "10,000-12,000" not in h.text and "troops" in h.text)
+    probs = [0.01] + [0.95 if i == other else 0.04 / (n - 1) for i in range(1, n + 1)]
+    backend.push_choices(probs)
+    backend.push(f"Russia deployed 10,000-12,000 troops to North Korea. [S{other}]")
+    res = answer(seeded, AskParams(TROOPS_Q, model="fake"))
+    if typed_top == 1:  # the figure is not in the best one: nothing to quote
+        assert res.mode == "abstained"
+    else:
+        assert res.mode == "quoted" and "10,000-12,000" in res.citations[0].quote
