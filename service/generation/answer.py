@@ -47,7 +47,15 @@ from service.verify.citations import VerifiedSentence
 from service.verify.neutrality import ContestedPair, complete_pairs, enforce, find_contested_pairs, restate
 from service.verify.roles import role_conflicts
 from service.verify.span import AnswerSpan, locate_answer
-from service.verify.support import addresses, answer_items, fragment_items, holds_items, names
+from service.verify.support import (
+    addresses,
+    answer_items,
+    capitalised_inside,
+    fragment_items,
+    holds_items,
+    lead_name,
+    names,
+)
 
 CANDIDATES = 10
 """Retrieved sentences the model scores (evidence-first prompts)."""
@@ -351,6 +359,11 @@ def quote_fallback(services: Services, prep: Prepared, gen: Generated) -> list[V
     near = ranked[:QUOTE_TOP if qtype is QuestionType.OTHER else QUOTE_TYPED_TOP]
     for s in gen.draft.sentences:
         items = answer_items(s.text, question) or fragment_items(s.text, question)
+        lead = lead_name(s.text, question) if not items and qtype is QuestionType.OTHER else None
+        if lead is not None:  # "Amazon is the latest tech giant to ...": the sources must name it
+            if hit := next((h for h in near if fits(h) and capitalised_inside(lead, h.text)), None):
+                return restate([hit], services.checker)
+            continue
         if not items or (qtype is not QuestionType.OTHER
                          and not answer_type_match(qtype, " ".join(" ".join(i) for i in items))):
             continue  # no answer named (a "how many" draft that names no number named none)

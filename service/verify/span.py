@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from service.retrieval.question import QuestionType, question_type, wants_entity
 from service.retrieval.search import SentenceHit
-from service.verify.support import analyze, answer_mentions, is_stopword, stem
+from service.verify.support import analyze, answer_mentions, capitalised_inside, is_stopword, lead_name, stem
 
 _JOIN = re.compile(r"^(?:[\-\u2013/]|,? ?|\s+(?:and|to|or)\s+)$")
 """What may sit between two parts of one answer: "10,000-12,000", "2 March 1972", "March 3, 2023",
@@ -140,6 +140,10 @@ def locate_answer(question: str, claims: Sequence[str], hits: Sequence[SentenceH
     qtype = question_type(question)
     anchors = _anchors(question)
     mentions = [m for c in claims for m in _in_claim_order(c, answer_mentions(c, question))]
+    if not mentions:  # "Amazon is the latest tech giant to ...": a first word the sources capitalise
+        leads = [w for c in claims
+                 if (w := lead_name(c, question)) and any(capitalised_inside(w, h.text) for h in hits)]
+        mentions = [("name", p, False) for w in leads[:1] if (p := _pattern(w)) is not None]
     if not mentions:
         return None
     best: tuple[tuple[int, bool, bool, int, int], AnswerSpan] | None = None

@@ -386,6 +386,28 @@ def fragment_items(claim: str, question: str) -> list[frozenset[str]]:
     return [frozenset({w}) for w in dict.fromkeys(c.content) if w not in asked]
 
 
+_LEAD = re.compile(r"^\W*([A-Z][a-z]{2,})\b(?!['’]?\s*[A-Z])")
+
+
+def lead_name(claim: str, question: str) -> str | None:
+    """The claim's first word, when it may be the name it answers with ("*Amazon* is the latest
+    tech giant..."): capitalised, no stop word, not in the question.  A sentence's first word is
+    capitalised either way, so :func:`analyze` does not count it as a name; whoever uses this
+    checks that the evidence capitalises it mid-sentence (:func:`capitalised_inside`)."""
+    m = _LEAD.match(claim)
+    if m is None or is_stopword(m.group(1)):
+        return None
+    q = analyze(question)
+    word = m.group(1).lower()
+    return None if word in q.words or stem(word) in q.stems else m.group(1)
+
+
+def capitalised_inside(word: str, text: str) -> bool:
+    """Whether ``text`` has ``word``, capitalised, after its first word: a name, not a sentence start."""
+    return any(m.start() > 0 and not re.search(r"[.!?]\W*$", text[:m.start()])
+               for m in re.finditer(rf"(?<![^\W_]){re.escape(word)}(?![^\W_])", text.strip(" \"'“‘")))
+
+
 def answer_mentions(claim: str, question: str) -> list[tuple[str, str]]:
     """The same items as (kind, surface) pairs: ``("number", "1978")``, ``("name", "Creature Comforts")``."""
     return [(kind, m.surface) for kind, m in _added(claim, question)]

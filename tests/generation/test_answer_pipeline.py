@@ -328,3 +328,21 @@ def test_a_number_the_draft_names_is_quoted_from_any_shown_sentence(
         assert res.mode == "abstained"
     else:
         assert res.mode == "quoted" and "10,000-12,000" in res.citations[0].quote
+
+
+@pytest.mark.parametrize(("draft_name", "quoted"), [("Acmesoft", True), ("Globex", False)])
+def test_a_name_the_draft_begins_with_is_quoted_where_the_sources_name_it(
+        services: Services, draft_name: str, quoted: bool) -> None:
+    # "Amazon is the latest ..." names its answer with the sentence's first word, which reads as a
+    # capital, not a name: the sources must capitalise it mid-sentence for it to be quoted.
+    add(services, "layoffs", "Tech layoffs", "The news would make Acmesoft the latest in a spate of tech companies "
+        "that have announced significant layoffs. Investors shrugged at the news on Monday.")
+    q = "Which company is the latest tech giant to announce significant layoffs?"
+    fake(services).push(f"{draft_name} is the latest tech giant to announce significant layoffs after a dismal "
+                        "holiday season of falling sales and angry shareholders. [S1]")
+    res = answer(services, AskParams(q, model="fake"))
+    if quoted:
+        assert res.mode == "quoted" and "Acmesoft" in res.citations[0].quote
+        assert res.short_answer is not None and res.short_answer.text == "Acmesoft"
+    else:
+        assert res.mode == "abstained" and res.citations == []

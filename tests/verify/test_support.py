@@ -218,3 +218,25 @@ def test_a_cited_sentence_the_claim_does_not_need_is_left_out(checker: SupportCh
     draft = parse_draft("Acme Corp said it would build a battery plant in Toledo, Ohio. [S1][S2][S3]", set(shown))
     (v,) = verify(draft, shown, checker, checker.threshold)
     assert not v.flagged and [h.index for h in v.citations] == [0]
+
+
+@pytest.mark.parametrize(("claim", "question", "lead"), [
+    ("Amazon is the latest tech giant to cut jobs.", "Which company is the latest to cut jobs?", "Amazon"),
+    ("California, where two shootings occurred.", "Which state was hit by shootings?", "California"),
+    ("Most grocery items rose.", "What food rose most?", None),  # a stop word
+    ("The pope died on Saturday.", "Who died?", None),
+    ("Biden said it would pass.", "What did Biden say?", None),  # the question gives it
+    ("Hong Kong reopened its border.", "Which city reopened?", None),  # a two-word name analyze() finds itself
+])
+def test_lead_name(claim: str, question: str, lead: str | None) -> None:
+    from service.verify.support import lead_name
+
+    assert lead_name(claim, question) == lead
+
+
+def test_capitalised_inside_is_a_name_not_a_sentence_start() -> None:
+    from service.verify.support import capitalised_inside
+
+    assert capitalised_inside("Amazon", "The news would make Amazon the latest to cut jobs.")
+    assert not capitalised_inside("Amazon", "“Amazon said on Monday it would cut jobs.")
+    assert not capitalised_inside("Amazon", "The amazon rainforest is shrinking.")
