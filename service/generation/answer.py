@@ -55,6 +55,7 @@ from service.verify.support import (
     holds_items,
     lead_name,
     names,
+    question_words,
 )
 
 CANDIDATES = 10
@@ -185,6 +186,13 @@ def choose(services: Services, backend: ChatBackend, prep: Prepared) -> None:
     prep.timings["select_ms"] = _ms(t0)
 
 
+BRIDGE_WORDS = 1
+"""An answer that addresses the question by itself still cites a bridge (a shown sentence that
+names the article it cites) when the bridge holds at least this many question words its own
+sentences do not: the link of a multi-hop chain ("Koeman replaced Mauricio Pochettino" beside
+"Pochettino (born 2 March 1972)").  HotpotQA dev on cached calls: citation recall 0.299 -> 0.376,
+precision 0.799 -> 0.769; any bridge at all: precision 0.735."""
+
 CONTESTED_TOP = 3
 """A contested claim (or its denial) among the best :data:`CONTESTED_TOP` candidates brings both
 sides into the answer's evidence: a question that touches a disputed claim gets the dispute."""
@@ -263,22 +271,25 @@ def finish(services: Services, prep: Prepared, completion: Completion, t0: float
     usage = {"prompt_tokens": completion.usage.prompt_tokens, "completion_tokens": completion.usage.completion_tokens}
 
     def on_topic(sentences: list[VerifiedSentence]) -> tuple[bool, tuple[SentenceHit, str] | None]:
-        """Whether the cited sentences address the question, and the bridge that makes them do:
+        """Whether the cited sentences address the question, and the bridge that makes them do
+        (or, when they do by themselves, that adds :data:`BRIDGE_WORDS` of the question's words):
         a shown sentence that addresses it and names what one of them is about (multi-hop:
         "Patti Page popularized the song" links the question to "Patti Page (born November 8,
         1927)"), with the id of the sentence it links."""
         by_id = {h.id: h for v in sentences for h in v.citations}
         cited = list(by_id.values())
-        if addresses(question, [t for h in cited for t in (h.text, h.title or "")], ON_TOPIC_WORDS):
-            return True, None
+        direct = addresses(question, [t for h in cited for t in (h.text, h.title or "")], ON_TOPIC_WORDS)
         shown = prep.writer.hits if prep.writer is not None else ()
+        covered = question_words(question, [t for h in cited for t in (h.text, h.title or "")])
         for b in shown:
             if b.id in by_id or not addresses(question, [b.text, b.title or ""], ON_TOPIC_WORDS):
+                continue
+            if direct and len(question_words(question, [b.text, b.title or ""]) - covered) < BRIDGE_WORDS:
                 continue
             for h in cited:
                 if h.title and b.article_id != h.article_id and names(b.text, h.title):
                     return True, (b, h.id)
-        return False, None
+        return direct, None
 
     mode = "written"
     kept = [v for v in gen.verified if not v.flagged]

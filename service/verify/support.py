@@ -442,6 +442,11 @@ def addresses(question: str, texts: Sequence[str], need: int) -> bool:
     return len(asked & _vocabulary(texts)) >= min(need, len(asked))
 
 
+def question_words(question: str, texts: Sequence[str]) -> set[str]:
+    """The question's content words (stemmed) that ``texts`` share."""
+    return set(analyze(question).content) & _vocabulary(texts)
+
+
 def holds_items(text: str, items: Sequence[frozenset[str]]) -> bool:
     """Whether ``text`` states every one of ``items`` (number keys, month/weekday names, name tokens)."""
     t = analyze(text)

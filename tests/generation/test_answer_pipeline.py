@@ -278,10 +278,27 @@ def test_a_multi_hop_answer_is_on_topic_through_a_bridge_that_names_it(services:
     # the cited sentence shares no word with the question; the song's sentence links it, if it names her
     assert (res.mode != "abstained") is answered
     if answered:
-        assert res.short_answer is not None and res.short_answer.text == "November 8, 1927"
+        assert res.short_answer is not None and res.short_answer.text == "1927"
         # the sentence that links the answer to the question is cited after it
         assert [c.hit.article_id for c in res.citations] == ["page", "song"]
         assert res.answer.endswith("[1][2]")
+
+
+@pytest.mark.parametrize(("other", "bridged"), [
+    ("It was the club's first season with Dutch manager Ronald Koeman, who replaced Mauricio Pochettino.", True),
+    ("The Argentine former footballer Mauricio Pochettino gave a long interview.", False),  # adds nothing asked
+])
+def test_an_answer_on_topic_by_itself_also_cites_the_link_of_its_chain(services: Services, other: str,
+                                                                       bridged: bool) -> None:
+    add(services, "season", "2014-15 Southampton season", other, source="Wikipedia")
+    add(services, "poch", "Mauricio Pochettino", "Mauricio Pochettino (born 2 March 1972) is an Argentine "
+        "former footballer.", source="Wikipedia")
+    q = "When was the Argentine former footballer whom Dutch manager Ronald Koeman replaced born?"
+    m = marker_for(services, q, "born 2 March 1972")
+    fake(services).push(f"Mauricio Pochettino was born on 2 March 1972. [{m}]")
+    res = answer(services, AskParams(q, model="fake"))
+    assert res.mode == "written"
+    assert [c.hit.article_id for c in res.citations] == (["poch", "season"] if bridged else ["poch"])
 
 
 def test_a_confident_vote_for_a_sentence_about_something_else_is_not_quoted(services: Services) -> None:
