@@ -56,6 +56,7 @@ from service.verify.support import (
     lead_name,
     names,
     question_words,
+    shares_relation,
 )
 
 CANDIDATES = 10
@@ -271,20 +272,25 @@ def finish(services: Services, prep: Prepared, completion: Completion, t0: float
     usage = {"prompt_tokens": completion.usage.prompt_tokens, "completion_tokens": completion.usage.completion_tokens}
 
     def on_topic(sentences: list[VerifiedSentence]) -> tuple[bool, tuple[SentenceHit, str] | None]:
-        """Whether the cited sentences address the question, and the bridge that makes them do
-        (or, when they do by themselves, that adds :data:`BRIDGE_WORDS` of the question's words):
-        a shown sentence that addresses it and names what one of them is about (multi-hop:
-        "Patti Page popularized the song" links the question to "Patti Page (born November 8,
-        1927)"), with the id of the sentence it links."""
+        """Whether the cited sentences address the question -- its words, and what it asks of
+        the names it gives (:func:`shares_relation`) -- and the bridge that makes them do (or,
+        when they do by themselves, that adds :data:`BRIDGE_WORDS` of the question's words): a
+        shown sentence that addresses it and names what one of them is about (multi-hop: "Patti
+        Page popularized the song" links the question to "Patti Page (born November 8, 1927)"),
+        with the id of the sentence it links."""
         by_id = {h.id: h for v in sentences for h in v.citations}
         cited = list(by_id.values())
-        direct = addresses(question, [t for h in cited for t in (h.text, h.title or "")], ON_TOPIC_WORDS)
+        texts = [t for h in cited for t in (h.text, h.title or "")]
+        direct = addresses(question, texts, ON_TOPIC_WORDS) and shares_relation(question, texts)
         shown = prep.writer.hits if prep.writer is not None else ()
-        covered = question_words(question, [t for h in cited for t in (h.text, h.title or "")])
+        covered = question_words(question, texts)
         for b in shown:
-            if b.id in by_id or not addresses(question, [b.text, b.title or ""], ON_TOPIC_WORDS):
+            linking = [b.text, b.title or ""]
+            if b.id in by_id or not addresses(question, linking, ON_TOPIC_WORDS):
                 continue
-            if direct and len(question_words(question, [b.text, b.title or ""]) - covered) < BRIDGE_WORDS:
+            if direct and len(question_words(question, linking) - covered) < BRIDGE_WORDS:
+                continue
+            if not direct and not shares_relation(question, [*texts, *linking]):
                 continue
             for h in cited:
                 if h.title and b.article_id != h.article_id and names(b.text, h.title):

@@ -262,6 +262,19 @@ def test_a_verified_answer_about_something_else_abstains(services: Services) -> 
     assert res.abstain_reason == "the sentences that verified are about something else than the question"
 
 
+def test_an_answer_that_shares_the_names_but_not_what_was_asked_of_them_abstains(services: Services) -> None:
+    add(services, "speech", "Johnson's last day", "Prime Minister Boris Johnson made a speech outside Downing "
+        "Street on his last day in office. Tory MPs gathered in Westminster on Monday.")
+    q = "Tory MPs have reportedly been told not to use which Boris Johnson-era slogan?"
+    m = marker_for(services, q, "made a speech")
+    fake(services).push(f"Boris Johnson made a speech outside Downing Street on his last day in office. [{m}]")
+    res = answer(services, AskParams(q, model="fake", flag_unsupported=True))
+    # it shares "Boris Johnson" (and the headline's "Johnson"), but no slogan, no telling, no use
+    assert res.sentences and all(not v.flagged for v, _ in res.sentences)
+    assert res.mode == "abstained" and res.citations == []
+    assert res.abstain_reason == "the sentences that verified are about something else than the question"
+
+
 @pytest.mark.parametrize(("bridge", "answered"), [
     ("I'll Keep the Lovelight Burning is a popular song, popularized by Patti Page in 1949.", True),
     ("I'll Keep the Lovelight Burning is a popular song, popularized by Patti Smith in 1949.", False),

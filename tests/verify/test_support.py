@@ -240,3 +240,19 @@ def test_capitalised_inside_is_a_name_not_a_sentence_start() -> None:
     assert capitalised_inside("Amazon", "The news would make Amazon the latest to cut jobs.")
     assert not capitalised_inside("Amazon", "“Amazon said on Monday it would cut jobs.")
     assert not capitalised_inside("Amazon", "The amazon rainforest is shrinking.")
+
+
+@pytest.mark.parametrize(("question", "text", "shares"), [
+    # any form of what the question asks: "fought" for "fight"
+    ("Who did Muhummad Ali fight next, in Houston, after the so-called Fight of the Century?",
+     "Muhammad Ali and Jimmy Ellis fought each other in a boxing match in Houston.", True),
+    # the name, not what was asked of it
+    ("Tory MPs have reportedly been told not to use which Boris Johnson-era slogan?",
+     "Prime Minister Boris Johnson makes a speech outside 10 Downing Street on his last day in office.", False),
+    # too few asked words to demand one: "retake" is said as "reclaimed"
+    ("Did Russia retake Kursk?", "Russia said it had fully reclaimed the Kursk region.", True),
+])
+def test_shares_relation(question: str, text: str, shares: bool) -> None:
+    from service.verify.support import shares_relation
+
+    assert shares_relation(question, [text]) is shares
