@@ -39,7 +39,14 @@ from service.generation.selection import sentence_vectors
 from service.llm.base import ChatBackend, ChatMessage, Completion
 from service.logs.calls import call_model, stream_model
 from service.prompts import PromptTemplate, load_prompt
-from service.retrieval.question import Period, QuestionType, answer_type_match, as_of_filters, question_type
+from service.retrieval.question import (
+    Period,
+    QuestionType,
+    answer_type_match,
+    as_of_filters,
+    question_type,
+    states_amount,
+)
 from service.retrieval.search import SentenceHit
 from service.runtime import Services
 from service.store.catalog import Filters
@@ -281,6 +288,8 @@ def finish(services: Services, prep: Prepared, completion: Completion, t0: float
         by_id = {h.id: h for v in sentences for h in v.citations}
         cited = list(by_id.values())
         texts = [t for h in cited for t in (h.text, h.title or "")]
+        if question_type(question) is QuestionType.NUMBER and not any(states_amount(h.text) for h in cited):
+            return False, None  # "how much" answered with no amount (a year is none)
         direct = addresses(question, texts, ON_TOPIC_WORDS) and shares_relation(question, texts)
         shown = prep.writer.hits if prep.writer is not None else ()
         covered = question_words(question, texts)
@@ -366,7 +375,8 @@ def quote_fallback(services: Services, prep: Prepared, gen: Generated) -> list[V
     def fits(h: SentenceHit) -> bool:
         """Holds what the question asks for, and gives no role the question gives to somebody
         else ("How many did *Russia* say..." is not answered by "South Korea's military assessed")."""
-        typed = qtype is QuestionType.OTHER or answer_type_match(qtype, h.text)
+        typed = (qtype is QuestionType.OTHER or answer_type_match(qtype, h.text)) and (
+            qtype is not QuestionType.NUMBER or states_amount(h.text))
         return typed and not role_conflicts(question, [h.text])
 
     shown = prep.writer.by_marker() if prep.writer is not None else {}

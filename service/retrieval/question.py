@@ -71,6 +71,16 @@ def wants_entity(question: str) -> bool:
     return question_type(question) is not QuestionType.OTHER or _ENTITY_Q.search(question) is not None
 
 
+_AMOUNT = re.compile(rf"\d[\d,.]*\s*(?:%|percent|[kmb]n?\b|(?:{_NUMBER_WORDS})\b)|[$£€]\s*\d|"
+                     r"\b(?!(?:1[5-9]|20)\d\d\b)\d[\d,.]*|\b(?:" + _NUMBER_WORDS + r")\b", re.IGNORECASE)
+
+
+def states_amount(sentence: str) -> bool:
+    """Whether ``sentence`` states a count or an amount, not only a year: "The new jobs are expected
+    to be completed in 2018" does not answer "how much did MPs earn"."""
+    return _AMOUNT.search(sentence) is not None
+
+
 def answer_type_match(qtype: QuestionType, sentence: str) -> bool:
     if qtype is QuestionType.NUMBER:
         return _HAS_NUMBER.search(sentence) is not None

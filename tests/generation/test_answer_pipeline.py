@@ -275,6 +275,16 @@ def test_an_answer_that_shares_the_names_but_not_what_was_asked_of_them_abstains
     assert res.abstain_reason == "the sentences that verified are about something else than the question"
 
 
+def test_a_how_much_answer_that_states_only_a_year_abstains(services: Services) -> None:
+    add(services, "mps", "MPs' second jobs", "MPs with second jobs said the new jobs are expected to be completed "
+        "in 2018. Research on MPs' earnings from second jobs was published on Monday.")
+    q = "New research found that MPs earned a total of how much from second jobs?"
+    m = marker_for(services, q, "completed in 2018")
+    fake(services).push(f"MPs with second jobs said the new jobs are expected to be completed in 2018. [{m}]")
+    res = answer(services, AskParams(q, model="fake"))
+    assert res.mode == "abstained" and res.citations == []
+
+
 @pytest.mark.parametrize(("bridge", "answered"), [
     ("I'll Keep the Lovelight Burning is a popular song, popularized by Patti Page in 1949.", True),
     ("I'll Keep the Lovelight Burning is a popular song, popularized by Patti Smith in 1949.", False),

@@ -39,3 +39,17 @@ def test_wants_entity(question: str, entity: bool) -> None:
     from service.retrieval.question import wants_entity
 
     assert wants_entity(question) is entity
+
+
+@pytest.mark.parametrize(("sentence", "amount"), [
+    ("Officials said North Korea deployed 10,000-12,000 troops.", True),
+    ("The singer was reportedly paid $24m.", True),
+    ("Membership rose 200% in 2021.", True),
+    ("Two people died in 2020.", True),
+    ("The new jobs are expected to be completed in 2018.", False),  # a year is no amount
+    ("In 1801, a tradition started.", False),
+])
+def test_states_amount(sentence: str, amount: bool) -> None:
+    from service.retrieval.question import states_amount
+
+    assert states_amount(sentence) is amount
