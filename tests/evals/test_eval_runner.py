@@ -67,7 +67,7 @@ def test_two_prompt_versions_produce_results_summary_and_report(first_run: RunDi
     assert est["n"] == 6 and est["low"] <= est["value"] <= est["high"]
     html = (first_run.path / "report.html").read_text()
     assert 'class="metrics"' in html and "<svg" in html and 'id="changed"' in html
-    answered = next(r for r in rows if r["case_id"] == "numbers-troops")
+    answered = next(r for r in rows if r["case_id"] == "two-articles-plant-jobs")
     assert answered["citations"] and answered["prompt_ref"] == answered["prompt"]
     assert all(c["quote"] for c in answered["citations"])
 
@@ -101,7 +101,7 @@ def test_gate_passes_on_the_baseline_and_fails_on_a_planted_regression(
     eval_cli(dirs, "gate", "smoke@2", "--run", str(first_run.path), "--baseline", str(first_run.path), work=False)
     results, work = dirs
     res = CliRunner().invoke(app, ["eval", "gate", "smoke@2", "--baseline", str(first_run.path),
-                                   "--model", "fake-wrong", "--prompt", "answer@v2", "--limit", "4",
+                                   "--model", "fake-wrong", "--prompt", "answer@v2", "--limit", "6",
                                    "--results-dir", str(results), "--work-dir", str(work)])
     assert res.exit_code == 1, res.output
     bad = latest_run(results, SLUG)
