@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from service.errors import UpstreamUnavailable
-from service.generation.answer import AskParams, answer, answer_stream, choose, prepare
+from service.generation.answer import AnswerResult, AskParams, answer, answer_stream, choose, prepare
 from service.generation.evidence import Evidence
 from service.ingest.article import ArticleInput
 from service.llm.fake import FakeBackend
@@ -249,40 +249,45 @@ def test_an_unattributed_contested_claim_is_restated_with_its_counterclaim(seede
         "attribution_restored", 0) >= 1
 
 
-def test_a_verified_answer_about_something_else_abstains(services: Services) -> None:
-    add(services, "church", "Church figures", "The Roman Catholic Church has about 1.3 billion members worldwide. "
-        "Religious groups in the UK publish membership figures every year.")
-    q = "Which UK religious group has reported a 200% increase in membership?"
-    m = marker_for(services, q, "Roman Catholic")
-    fake(services).push(f"The Roman Catholic Church has about 1.3 billion members worldwide. [{m}]")
-    res = answer(services, AskParams(q, model="fake", flag_unsupported=True))
-    # true and exactly cited, but it names no UK group and no increase: it does not answer
-    assert res.sentences and all(not v.flagged for v, _ in res.sentences)
-    assert res.mode == "abstained" and res.citations == []
-    assert res.abstain_reason == "the sentences that verified are about something else than the question"
-
-
-def test_an_answer_that_shares_the_names_but_not_what_was_asked_of_them_abstains(services: Services) -> None:
-    add(services, "speech", "Johnson's last day", "Prime Minister Boris Johnson made a speech outside Downing "
-        "Street on his last day in office. Tory MPs gathered in Westminster on Monday.")
-    q = "Tory MPs have reportedly been told not to use which Boris Johnson-era slogan?"
-    m = marker_for(services, q, "made a speech")
-    fake(services).push(f"Boris Johnson made a speech outside Downing Street on his last day in office. [{m}]")
-    res = answer(services, AskParams(q, model="fake", flag_unsupported=True))
+@pytest.mark.parametrize(("title", "text", "question", "needle"), [
+    # true and exactly cited, but it names no UK group and no increase
+    ("Church figures", "The Roman Catholic Church has about 1.3 billion members worldwide. Religious groups in the "
+     "UK publish membership figures every year.",
+     "Which UK religious group has reported a 200% increase in membership?", "Roman Catholic"),
     # it shares "Boris Johnson" (and the headline's "Johnson"), but no slogan, no telling, no use
+    ("Johnson's last day", "Prime Minister Boris Johnson made a speech outside Downing Street on his last day in "
+     "office. Tory MPs gathered in Westminster on Monday.",
+     "Tory MPs have reportedly been told not to use which Boris Johnson-era slogan?", "made a speech"),
+    # "how much" answered with a year: no amount
+    ("MPs' second jobs", "MPs with second jobs said the new jobs are expected to be completed in 2018. Research on "
+     "MPs' earnings from second jobs was published on Monday.",
+     "New research found that MPs earned a total of how much from second jobs?", "completed in 2018"),
+])
+def test_a_verified_answer_that_does_not_answer_abstains(services: Services, title: str, text: str, question: str,
+                                                        needle: str) -> None:
+    add(services, "a", title, text)
+    m = marker_for(services, question, needle)
+    sentence = next(s for s in text.split(". ") if needle in s).rstrip(".") + "."
+    fake(services).push(f"{sentence} [{m}]")
+    res = answer(services, AskParams(question, model="fake", flag_unsupported=True))
     assert res.sentences and all(not v.flagged for v, _ in res.sentences)
     assert res.mode == "abstained" and res.citations == []
     assert res.abstain_reason == "the sentences that verified are about something else than the question"
 
 
-def test_a_how_much_answer_that_states_only_a_year_abstains(services: Services) -> None:
-    add(services, "mps", "MPs' second jobs", "MPs with second jobs said the new jobs are expected to be completed "
-        "in 2018. Research on MPs' earnings from second jobs was published on Monday.")
-    q = "New research found that MPs earned a total of how much from second jobs?"
-    m = marker_for(services, q, "completed in 2018")
-    fake(services).push(f"MPs with second jobs said the new jobs are expected to be completed in 2018. [{m}]")
-    res = answer(services, AskParams(q, model="fake"))
-    assert res.mode == "abstained" and res.citations == []
+def two_hop(services: Services, link: tuple[str, str, str], answer_article: tuple[str, str, str], question: str,
+            needle: str, draft: str) -> AnswerResult:
+    """Ask ``question`` over a linking article and an answering one, ``(id, title, text)`` each, the
+    fake drafting ``draft`` with the marker of the sentence holding ``needle``."""
+    for aid, title, text in (link, answer_article):
+        add(services, aid, title, text, source="Wikipedia")
+    fake(services).push(f"{draft} [{marker_for(services, question, needle)}]")
+    return answer(services, AskParams(question, model="fake"))
+
+
+PAGE = ("page", "Patti Page", "Clara Ann Fowler (November 8, 1927 – January 1, 2013), known as Patti Page, was an "
+        "American vocalist.")
+POCH = ("poch", "Mauricio Pochettino", "Mauricio Pochettino (born 2 March 1972) is an Argentine former footballer.")
 
 
 @pytest.mark.parametrize(("bridge", "answered"), [
@@ -291,13 +296,9 @@ def test_a_how_much_answer_that_states_only_a_year_abstains(services: Services) 
 ])
 def test_a_multi_hop_answer_is_on_topic_through_a_bridge_that_names_it(services: Services, bridge: str,
                                                                        answered: bool) -> None:
-    add(services, "song", "I'll Keep the Lovelight Burning", bridge, source="Wikipedia")
-    add(services, "page", "Patti Page", "Clara Ann Fowler (November 8, 1927 – January 1, 2013), known as Patti Page, "
-        "was an American vocalist.", source="Wikipedia")
     q = "In what year was the singer who popularized I'll Keep the Lovelight Burning born?"
-    m = marker_for(services, q, "Clara Ann Fowler")
-    fake(services).push(f"Patti Page was born on November 8, 1927. [{m}]")
-    res = answer(services, AskParams(q, model="fake"))
+    res = two_hop(services, ("song", "I'll Keep the Lovelight Burning", bridge), PAGE, q, "Clara Ann Fowler",
+                  "Patti Page was born on November 8, 1927.")
     # the cited sentence shares no word with the question; the song's sentence links it, if it names her
     assert (res.mode != "abstained") is answered
     if answered:
@@ -313,13 +314,9 @@ def test_a_multi_hop_answer_is_on_topic_through_a_bridge_that_names_it(services:
 ])
 def test_an_answer_on_topic_by_itself_also_cites_the_link_of_its_chain(services: Services, other: str,
                                                                        bridged: bool) -> None:
-    add(services, "season", "2014-15 Southampton season", other, source="Wikipedia")
-    add(services, "poch", "Mauricio Pochettino", "Mauricio Pochettino (born 2 March 1972) is an Argentine "
-        "former footballer.", source="Wikipedia")
     q = "When was the Argentine former footballer whom Dutch manager Ronald Koeman replaced born?"
-    m = marker_for(services, q, "born 2 March 1972")
-    fake(services).push(f"Mauricio Pochettino was born on 2 March 1972. [{m}]")
-    res = answer(services, AskParams(q, model="fake"))
+    res = two_hop(services, ("season", "2014-15 Southampton season", other), POCH, q, "born 2 March 1972",
+                  "Mauricio Pochettino was born on 2 March 1972.")
     assert res.mode == "written"
     assert [c.hit.article_id for c in res.citations] == (["poch", "season"] if bridged else ["poch"])
 

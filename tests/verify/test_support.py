@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -178,21 +179,26 @@ def test_a_swapped_role_caps_support_and_is_listed(checker: SupportChecker) -> N
     assert not swapped.supported and any(m.startswith("role thank") for m in swapped.missing)
 
 
-def test_a_multi_hop_claim_rests_on_the_union_of_the_sentences_it_needs(checker: SupportChecker) -> None:
+def _verify_one(checker: SupportChecker, texts: list[str], reply: str) -> Any:
+    """Verify a one-sentence draft ``reply`` over ``texts`` shown as S1, S2, ..."""
     from service.retrieval.search import SentenceHit
     from service.verify.citations import parse_draft, verify
 
+    shown = {f"S{i + 1}": SentenceHit("acme", i, t, 0, len(t), "Acme", None, "Wire", None)
+             for i, t in enumerate(texts)}
+    (v,) = verify(parse_draft(reply, set(shown)), shown, checker, checker.threshold)
+    return v
+
+
+def test_a_multi_hop_claim_rests_on_the_union_of_the_sentences_it_needs(checker: SupportChecker) -> None:
     texts = ["Acme Corp said on Monday it would build a battery plant in Toledo, Ohio.",
              "Construction is due to start in the autumn.",
              "The governor said on Tuesday that Acme's new battery plant will employ 1,200 workers."]
-    shown = {f"S{i + 1}": SentenceHit("acme", i, t, 0, len(t), "Acme", None, "Wire", None)
-             for i, t in enumerate(texts)}
     # cites only the jobs sentence; "Toledo" comes from the other one
-    draft = parse_draft("Acme Corp would build a battery plant in Toledo, Ohio, that will employ 1,200 workers. [S3]",
-                        set(shown))
-    (v,) = verify(draft, shown, checker, checker.threshold)
+    claim = "Acme Corp would build a battery plant in Toledo, Ohio, that will employ 1,200 workers."
+    v = _verify_one(checker, texts, f"{claim} [S3]")
     assert not v.flagged and [h.index for h in v.citations] == [0, 2] and v.reattributed
-    alone = checker.score(draft.sentences[0].text, [texts[2]])
+    alone = checker.score(claim, [texts[2]])
     assert "Toledo Ohio" in alone.missing and not alone.supported
 
 
@@ -207,16 +213,10 @@ def test_addresses_needs_the_questions_content_words() -> None:
 
 
 def test_a_cited_sentence_the_claim_does_not_need_is_left_out(checker: SupportChecker) -> None:
-    from service.retrieval.search import SentenceHit
-    from service.verify.citations import parse_draft, verify
-
     texts = ["Acme Corp said on Monday it would build a battery plant in Toledo, Ohio.",
              "Construction is due to start in the autumn.",
              "The weather in Toledo was mild on Monday."]
-    shown = {f"S{i + 1}": SentenceHit("acme", i, t, 0, len(t), "Acme", None, "Wire", None)
-             for i, t in enumerate(texts)}
-    draft = parse_draft("Acme Corp said it would build a battery plant in Toledo, Ohio. [S1][S2][S3]", set(shown))
-    (v,) = verify(draft, shown, checker, checker.threshold)
+    v = _verify_one(checker, texts, "Acme Corp said it would build a battery plant in Toledo, Ohio. [S1][S2][S3]")
     assert not v.flagged and [h.index for h in v.citations] == [0]
 
 
