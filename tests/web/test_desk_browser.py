@@ -18,7 +18,9 @@ from tests.web.live import SEED_DAY, Live
 
 pytestmark = pytest.mark.browser
 
-TROOPS_Q = "How many troops did North Korea send to Russia, according to intelligence officials?"
+# The live server's fake replies with the first sentence it is shown; this question is answered by
+# it (the README's "how many troops" is not: that sentence states no number, and the desk abstains).
+ASK_Q = "Who thanked North Korea for sending troops to fight alongside Russia?"
 SEED_ID = "north-korea-troops-kursk"
 
 
@@ -59,11 +61,11 @@ def shoot(page: Page, where: Path, name: str, *, full_page: bool = False, min_by
 
 
 def test_ask_then_a_marker_opens_its_sentence_highlighted_by_its_offsets(page: Page, live: Live) -> None:
-    ask(page, TROOPS_Q)
+    ask(page, ASK_Q)
     marker = settled_markers(page).and_(page.locator("[data-marker='1']"))
     sentence_id = marker.get_attribute("data-sentence-id")
     with live.api() as api:
-        body = api.post("/v1/ask", json={"question": TROOPS_Q}).json()
+        body = api.post("/v1/ask", json={"question": ASK_Q}).json()
     cited = next(c for c in body["citations"] if c["marker"] == 1)
     assert sentence_id == cited["sentence_id"] and marker.get_attribute("data-quote") == cited["quote"]
     short = body["short_answer"]
@@ -105,7 +107,7 @@ def test_the_draft_streams_in_before_the_verified_answer(page: Page) -> None:
                             markers: answer.querySelectorAll('[data-marker]').length});
       }).observe(answer, {subtree: true, childList: true, characterData: true, attributes: true});
     }""")
-    page.fill("#question", TROOPS_Q)
+    page.fill("#question", ASK_Q)
     page.press("#question", "Enter")
     expect(page.locator("#answer .draft")).not_to_be_empty()
     expect(page.locator("#answer")).to_have_attribute("aria-busy", "true")
@@ -151,7 +153,7 @@ def test_a_blank_question_asks_nothing_and_the_filters_reach_the_api(page: Page)
     page.goto("/")
     page.locator("details.filters summary").click()
     page.fill("input[name=since]", "2030-01-01")
-    page.fill("#question", TROOPS_Q)
+    page.fill("#question", ASK_Q)
     page.press("#question", "Enter")
     # nothing is published after 2030: the filters reach the API, which abstains
     expect(page.locator("#answer")).to_have_attribute("data-state", "abstained")
@@ -283,7 +285,7 @@ def tab_until(page: Page, test: str, limit: int = 60) -> None:
 def test_keyboard_only(page: Page) -> None:
     page.goto("/")
     tab_until(page, "el && el.id === 'question'")
-    page.keyboard.type(TROOPS_Q)
+    page.keyboard.type(ASK_Q)
     page.keyboard.press("Enter")
     settled_markers(page)
     tab_until(page, "el && el.matches('#answer a.marker')")
@@ -331,7 +333,7 @@ CONTRAST_JS = """(selectors) => {
 
 
 def test_colours_have_enough_contrast(page: Page) -> None:
-    ask(page, TROOPS_Q)
+    ask(page, ASK_Q)
     settled_markers(page).first.click()
     expect(page.locator("#pane .sent.cited")).to_have_count(1)
     selectors = ["body", ".top a", "#answer .answer-text", "#answer .meta", "#answer a.marker", ".hint",
@@ -352,7 +354,7 @@ def test_usable_at_phone_width(browser: Any, live: Live, screenshots: Path) -> N
                                   has_touch=True, device_scale_factor=1)
     page = context.new_page()
     try:
-        ask(page, TROOPS_Q)
+        ask(page, ASK_Q)
         marker = settled_markers(page).first
         no_sideways = "document.documentElement.scrollWidth <= document.documentElement.clientWidth"
         assert page.evaluate(no_sideways)
@@ -416,7 +418,7 @@ def test_hostile_article_text_renders_as_text(page: Page, live: Live) -> None:
 
 
 def test_screenshots_of_each_page(page: Page, screenshots: Path) -> None:
-    ask(page, TROOPS_Q)
+    ask(page, ASK_Q)
     settled_markers(page).first.click()
     expect(page.locator("#pane .sent.cited")).to_be_in_viewport()
     page.mouse.move(0, 0)

@@ -14,7 +14,7 @@ import httpx
 
 from tests.web.live import Live, SlowStreamFake
 
-QUESTION = "How many troops did North Korea send to Russia, according to intelligence officials?"
+QUESTION = "Who thanked North Korea for sending troops to fight alongside Russia?"  # the fake's reply answers it
 
 
 def test_leaving_a_stream_closes_the_model_stream_at_once(live: Live) -> None:
