@@ -131,10 +131,10 @@ def locate_answer(question: str, claims: Sequence[str], hits: Sequence[SentenceH
 
     Parts of one answer next to each other in the sentence ("2 March 1972") are joined; among
     several, in any cited sentence, the kind the question asks for wins ("how many" wants a
-    number, "when" a date, anything else a name), names used as adjectives last, then one that
-    follows the words the question puts before its wh-word (:func:`_anchors`), then the one the
-    claims state first (the answer prompt puts the answer itself first), then the first cited
-    sentence.  "In what year" takes the year of a full date."""
+    number and "when" a date, and takes nothing else; anything else wants a name), names used as
+    adjectives last, then one that follows the words the question puts before its wh-word
+    (:func:`_anchors`), then the one the claims state first (the answer prompt puts the answer
+    itself first), then the first cited sentence.  "In what year" takes the year of a full date."""
     if not wants_entity(question):
         return None
     qtype = question_type(question)
@@ -170,8 +170,11 @@ def locate_answer(question: str, claims: Sequence[str], hits: Sequence[SentenceH
                 continue
             if (year := _narrow_to_year(question, hit.text[start:end])) is not None:
                 start, end = start + year[0], start + year[1]
+            kind_rank = min(_kind_rank(k, qtype) for _, _, k, _ in g)
+            if kind_rank and qtype is not QuestionType.OTHER:
+                continue  # "when" is not answered by a name, nor "how many" by a date
             order = min(o for *_, o in g)  # attributive names come after all others
-            key = (min(_kind_rank(k, qtype) for _, _, k, _ in g), order >= len(mentions),
+            key = (kind_rank, order >= len(mentions),
                    not _anchored(hit.text, start, anchors), order, rank)
             if best is None or key < best[0]:
                 best = (key, AnswerSpan(hit.text[start:end], hit, hit.start + start, hit.start + end))

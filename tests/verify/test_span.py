@@ -51,6 +51,10 @@ def test_no_short_answer_when_the_claim_adds_nothing_or_the_sentence_lacks_it() 
     q = "Which town did the army take?"
     assert locate_answer(q, ["The army took the town."], [hit("The army took the town.")]) is None
     assert locate_answer("Who won?", ["Jane Doe won."], [hit("The race ended on Sunday.")]) is None
+    # "when" is not answered by a name, nor "how many" by one
+    claim = "North Korea's leader, Kim Jong Un, had sent troops to Russia."
+    assert locate_answer("When did North Korea first confirm its troops?", [claim], [hit(claim)]) is None
+    assert locate_answer("How many troops did North Korea send?", [claim], [hit(claim)]) is None
 
 
 @pytest.mark.parametrize("question", ["Did Russia retake Kursk?", "What did Putin thank North Korea for?",
