@@ -124,10 +124,10 @@ def _narrow_to_year(question: str, text: str) -> tuple[int, int] | None:
 
 
 def locate_answer(question: str, claims: Sequence[str], hits: Sequence[SentenceHit]) -> AnswerSpan | None:
-    """The short answer of ``claims`` (what they add to ``question``) in the first of ``hits``
-    that holds it verbatim; ``None`` when the question does not ask for a name, number or date
-    (:func:`service.retrieval.question.wants_entity`) or the claims add none that a cited sentence
-    spells out.
+    """The short answer of ``claims`` (what they add to ``question``), found verbatim in one of
+    ``hits`` (the cited sentences, in citation order); ``None`` when the question does not ask
+    for a name, number or date (:func:`service.retrieval.question.wants_entity`) or the claims
+    add none of its kind that a cited sentence spells out.
 
     Parts of one answer next to each other in the sentence ("2 March 1972") are joined; among
     several, in any cited sentence, the kind the question asks for wins ("how many" wants a
