@@ -16,6 +16,7 @@ import ipaddress
 import logging
 import os
 import shutil
+import socket
 import tempfile
 from collections.abc import Callable
 from contextlib import ExitStack
@@ -47,6 +48,22 @@ def check_bind(host: str, settings: Settings, *, insecure: bool) -> None:
                       f"and create keys with `newsdesk keys create`, or pass --insecure")
 
 
+def check_port(host: str, port: int) -> None:
+    """Fail at once when the port is taken, before the model loads and the seeds are ingested
+    (uvicorn would find out only then, and say so in a log line)."""
+    if port == 0:
+        return
+    addr = host.strip("[]")
+    family = socket.AF_INET6 if ":" in addr else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind((addr, port))
+        except OSError as exc:
+            raise ConfigError(f"cannot listen on {host}:{port} ({exc.strerror}): another server, perhaps a "
+                              f"newsdesk already running, holds it; stop it or pass --port N") from exc
+
+
 def run(settings: Settings, *, host: str, port: int, workers: int, insecure: bool,
         on_startup: Callable[[Services], None] | None = None) -> None:
     import uvicorn
@@ -54,6 +71,7 @@ def run(settings: Settings, *, host: str, port: int, workers: int, insecure: boo
     from service.main import create_app
 
     check_bind(host, settings, insecure=insecure)
+    check_port(host, port)
     if workers < 1:
         raise ConfigError("--workers must be at least 1")
     configure_logging(settings.log_format)

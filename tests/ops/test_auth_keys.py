@@ -195,3 +195,15 @@ def test_serve_refuses_a_public_bind_without_auth(cli: CliRunner, monkeypatch: p
     check_bind("127.0.0.1", open_settings, insecure=False)
     r = cli.invoke(cli_app, ["serve", "--host", "0.0.0.0", "--port", "9"])  # refused before any bind
     assert r.exit_code == ConfigError.exit_code and "--insecure" in r.output
+
+
+def test_serve_says_at_once_when_its_port_is_taken(cli: CliRunner) -> None:
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen(1)
+        port = holder.getsockname()[1]
+        r = cli.invoke(cli_app, ["serve", "--host", "127.0.0.1", "--port", str(port), "--no-seed"])
+    assert r.exit_code == ConfigError.exit_code
+    assert f"cannot listen on 127.0.0.1:{port}" in r.output and "--port" in r.output
