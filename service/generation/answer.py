@@ -64,6 +64,7 @@ from service.verify.support import (
     names,
     question_words,
     shares_relation,
+    words_needed,
 )
 
 CANDIDATES = 10
@@ -290,14 +291,16 @@ def finish(services: Services, prep: Prepared, completion: Completion, t0: float
         texts = [t for h in cited for t in (h.text, h.title or "")]
         if question_type(question) is QuestionType.NUMBER and not any(states_amount(h.text) for h in cited):
             return False, None  # "how much" answered with no amount (a year is none)
-        direct = addresses(question, texts, ON_TOPIC_WORDS) and shares_relation(question, texts)
-        shown = prep.writer.hits if prep.writer is not None else ()
+        need = words_needed(question, ON_TOPIC_WORDS)
         covered = question_words(question, texts)
+        direct = len(covered) >= need and shares_relation(question, texts)
+        shown = prep.writer.hits if prep.writer is not None else ()
         for b in shown:
             linking = [b.text, b.title or ""]
-            if b.id in by_id or not addresses(question, linking, ON_TOPIC_WORDS):
+            shared = question_words(question, linking)
+            if b.id in by_id or len(shared) < need:
                 continue
-            if direct and len(question_words(question, linking) - covered) < BRIDGE_WORDS:
+            if direct and len(shared - covered) < BRIDGE_WORDS:
                 continue
             if not direct and not shares_relation(question, [*texts, *linking]):
                 continue
@@ -375,8 +378,10 @@ def quote_fallback(services: Services, prep: Prepared, gen: Generated) -> list[V
     def fits(h: SentenceHit) -> bool:
         """Holds what the question asks for, and gives no role the question gives to somebody
         else ("How many did *Russia* say..." is not answered by "South Korea's military assessed")."""
-        typed = (qtype is QuestionType.OTHER or answer_type_match(qtype, h.text)) and (
-            qtype is not QuestionType.NUMBER or states_amount(h.text))
+        if qtype is QuestionType.NUMBER:
+            typed = states_amount(h.text)  # a count or an amount (which answer_type_match also asks)
+        else:
+            typed = qtype is QuestionType.OTHER or answer_type_match(qtype, h.text)
         return typed and not role_conflicts(question, [h.text])
 
     shown = prep.writer.by_marker() if prep.writer is not None else {}

@@ -438,8 +438,13 @@ def addresses(question: str, texts: Sequence[str], need: int) -> bool:
     them when the question has fewer).  A sentence can be true and cited exactly, yet be about
     something else ("The Roman Catholic Church has about 1.3 billion members" for "Which UK
     religious group reported a 200% rise in membership?"): such an answer does not answer."""
-    asked = set(analyze(question).content)
-    return len(asked & _vocabulary(texts)) >= min(need, len(asked))
+    return len(question_words(question, texts)) >= words_needed(question, need)
+
+
+def words_needed(question: str, need: int) -> int:
+    """How many of the question's content words :func:`addresses` asks for: ``need``, or all of
+    them when the question has fewer."""
+    return min(need, len(set(analyze(question).content)))
 
 
 def question_words(question: str, texts: Sequence[str]) -> set[str]:
