@@ -25,6 +25,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from service.generation.compare import side_sentences
 from service.generation.core import (
     Citation,
     Generated,
@@ -44,6 +45,7 @@ from service.retrieval.question import (
     QuestionType,
     answer_type_match,
     as_of_filters,
+    compared,
     question_type,
     states_amount,
 )
@@ -309,15 +311,31 @@ def finish(services: Services, prep: Prepared, completion: Completion, t0: float
                     return True, (b, h.id)
         return direct, None
 
+    sides = compared(question)
+
+    side_of: dict[str, str] = {}  # quoted side sentence id -> the side it speaks of
+
+    def other_sides(answer: list[VerifiedSentence]) -> list[VerifiedSentence]:
+        """A comparison's sides the answer does not speak of, each quoted from its best shown
+        sentence (:mod:`service.generation.compare`); none unless every side is found."""
+        if sides is None:
+            return []
+        extra = side_sentences(question, sides, _ranked(prep), [h for v in answer for h in v.citations]) or []
+        side_of.update((h.id, side) for side, h in extra)
+        return restate([h for _, h in extra], services.checker)
+
     mode = "written"
     kept = [v for v in gen.verified if not v.flagged]
     relevant, bridge = on_topic(kept) if kept else (False, None)
     if not relevant:
         kept = []  # verified, but about something else: a quote may still answer
+    added = other_sides(kept) if kept else []
     if kept:
         kept, fixes = enforce(kept, prep.pairs, services.checker)
     else:
         quoted = quote_fallback(services, prep, gen)
+        added = other_sides(quoted)
+        quoted += added
         relevant, bridge = on_topic(quoted) if quoted else (False, None)
         if not relevant:
             off_topic = bool(quoted) or any(not v.flagged for v in gen.verified)
@@ -335,13 +353,17 @@ def finish(services: Services, prep: Prepared, completion: Completion, t0: float
         kept, fixes = enforce(quoted, prep.pairs, services.checker)
     # the answer's own words for what it adds to the question, found in a sentence it cites
     claims = [v.text for v in kept] if mode == "written" else [s.text for s in gen.draft.sentences]
-    span = locate_answer(question, claims, list({h.id: h for v in kept for h in v.citations}.values()))
+    # (none for a comparison given side by side: the reader compares, nothing picks a winner)
+    span = None if added else locate_answer(question, claims,
+                                            list({h.id: h for v in kept for h in v.citations}.values()))
+    if added and mode == "written":
+        kept += added
     if bridge is not None:  # the sentence that links the answer to the question is cited too
         b, linked = bridge
         kept = [VerifiedSentence(v.text, [*v.citations, b], v.support, v.flagged, v.reattributed, v.missing)
                 if any(h.id == linked for h in v.citations) else v for v in kept]
-    if mode == "quoted":
-        kept = [frame_quote(v) for v in kept]
+    kept = [frame_quote(v, side_of.get(v.citations[0].id) if v.citations else None)
+            if mode == "quoted" or v in added else v for v in kept]
     shown = kept + ([v for v in gen.verified if v.flagged] if prep.params.flag_unsupported else [])
     numbered, citations, text = number_citations(services, shown)
     prep.timings["verify_ms"] = _ms(t2)
@@ -384,10 +406,8 @@ def quote_fallback(services: Services, prep: Prepared, gen: Generated) -> list[V
             typed = qtype is QuestionType.OTHER or answer_type_match(qtype, h.text)
         return typed and not role_conflicts(question, [h.text])
 
-    shown = prep.writer.by_marker() if prep.writer is not None else {}
     sel = prep.selection
-    ranked = ([sel.candidates.hits[i] for i in sorted(range(len(sel.scores)), key=lambda i: -sel.scores[i])]
-              if sel is not None else sorted(shown.values(), key=lambda h: -h.score))
+    ranked = _ranked(prep)
     near = ranked[:QUOTE_TOP if qtype is QuestionType.OTHER else QUOTE_TYPED_TOP]
     for s in gen.draft.sentences:
         items = answer_items(s.text, question) or fragment_items(s.text, question)
@@ -410,14 +430,26 @@ def quote_fallback(services: Services, prep: Prepared, gen: Generated) -> list[V
     return []
 
 
-def frame_quote(v: VerifiedSentence) -> VerifiedSentence:
-    """``According to Outlet (2025-04-28): “…”`` -- a source sentence quoted with its attribution."""
+def _ranked(prep: Prepared) -> list[SentenceHit]:
+    """The shown sentences, best first: by the model's selection when it scored them."""
+    sel = prep.selection
+    if sel is not None:
+        return [sel.candidates.hits[i] for i in sorted(range(len(sel.scores)), key=lambda i: -sel.scores[i])]
+    shown = prep.writer.hits if prep.writer is not None else ()
+    return sorted(shown, key=lambda h: -h.score)
+
+
+def frame_quote(v: VerifiedSentence, side: str | None = None) -> VerifiedSentence:
+    """``According to Outlet (2025-04-28): “…”`` -- a source sentence quoted with its attribution;
+    ``On Jonny Craig, according to ...`` for a comparison's side the quote does not name ("He has
+    been the lead vocalist ...")."""
     if not v.citations or v.text != " ".join(v.citations[0].text.split()):
         return v
     h = v.citations[0]
     who = h.source if h.source and h.source != "unknown" else f"“{h.title}”"
     when = (h.published_at or "")[:10] or "undated"
-    return VerifiedSentence(f"According to {who} ({when}): “{v.text}”", v.citations, v.support)
+    lead = f"On {side}, according to" if side is not None and not names(v.text, side) else "According to"
+    return VerifiedSentence(f"{lead} {who} ({when}): “{v.text}”", v.citations, v.support)
 
 
 def _evidence(services: Services, prep: Prepared, limit: int | None = None) -> list[Citation]:

@@ -156,3 +156,70 @@ def as_of_filters(filters: Filters, question: str, as_of: int | None, now: int) 
     until = (asked // _DAY + 1) * _DAY
     since = until - (days + 1) * _DAY if days is not None else None
     return replace(filters, since=since, until=until), Period(since, until, days)
+
+
+# --- comparison questions ---------------------------------------------------------------------
+
+_QUESTION_WORDS = frozenset(
+    "are is was were do does did has have had can could will would should which who whom whose what "
+    "where when how both either between".split())
+_NAME_JOINERS = frozenset("of the de du la le van von der den da di y al el bin".split())
+_EDGE = "\"'“”‘’()[]"
+
+
+def _capitalised(token: str) -> bool:
+    word = token.strip(_EDGE)
+    return bool(word) and (word[0].isupper() or word[0].isdigit()) and word.lower() not in _QUESTION_WORDS
+
+
+def _name_before(tokens: list[str], end: int) -> list[str]:
+    """The capitalised run of words that ends just before ``tokens[end]`` ("of" and the like
+    inside it), or ``[]``."""
+    i = end - 1
+    while i >= 0 and (_capitalised(tokens[i]) or (tokens[i].lower() in _NAME_JOINERS and i > 0
+                                                   and _capitalised(tokens[i - 1]) and i < end - 1)):
+        i -= 1
+    return tokens[i + 1:end] if i + 1 < end and _capitalised(tokens[i + 1]) else []
+
+
+def _name_after(tokens: list[str], start: int) -> list[str]:
+    i = start
+    while i < len(tokens) and (_capitalised(tokens[i]) or (tokens[i].lower() in _NAME_JOINERS and i > start
+                                                           and i + 1 < len(tokens) and _capitalised(tokens[i + 1]))):
+        if tokens[i][-1:] in ",?;:":  # "Pizza Inn or Papa Gino's?": the name ends with its mark
+            i += 1
+            break
+        i += 1
+    return tokens[start:i]
+
+
+def _clean(words: list[str]) -> str:
+    return " ".join(words).strip(_EDGE + ",?;:.")
+
+
+def compared(question: str) -> tuple[str, str] | None:
+    """The two names a comparison question sets side by side, or ``None``: "Which of *Jonny Craig*
+    and *Pete Doherty* ...", "Are both *Coldplay* and *Pierre Bouvier* from the same country?",
+    "Are *X* and *Y* both American?", "Is *Velvetpark* or *Shape* magazine written more for ...",
+    "Which ... was born first, *Lucie Hradecká* or *Raffaella Reggi*?".  Both must be names
+    (capitalised); a list's last item ("MS, M.S., or ScM") and lower-case alternatives ("a musical
+    or comedy") are not compared."""
+    tokens = question.split()
+    for i, tok in enumerate(tokens):
+        if tok.lower() not in ("and", "or") or i == 0 or tokens[i - 1][-1:] in ",;:":
+            continue
+        a, b = _name_before(tokens, i), _name_after(tokens, i + 1)
+        if not a or not b:
+            continue
+        before = [t.lower().strip(",") for t in tokens[max(0, i - len(a) - 2):i - len(a)]]
+        after = tokens[i + 1 + len(b)].lower() if i + 1 + len(b) < len(tokens) else ""
+        lead = [t.lower() for t in tokens[:i - len(a)]]  # "Is X or Y ...", "Are X and Y both"
+        opens = bool(lead) and lead[0] in _QUESTION_WORDS and lead[1:] in ([], ["the"])
+        if tok.lower() == "and":
+            marked = before[-1:] == ["both"] or before[-2:] == ["which", "of"] or (opens and after == "both")
+        else:
+            marked = (before[-2:] == ["which", "of"] or opens
+                      or (tokens[i - len(a) - 1][-1:] == "," and (not after or tokens[i + len(b)][-1:] == "?")))
+        if marked:
+            return _clean(a), _clean(b)
+    return None

@@ -383,3 +383,44 @@ def test_a_name_the_draft_begins_with_is_quoted_where_the_sources_name_it(
         assert res.short_answer is not None and res.short_answer.text == "Acmesoft"
     else:
         assert res.mode == "abstained" and res.citations == []
+
+
+HARBOR = ("harbor", "Harbor Pizza", "Harbor Pizza is a pizza chain based in Portland, Maine. "
+          "Its menu was changed in 2020.")
+CORNER = ("corner", "Corner Slice", "Corner Slice opened in Austin, Texas. It was founded as a pizza chain in 1991.")
+FIRST_Q = "Which pizza chain was founded first, Harbor Pizza or Corner Slice?"
+
+
+def sides(services: Services, *articles: tuple[str, str, str]) -> None:
+    for aid, title, text in articles:
+        add(services, aid, title, text, source="Wikipedia")
+
+
+@pytest.mark.parametrize("both", [True, False])
+def test_a_comparison_nothing_written_answers_is_quoted_side_by_side(services: Services, both: bool) -> None:
+    sides(services, HARBOR, *([CORNER] if both else []))
+    fake(services).push("INSUFFICIENT")
+    res = answer(services, AskParams(FIRST_Q, model="fake"))
+    if not both:  # one side alone is no comparison
+        assert res.mode == "abstained" and res.citations == []
+        return
+    assert res.mode == "quoted"
+    assert [c.hit.article_id for c in res.citations] == ["harbor", "corner"]
+    # each side's sentence on what is asked ("founded"), the one that says "It" framed with its side
+    assert "It was founded as a pizza chain in 1991." in res.citations[1].quote
+    assert "On Corner Slice, according to Wikipedia" in res.answer
+    assert res.answer.startswith("According to Wikipedia")  # the first quote names its side itself
+    assert res.short_answer is None  # no winner is picked for the reader
+
+
+def test_a_written_answer_on_one_side_of_a_comparison_gets_the_other(services: Services) -> None:
+    sides(services, HARBOR, CORNER)
+    q = "Which pizza chain is based further north, Harbor Pizza or Corner Slice?"
+    fake(services).push(f"Harbor Pizza is a pizza chain based in Portland, Maine. "
+                        f"[{marker_for(services, q, 'Portland')}]")
+    res = answer(services, AskParams(q, model="fake"))
+    assert res.mode == "written"
+    assert [c.hit.article_id for c in res.citations] == ["harbor", "corner"]
+    assert res.answer.startswith("Harbor Pizza is a pizza chain based in Portland, Maine. [1]")
+    assert res.answer.endswith("On Corner Slice, according to Wikipedia (2024-06-01): “It was founded as a pizza "
+                               "chain in 1991.” [2]")  # the side's sentence sharing most of what is asked

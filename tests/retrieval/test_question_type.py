@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from service.retrieval.question import QuestionType, question_type
+from service.retrieval.question import QuestionType, compared, question_type
 
 
 @pytest.mark.parametrize(("question", "kind"), [
@@ -53,3 +53,24 @@ def test_states_amount(sentence: str, amount: bool) -> None:
     from service.retrieval.question import states_amount
 
     assert states_amount(sentence) is amount
+
+
+@pytest.mark.parametrize(("question", "sides"), [
+    ("Which of Jonny Craig and Pete Doherty has been a member of more bands ?", ("Jonny Craig", "Pete Doherty")),
+    ("Are Darren Benjamin Shepherd and Rémi Lange both American?", ("Darren Benjamin Shepherd", "Rémi Lange")),
+    ("Are both Coldplay and Pierre Bouvier from the same country?", ("Coldplay", "Pierre Bouvier")),
+    ("Is Velvetpark or Shape magazine written more for a queer readership?", ("Velvetpark", "Shape")),
+    ("Which restaurant chain's headquarters is further north, Pizza Inn or Papa Gino's?",
+     ("Pizza Inn", "Papa Gino's")),
+    ("Which professional tennis player was born first, Lucie Hradecká or Raffaella Reggi?",
+     ("Lucie Hradecká", "Raffaella Reggi")),
+    ("Is the Bank of England or Nordea raising rates?", ("Bank of England", "Nordea")),
+    # not comparisons: lower-case alternatives, a list's last item, names asked about together
+    ("Who won the award for best actress in a musical or comedy at the Golden Globes?", None),
+    ("The party head holds a degree abbreviated MS, M.S., or ScM, in what field?", None),
+    ("How many soldiers were killed or wounded, according to South Korea's military?", None),
+    ("What did Russia and Ukraine say about Kursk?", None),
+    ("Twitter said it would lift the suspension on Donald Trump's account. True or false?", None),
+])
+def test_a_comparison_question_gives_its_two_sides(question: str, sides: tuple[str, str] | None) -> None:
+    assert compared(question) == sides
