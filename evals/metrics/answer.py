@@ -1,5 +1,6 @@
 """Answer exact match and token F1 with SQuAD's normalisation (lower case, no punctuation,
-no articles, single spaces), plus "contains": the normalised gold answer occurs in the answer.
+no articles, single spaces), plus "contains": the normalised gold answer occurs in the answer
+(where a possessive is still the name: "Nepal’s" contains "Nepal").
 
 Every function takes the prediction and *all* acceptable gold answers and returns the best score.
 """
@@ -13,6 +14,7 @@ from collections.abc import Sequence
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 _PUNCT = set(string.punctuation) | set("‘’“”–—…")
+_POSSESSIVE = re.compile(r"(?<=\w)['’]s\b", re.IGNORECASE)
 
 
 def normalize_answer(text: str) -> str:
@@ -43,6 +45,14 @@ def token_f1(prediction: str, golds: Sequence[str]) -> float:
 
 
 def contains_answer(prediction: str, golds: Sequence[str]) -> float:
-    """1.0 when some normalised gold answer occurs, on word boundaries, in the normalised prediction."""
-    pred = f" {normalize_answer(prediction)} "
-    return float(any(norm and f" {norm} " in pred for norm in (normalize_answer(g) for g in golds)))
+    """1.0 when some normalised gold answer occurs, on word boundaries, in the normalised prediction.
+
+    Normalised as SQuAD does, or with possessives dropped from both first: SQuAD's rule glues the
+    "s" to the name ("Florida’s prohibitions" -> "floridas"), so a quote that names the answer as
+    a possessive would not count ("make permanent Florida’s prohibitions" for "which state")."""
+    def found(pred_text: str, strip: bool) -> bool:
+        pred = f" {normalize_answer(_POSSESSIVE.sub('', pred_text) if strip else pred_text)} "
+        norms = (normalize_answer(_POSSESSIVE.sub("", g) if strip else g) for g in golds)
+        return any(norm and f" {norm} " in pred for norm in norms)
+
+    return float(found(prediction, False) or found(prediction, True))

@@ -30,6 +30,12 @@ def test_contains_respects_word_boundaries() -> None:
     assert contains_answer("They deployed 10,000-12,000 troops [1]", ["10,000-12,000"]) == 1.0
     assert contains_answer("In 2066 we", ["206"]) == 0.0
     assert contains_answer("anything", []) == 0.0
+    # a possessive still names the answer; a gold answer that is itself possessive still matches
+    assert contains_answer("make permanent Florida’s prohibitions on mask mandates", ["Florida"]) == 1.0
+    assert contains_answer("Steven Spielberg's film won best director", ["Steven Spielberg"]) == 1.0
+    assert contains_answer("M&M’s branding is getting a refresh.", ["M&M’s"]) == 1.0
+    assert contains_answer("Papa Gino's is based in Dedham", ["Papa Gino's"]) == 1.0
+    assert contains_answer("the Floridas are islands", ["Florida"]) == 0.0
 
 
 def test_supporting_sentence_prf_uses_character_overlap() -> None:
