@@ -80,6 +80,13 @@ QUOTE_AT = 0.5
 """Quoted mode on the model's vote alone needs at least this probability for the chosen sentence ..."""
 QUOTE_NONE_BELOW = 0.2
 """... and "none of these" less than this.  Both picked on the dev sets (docs/selection.md)."""
+WRITE_AT = 0.3
+"""A written answer stands only when the model's vote gave some shown sentence at least this
+probability; below it (the vote spread thin: no sentence answers, in the model's own reading)
+the draft is set aside, and only a quote that states its answer (:func:`quote_fallback`) can
+answer.  RealTimeQA dev on cached calls: unanswerable abstained 0.63 -> 0.70 anywhere from 0.25
+to 0.30, answerable right and HotpotQA unchanged (the drafts' right answers were quoted
+instead); 0.35 lost a right answer."""
 ON_TOPIC_WORDS = 2
 """An answer's cited sentences, with their headlines, share at least this many of the question's
 content words, or it does not answer the question (:func:`service.verify.support.addresses`)."""
@@ -326,6 +333,9 @@ def finish(services: Services, prep: Prepared, completion: Completion, t0: float
 
     mode = "written"
     kept = [v for v in gen.verified if not v.flagged]
+    sel = prep.selection
+    if sel is not None and sel.model and max(sel.model) < WRITE_AT:
+        kept = []  # the model's vote named no sentence: the draft stands alone; a quote may still answer
     relevant, bridge = on_topic(kept) if kept else (False, None)
     if not relevant:
         kept = []  # verified, but about something else: a quote may still answer

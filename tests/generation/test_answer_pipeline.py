@@ -424,3 +424,26 @@ def test_a_written_answer_on_one_side_of_a_comparison_gets_the_other(services: S
     assert res.answer.startswith("Harbor Pizza is a pizza chain based in Portland, Maine. [1]")
     assert res.answer.endswith("On Corner Slice, according to Wikipedia (2024-06-01): “It was founded as a pizza "
                                "chain in 1991.” [2]")  # the side's sentence sharing most of what is asked
+
+
+@pytest.mark.parametrize("peaked", [True, False])
+def test_a_written_answer_needs_the_models_vote_for_some_sentence(seeded: Services, peaked: bool) -> None:
+    # The same verified draft: written when the model's vote picks a sentence; when the vote is
+    # spread thin (every sentence below WRITE_AT) the draft is set aside, and its answer is only
+    # given as a quote of a shown sentence that states it.
+    from service.generation.answer import WRITE_AT
+
+    backend = fake(seeded)
+    prep = prepare(seeded, AskParams(TROOPS_Q))
+    assert prep.writer is not None
+    n = len(prep.writer.hits)
+    m = _marker_of(prep.writer, "10,000-12,000")
+    target = int(m[1:])
+    spread = [0.99 / n] * n
+    assert max(spread) < WRITE_AT
+    probs = [0.01] + ([0.9 if i == target else 0.09 / (n - 1) for i in range(1, n + 1)] if peaked else spread)
+    backend.push_choices(probs)
+    backend.push(f"Intelligence officials said North Korea deployed 10,000-12,000 troops to Russia. [{m}]")
+    res = answer(seeded, AskParams(TROOPS_Q, model="fake"))
+    assert res.mode == ("written" if peaked else "quoted")
+    assert "10,000-12,000" in res.citations[0].quote
