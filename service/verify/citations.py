@@ -17,6 +17,7 @@ from typing import Any
 
 from service.ingest.segment import split_sentences
 from service.retrieval.search import SentenceHit
+from service.verify.support import adds_to
 
 _MARKER_GROUP = re.compile(r"\[\s*((?:S?\s*\d+\s*[,;]?\s*)+)\]", re.IGNORECASE)
 _ONE = re.compile(r"S?\s*(\d+)", re.IGNORECASE)
@@ -103,11 +104,12 @@ def verify(draft: Draft, evidence: dict[str, SentenceHit], checker: Any, thresho
         return []
     markers = list(evidence)
     texts = {m: evidence[m].text for m in markers}
-    cited_pairs = [(s.text, joined([texts[m] for m in s.markers])) for s in draft.sentences]
+    cited = [_adding(s, texts, question) for s in draft.sentences]
+    cited_pairs = [(s.text, joined([texts[m] for m in c])) for s, c in zip(draft.sentences, cited, strict=True)]
     scores = checker.score_many([(c, e) if e else (c, [""]) for c, e in cited_pairs], given=question)
     out: list[VerifiedSentence] = []
-    for sent, score in zip(draft.sentences, scores, strict=True):
-        best, best_markers = score, list(sent.markers)
+    for sent, own, score in zip(draft.sentences, cited, scores, strict=True):
+        best, best_markers = score, own
         if not sent.markers or score.score < threshold:
             found = _reattribute(checker, sent, markers, texts, threshold, question)
             if found is not None and found[0].score > (score.score if sent.markers else -1.0):
@@ -120,6 +122,15 @@ def verify(draft: Draft, evidence: dict[str, SentenceHit], checker: Any, thresho
                                         flagged=not supported, reattributed=best_markers != sent.markers,
                                         missing=list(best.missing)))
     return out
+
+
+def _adding(sent: DraftSentence, texts: dict[str, str], question: str | None) -> list[str]:
+    """The sentence's markers less those whose sentence adds none of its own words
+    (:func:`service.verify.support.adds_to`): cited beside others, such a sentence only pads the
+    passage the claim is scored against."""
+    if len(sent.markers) < 2:
+        return list(sent.markers)
+    return [m for m in sent.markers if adds_to(sent.text, texts[m], question)] or list(sent.markers)
 
 
 def _needed(checker: Any, claim: str, score: Any, chosen: list[str], texts: dict[str, str], threshold: float,
@@ -155,6 +166,7 @@ def _reattribute(checker: Any, sent: DraftSentence, markers: list[str], texts: d
     if singles[top].score >= threshold:
         return singles[top], [markers[top]]
     ranked = list(dict.fromkeys([*sent.markers, *(markers[i] for i in order[:MAX_UNION])]))
+    ranked = [m for m in ranked if adds_to(sent.text, texts[m], question)]  # the rest would only pad
     unions = [ranked[:k] for k in range(2, MAX_UNION + 1) if len(ranked) >= k]
     unions += [[a, b] for a, b in itertools.combinations(ranked[:MAX_UNION], 2) if [a, b] not in unions]
     if not unions:

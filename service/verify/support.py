@@ -433,6 +433,21 @@ def names(text: str, title: str) -> bool:
     return all(w in have for w in wanted)
 
 
+def adds_to(claim: str, text: str, question: str | None = None) -> bool:
+    """Whether ``text`` holds one of the claim's own content words or numbers -- ones the question
+    does not give.  A sentence that holds none adds nothing to what supports the claim, however
+    it moves a similarity score ("Founded in 1926, the ADI was ..." beside the sentence that says
+    "The League of Nations was founded on 10 January 1920")."""
+    c = analyze(claim)
+    given = set(analyze(question).content) if question else set()
+    own = set(c.content) - given
+    have = _vocabulary([text])
+    if own & have:
+        return True
+    keys = {k for m in c.numbers for k in m.keys}
+    return bool(keys) and any(keys & m.keys for m in analyze(text).numbers)
+
+
 def addresses(question: str, texts: Sequence[str], need: int) -> bool:
     """Whether ``texts`` share at least ``need`` of the question's content words (stemmed; all of
     them when the question has fewer).  A sentence can be true and cited exactly, yet be about

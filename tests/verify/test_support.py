@@ -256,3 +256,25 @@ def test_shares_relation(question: str, text: str, shares: bool) -> None:
     from service.verify.support import shares_relation
 
     assert shares_relation(question, [text]) is shares
+
+
+def test_a_cited_sentence_that_adds_none_of_the_claims_words_is_no_support(checker: SupportChecker) -> None:
+    # Padding moved the similarity score over the line: the three sentences together "supported"
+    # the claim though the ADI one says nothing of it.  Left out, the rest are judged on their own.
+    from service.retrieval.search import SentenceHit
+    from service.verify.citations import parse_draft, verify
+    from service.verify.support import adds_to
+
+    q = "The organization that Nicolae Titulescu served two terms as president was founded on what date?"
+    texts = ["Nicolae Titulescu was a Romanian diplomat and for two terms president of the General Assembly of "
+             "the League of Nations (1930–32).",
+             "Founded in 1926, the ADI was one of the first international affairs institutes.",
+             "The League of Nations was an intergovernmental organisation founded on 10 January 1920 as a result "
+             "of the Paris Peace Conference that ended the First World War."]
+    claim = "The League of Nations was founded on 10 January 1920."
+    assert [adds_to(claim, t, q) for t in texts] == [True, False, True]
+    shown = {f"S{i + 1}": SentenceHit("wiki", i, t, 0, len(t), "Wiki", None, "Wire", None)
+             for i, t in enumerate(texts)}
+    (v,) = verify(parse_draft(f"{claim} [S1][S2][S3]", set(shown)), shown, checker, checker.threshold,
+                  question=q, keep_flagged=True)
+    assert 1 not in [h.index for h in v.citations]
