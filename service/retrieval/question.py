@@ -200,26 +200,32 @@ def _clean(words: list[str]) -> str:
 def compared(question: str) -> tuple[str, str] | None:
     """The two names a comparison question sets side by side, or ``None``: "Which of *Jonny Craig*
     and *Pete Doherty* ...", "Are both *Coldplay* and *Pierre Bouvier* from the same country?",
-    "Are *X* and *Y* both American?", "Is *Velvetpark* or *Shape* magazine written more for ...",
-    "Which ... was born first, *Lucie Hradecká* or *Raffaella Reggi*?".  Both must be names
-    (capitalised); a list's last item ("MS, M.S., or ScM") and lower-case alternatives ("a musical
-    or comedy") are not compared."""
+    "Are *X* and *Y* both American?", "Were *X* and *Y* of the same nationality?", "Is
+    *Velvetpark* or *Shape* magazine written more for ...", "Which ... was born first, *Lucie
+    Hradecká* or *Raffaella Reggi*?", "*Woman's Era* and *Naj* are what kind of magazines?".  Both
+    must be names (capitalised, "the" before them allowed); a list's last item ("MS, M.S., or
+    ScM") and lower-case alternatives ("a musical or comedy") are not compared."""
     tokens = question.split()
-    for i, tok in enumerate(tokens):
-        if tok.lower() not in ("and", "or") or i == 0 or tokens[i - 1][-1:] in ",;:":
+    low = [t.lower().strip(_EDGE + ",?;:.") for t in tokens]
+    for i in range(1, len(tokens) - 1):
+        if low[i] not in ("and", "or") or tokens[i - 1][-1:] in ",;:":
             continue
-        a, b = _name_before(tokens, i), _name_after(tokens, i + 1)
+        j = i + 2 if low[i + 1] == "the" else i + 1  # "..., the X or the Y?"
+        a, b = _name_before(tokens, i), _name_after(tokens, j)
         if not a or not b:
             continue
-        before = [t.lower().strip(",") for t in tokens[max(0, i - len(a) - 2):i - len(a)]]
-        after = tokens[i + 1 + len(b)].lower() if i + 1 + len(b) < len(tokens) else ""
-        lead = [t.lower() for t in tokens[:i - len(a)]]  # "Is X or Y ...", "Are X and Y both"
-        opens = bool(lead) and lead[0] in _QUESTION_WORDS and lead[1:] in ([], ["the"])
-        if tok.lower() == "and":
-            marked = before[-1:] == ["both"] or before[-2:] == ["which", "of"] or (opens and after == "both")
+        start, end = i - len(a), j + len(b)  # X's first word; the word after Y
+        if start > 0 and low[start - 1] == "the":
+            start -= 1
+        before, rest = low[max(0, start - 2):start], low[end:]
+        opens = start == 1 and low[0] in _QUESTION_WORDS  # "Is X or Y ...", "Were X and Y ..."
+        if low[i] == "and":
+            marked = (before[-1:] == ["both"] or before == ["which", "of"]
+                      or (opens and bool({"both", "same", "either"} & set(rest)))
+                      or (start == 0 and rest[:1] in (["are"], ["were"]) and bool({"what", "which"} & set(rest))))
         else:
-            marked = (before[-2:] == ["which", "of"] or opens
-                      or (tokens[i - len(a) - 1][-1:] == "," and (not after or tokens[i + len(b)][-1:] == "?")))
+            marked = (before == ["which", "of"] or opens
+                      or (start > 0 and tokens[start - 1][-1:] in ",:" and (not rest or tokens[end - 1][-1:] == "?")))
         if marked:
             return _clean(a), _clean(b)
     return None

@@ -65,11 +65,16 @@ def test_states_amount(sentence: str, amount: bool) -> None:
     ("Which professional tennis player was born first, Lucie Hradecká or Raffaella Reggi?",
      ("Lucie Hradecká", "Raffaella Reggi")),
     ("Is the Bank of England or Nordea raising rates?", ("Bank of England", "Nordea")),
+    ("Were Scott Derrickson and Ed Wood of the same nationality?", ("Scott Derrickson", "Ed Wood")),
+    ("Woman's Era and Naj are what kind of magazines?", ("Woman's Era", "Naj")),
+    ("Which opened first: the Louvre or the Prado?", ("Louvre", "Prado")),
     # not comparisons: lower-case alternatives, a list's last item, names asked about together
     ("Who won the award for best actress in a musical or comedy at the Golden Globes?", None),
     ("The party head holds a degree abbreviated MS, M.S., or ScM, in what field?", None),
     ("How many soldiers were killed or wounded, according to South Korea's military?", None),
     ("What did Russia and Ukraine say about Kursk?", None),
+    ("Were Russia and Ukraine at the talks in Geneva?", None),
+    ("Russia and Ukraine are at war since when?", None),
     ("Twitter said it would lift the suspension on Donald Trump's account. True or false?", None),
 ])
 def test_a_comparison_question_gives_its_two_sides(question: str, sides: tuple[str, str] | None) -> None:
