@@ -344,6 +344,44 @@ def _bigrams(seq: Sequence[str]) -> list[tuple[str, str]]:
     return list(itertools.pairwise(seq))
 
 
+_IRREGULAR_DEMONYMS = {
+    "britain": "british", "france": "french", "netherlands": "dutch", "holland": "dutch", "switzerland": "swiss",
+    "greece": "greek", "thailand": "thai", "turkey": "turkish", "poland": "polish", "spain": "spanish",
+    "philippines": "filipino", "wales": "welsh", "ireland": "irish", "scotland": "scottish", "england": "english",
+    "denmark": "danish", "sweden": "swedish", "finland": "finnish", "norway": "norwegian", "peru": "peruvian",
+    "yemen": "yemeni", "pakistan": "pakistani", "bangladesh": "bangladeshi", "afghanistan": "afghan",
+}
+_IRREGULAR_BACK = {v: k for k, v in _IRREGULAR_DEMONYMS.items()}
+_DEMONYM_ENDINGS = ("ian", "ese", "ean", "an", "ish", "n", "i")
+
+
+@lru_cache(maxsize=4096)
+def place_forms(word: str) -> frozenset[str]:
+    """A place name's word and its demonym, either way round ("ukraine" <-> "ukrainian", "china"
+    <-> "chinese", "israel" <-> "israeli", "britain" <-> "british"): sources say "Ukrainian
+    officials denied" where an answer says "Ukraine denied".  Stems shorter than four letters
+    are not guessed at ("Julian" is not "July")."""
+    low = word.lower()
+    forms = {low}
+    for table in (_IRREGULAR_DEMONYMS, _IRREGULAR_BACK):
+        if low in table:
+            forms.add(table[low])
+    base = low[:-1] if low[-1:] in "aeiouy" else low
+    if len(base) >= 4:
+        forms.update(base + e for e in ("", *_DEMONYM_ENDINGS))  # "germany" -> "german"
+    for e in _DEMONYM_ENDINGS[:-2]:  # back from a demonym; not from any name ending in -n or -i
+        stem_ = low[:-len(e)]
+        if low.endswith(e) and len(stem_) >= 4:
+            forms.update(stem_ + v for v in ("", "a", "e", "y", "o", "ia"))
+    return frozenset(forms)
+
+
+def _name_word_in(word: str, keys: set[str]) -> bool:
+    """Whether a name's ``word`` is among ``keys`` (words and stems), as written, stemmed, or as
+    its place/demonym form (:func:`place_forms`)."""
+    return word in keys or stem(word) in keys or bool(place_forms(word) & keys)
+
+
 def _missing(mentions: list[_Mention], keys: set[str]) -> tuple[float, list[str]]:
     if not mentions:
         return 0.0, []
@@ -494,13 +532,13 @@ sentences: one or two ("Did Russia *retake* Kursk?") are too easily said in othe
 3 or 4, answerable right and HotpotQA unchanged."""
 
 
-def shares_relation(question: str, texts: Sequence[str]) -> bool:
+def shares_relation(question: str, texts: Sequence[str], least: int = RELATION_MIN) -> bool:
     """Whether ``texts`` hold one of the question's :func:`relation_words` (as any form of it:
     "fought" for "fight"), or the question has fewer than :data:`RELATION_MIN`.  Names alone
     are not enough: "Prime Minister Boris Johnson makes a speech" shares the name, not what was
     asked of him ("told not to use which slogan")."""
     wanted = relation_words(question)
-    if len(wanted) < RELATION_MIN:
+    if len(wanted) < max(least, 1):
         return True
     have: set[str] = set()
     for t in texts:
@@ -514,7 +552,7 @@ def holds_items(text: str, items: Sequence[frozenset[str]]) -> bool:
     """Whether ``text`` states every one of ``items`` (number keys, month/weekday names, name tokens)."""
     t = analyze(text)
     keys = {k for m in (*t.numbers, *t.dates) for k in m.keys} | set(t.words) | set(t.stems)
-    return all(bool(item & keys) or all(w in keys or stem(w) in keys for w in item) for item in items)
+    return all(bool(item & keys) or all(_name_word_in(w, keys) for w in item) for item in items)
 
 
 def compute_features(
@@ -571,7 +609,7 @@ def compute_features(
     lcs = _lcs(claim.stems, evidence[best].stems)
     num_share, num_absent = _missing(claim.numbers, ev_numbers)
     date_share, date_absent = _missing(claim.dates, ev_dates)
-    name_absent = [m.surface for m in claim.names if not all(t in name_keys or stem(t) in name_keys for t in m.keys)]
+    name_absent = [m.surface for m in claim.names if not all(_name_word_in(t, name_keys) for t in m.keys)]
     name_share = len(name_absent) / len(claim.names) if claim.names else 0.0
     missing = list(dict.fromkeys(num_absent + date_absent + name_absent))
     # Negation mismatch, scoped: the word right after a negation cue on one side appears on the

@@ -278,3 +278,24 @@ def test_a_cited_sentence_that_adds_none_of_the_claims_words_is_no_support(check
     (v,) = verify(parse_draft(f"{claim} [S1][S2][S3]", set(shown)), shown, checker, checker.threshold,
                   question=q, keep_flagged=True)
     assert 1 not in [h.index for h in v.citations]
+
+
+@pytest.mark.parametrize(("word", "form", "same"), [
+    ("Ukraine", "ukrainian", True), ("Ukrainian", "ukraine", True), ("China", "chinese", True),
+    ("Chinese", "china", True), ("Israeli", "israel", True), ("Korean", "korea", True),
+    ("Germany", "german", True), ("Mexican", "mexico", True), ("Britain", "british", True),
+    ("Martin", "marti", False), ("Julian", "july", False), ("Iran", "iraq", False),
+])
+def test_place_forms_join_a_country_and_its_demonym(word: str, form: str, same: bool) -> None:
+    from service.verify.support import place_forms
+
+    assert (form in place_forms(word)) is same
+
+
+def test_a_country_is_found_in_its_demonym(checker: SupportChecker) -> None:
+    evidence = ["Ukrainian officials have denied Russia’s claim and said that the operation in certain areas "
+                "of Kursk is ongoing."]
+    res = checker.score("Officials in Ukraine denied Russia's claim that it had retaken Kursk.", evidence)
+    assert "Ukraine" not in res.missing
+    other = checker.score("Officials in Belarus denied Russia's claim that it had retaken Kursk.", evidence)
+    assert "Belarus" in other.missing
