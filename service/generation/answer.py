@@ -76,6 +76,11 @@ QUOTE_TOP = 5
 QUOTE_TYPED_TOP = CANDIDATES
 """... or among all of them, for a question that asks for a number or a date: the draft's number
 or date stated verbatim by a shown sentence is a surer match than a name."""
+QUOTE_RELATION_MIN = 1
+"""... and it shares at least this many of the question's lower-case content words (any form;
+:func:`service.verify.support.shares_relation`): holding the draft's name is not enough ("North
+Korea", drafted for "Who denied that Russia had retaken Kursk?", is in a sentence about Kim's
+motives, which denies nothing).  On the dev sets no metric moved; three quotes changed sentence."""
 QUOTE_AT = 0.5
 """Quoted mode on the model's vote alone needs at least this probability for the chosen sentence ..."""
 QUOTE_NONE_BELOW = 0.2
@@ -430,7 +435,7 @@ def quote_fallback(services: Services, prep: Prepared, gen: Generated) -> list[V
                          and not answer_type_match(qtype, " ".join(" ".join(i) for i in items))):
             continue  # no answer named (a "how many" draft that names no number named none)
         for hit in near:
-            if fits(hit) and holds_items(hit.text, items):
+            if fits(hit) and holds_items(hit.text, items) and shares_relation(question, [hit.text], QUOTE_RELATION_MIN):
                 return restate([hit], services.checker)
     if sel is not None and sel.model is not None and sel.hits:
         confident = (sel.top_model_prob or 0.0) >= QUOTE_AT and (sel.none or 0.0) < QUOTE_NONE_BELOW

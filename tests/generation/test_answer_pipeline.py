@@ -447,3 +447,25 @@ def test_a_written_answer_needs_the_models_vote_for_some_sentence(seeded: Servic
     res = answer(seeded, AskParams(TROOPS_Q, model="fake"))
     assert res.mode == ("written" if peaked else "quoted")
     assert "10,000-12,000" in res.citations[0].quote
+
+
+@pytest.mark.parametrize("relation_min", [99, 1])
+def test_a_quote_for_the_drafts_name_must_share_what_the_question_asks(
+        seeded: Services, monkeypatch: pytest.MonkeyPatch, relation_min: int) -> None:
+    # The draft named the wrong side ("North Korea ... denied"); a sentence that holds that name
+    # but denies nothing (Kim's motives) is no quote for "Who denied ...?".
+    import service.generation.answer as answer_module
+
+    monkeypatch.setattr(answer_module, "QUOTE_RELATION_MIN", relation_min)
+    q = "Who denied that Russia had retaken Kursk?"
+    prep = prepare(seeded, AskParams(q))
+    choose(seeded, fake(seeded), prep)
+    m2, m3 = _marker_of(prep.writer, "fully reclaimed"), _marker_of(prep.writer, "have denied")
+    fake(seeded).push(f"North Korea officials denied Russia’s claim and said fighting continued. [{m2}][{m3}]")
+    res = answer(seeded, AskParams(q, model="fake"))
+    quoted = " ".join(c.quote for c in res.citations)
+    if relation_min == 1:
+        assert "Kim citing" not in quoted
+        assert res.mode == "abstained" or "denied" in quoted
+    else:  # the control (a question never has 99 such words): the name alone was quoted
+        assert res.mode == "quoted" and "North Korea" in quoted and "denied" not in quoted
