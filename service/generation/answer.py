@@ -25,7 +25,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from service.generation.compare import side_sentences
+from service.generation.compare import side_sentences, winner_span
 from service.generation.core import (
     Citation,
     Generated,
@@ -368,9 +368,9 @@ def finish(services: Services, prep: Prepared, completion: Completion, t0: float
         kept, fixes = enforce(quoted, prep.pairs, services.checker)
     # the answer's own words for what it adds to the question, found in a sentence it cites
     claims = [v.text for v in kept] if mode == "written" else [s.text for s in gen.draft.sentences]
-    # (none for a comparison given side by side: the reader compares, nothing picks a winner)
-    span = None if added else locate_answer(question, claims,
-                                            list({h.id: h for v in kept for h in v.citations}.values()))
+    cited = list({h.id: h for v in kept for h in v.citations}.values())
+    # a comparison given side by side: a winner only where the sentences' dates tell it
+    span = winner_span(question, sides, cited) if sides and added else locate_answer(question, claims, cited)
     if added and mode == "written":
         kept += added
     if bridge is not None:  # the sentence that links the answer to the question is cited too

@@ -469,3 +469,35 @@ def test_a_quote_for_the_drafts_name_must_share_what_the_question_asks(
         assert res.mode == "abstained" or "denied" in quoted
     else:  # the control (a question never has 99 such words): the name alone was quoted
         assert res.mode == "quoted" and "North Korea" in quoted and "denied" not in quoted
+
+
+@pytest.mark.parametrize(("asked", "winner"), [("born first", "Bea Lind"), ("younger", "Anna Kovar"),
+                                               ("the better player", None)])
+def test_a_comparison_by_date_names_its_winner_as_the_short_answer(services: Services, asked: str,
+                                                                    winner: str | None) -> None:
+    sides(services, ("kovar", "Anna Kovar", "Anna Kovar (born 21 May 1985 in Prague) is a tennis player."),
+          ("lind", "Bea Lind", "Bea Lind (born 27 November 1965) is a former tennis player from Italy."))
+    fake(services).push("INSUFFICIENT")
+    verb = "was" if asked != "younger" else "is"
+    res = answer(services, AskParams(f"Which tennis player {verb} {asked}, Anna Kovar or Bea Lind?", model="fake"))
+    assert res.mode == "quoted" and len(res.citations) == 2
+    if winner is None:  # nothing to count: the reader compares the two quotes
+        assert res.short_answer is None
+        return
+    assert res.short_answer is not None and res.short_answer.text == winner
+    article = services.catalog.get_article(res.short_answer.hit.article_id)
+    assert article is not None and article["text"][res.short_answer.start:res.short_answer.end] == winner
+
+
+def test_dates_too_coarse_to_compare_name_no_winner() -> None:
+    from service.generation.compare import earliest_side
+    from service.retrieval.search import SentenceHit
+
+    def hit(text: str) -> SentenceHit:
+        return SentenceHit("a", 0, text, 0, len(text), "A", None, "Wire", None)
+
+    q = "Which band was formed first, Alpha or Beta?"
+    same_year = [("Alpha", hit("Alpha was formed in 1996 in London.")), ("Beta", hit("Beta was formed in 1996."))]
+    assert earliest_side(q, same_year) is None
+    apart = [("Alpha", hit("Alpha was formed in March 1996.")), ("Beta", hit("Beta was formed in 1994."))]
+    assert earliest_side(q, apart) == apart[1]
