@@ -77,10 +77,13 @@ QUOTE_TYPED_TOP = CANDIDATES
 """... or among all of them, for a question that asks for a number or a date: the draft's number
 or date stated verbatim by a shown sentence is a surer match than a name."""
 QUOTE_RELATION_MIN = 1
-"""... and it shares at least this many of the question's lower-case content words (any form;
-:func:`service.verify.support.shares_relation`): holding the draft's name is not enough ("North
-Korea", drafted for "Who denied that Russia had retaken Kursk?", is in a sentence about Kim's
-motives, which denies nothing).  On the dev sets no metric moved; three quotes changed sentence."""
+"""A quote answers only when it, or the bridge sentence that links it to the question, shares
+one of the question's lower-case content words when the question has at least this many (any
+form; :func:`service.verify.support.shares_relation`); among the sentences that hold the
+draft's answer, one that shares such a word is quoted first.  Holding the draft's name is not
+enough: "North Korea", drafted for "Who denied that Russia had retaken Kursk?", is in a sentence
+about Kim's motives, which denies nothing.  A comparison given side by side is exempt (its
+sides are the answer: "from the same country" is in neither "British" nor "Canadian")."""
 QUOTE_AT = 0.5
 """Quoted mode on the model's vote alone needs at least this probability for the chosen sentence ..."""
 QUOTE_NONE_BELOW = 0.2
@@ -352,6 +355,9 @@ def finish(services: Services, prep: Prepared, completion: Completion, t0: float
         added = other_sides(quoted)
         quoted += added
         relevant, bridge = on_topic(quoted) if quoted else (False, None)
+        if relevant and not added:  # a quote (or its bridge) shares what the question asks
+            said = [h.text for v in quoted for h in v.citations] + ([bridge[0].text] if bridge else [])
+            relevant = shares_relation(question, said, QUOTE_RELATION_MIN)
         if not relevant:
             off_topic = bool(quoted) or any(not v.flagged for v in gen.verified)
             reason = ("the model said the sources do not answer the question" if gen.draft.abstained
@@ -434,9 +440,10 @@ def quote_fallback(services: Services, prep: Prepared, gen: Generated) -> list[V
         if not items or (qtype is not QuestionType.OTHER
                          and not answer_type_match(qtype, " ".join(" ".join(i) for i in items))):
             continue  # no answer named (a "how many" draft that names no number named none)
-        for hit in near:
-            if fits(hit) and holds_items(hit.text, items) and shares_relation(question, [hit.text], QUOTE_RELATION_MIN):
-                return restate([hit], services.checker)
+        holding = [hit for hit in near if fits(hit) and holds_items(hit.text, items)]
+        if holding:  # the best ranked that also shares what the question asks, if one does
+            asks = next((h for h in holding if shares_relation(question, [h.text], QUOTE_RELATION_MIN)), holding[0])
+            return restate([asks], services.checker)
     if sel is not None and sel.model is not None and sel.hits:
         confident = (sel.top_model_prob or 0.0) >= QUOTE_AT and (sel.none or 0.0) < QUOTE_NONE_BELOW
         h0 = sel.hits[0]
