@@ -15,7 +15,9 @@ Shared by ``POST /v1/ask``, ``newsdesk ask`` and the eval runner.
 5. **Respond** in one of three modes: ``written`` (verified sentences), ``quoted`` (nothing
    written verified, but a chosen sentence answers with confidence: it is quoted, attributed
    to its outlet and date), ``abstained`` (nothing answers: no citations; the nearest
-   sentences are listed as evidence).
+   sentences are listed as evidence).  A comparison ("Are both X and Y ...", "..., X or Y?")
+   gets a quoted sentence for each side the answer does not speak of
+   (:mod:`service.generation.compare`).
 """
 
 from __future__ import annotations
