@@ -60,6 +60,7 @@ from service.verify.roles import role_conflicts
 from service.verify.span import AnswerSpan, locate_answer
 from service.verify.support import (
     addresses,
+    analyze,
     answer_items,
     capitalised_inside,
     fragment_items,
@@ -385,6 +386,10 @@ def finish(services: Services, prep: Prepared, completion: Completion, t0: float
         b, linked = bridge
         kept = [VerifiedSentence(v.text, [*v.citations, b], v.support, v.flagged, v.reattributed, v.missing)
                 if any(h.id == linked for h in v.citations) else v for v in kept]
+    if sides is None and bridge is None and kept and (
+            hop := first_hop(question, _ranked(prep), [h for v in kept for h in v.citations])):
+        v0 = kept[0]  # the question's own subject, where the sources have an entry for it, is cited too
+        kept[0] = VerifiedSentence(v0.text, [*v0.citations, hop], v0.support, v0.flagged, v0.reattributed, v0.missing)
     kept = [frame_quote(v, side_of.get(v.citations[0].id) if v.citations else None)
             if mode == "quoted" or v in added else v for v in kept]
     shown = kept + ([v for v in gen.verified if v.flagged] if prep.params.flag_unsupported else [])
@@ -452,6 +457,34 @@ def quote_fallback(services: Services, prep: Prepared, gen: Generated) -> list[V
         if confident and fits(h0) and addresses(question, [h0.text, h0.title or ""], VOTE_ON_TOPIC_WORDS):
             return restate([h0], services.checker)
     return []
+
+
+HOP_WORDS = 2
+"""A first hop shares at least this many of the question's words besides its article's title.
+HotpotQA dev on cached calls: citation recall 0.482 -> 0.522, precision 0.792 -> 0.780 (4 of
+the 6 sentences added are gold); at 3: 0.492 / 0.792; at 1: 0.529 / 0.754.  tricky: recall
+0.864 -> 0.909; RealTimeQA unchanged."""
+
+
+def first_hop(question: str, ranked: Sequence[SentenceHit], cited: Sequence[SentenceHit]) -> SentenceHit | None:
+    """The first hop of a multi-hop question, when the answer does not cite it: a shown sentence
+    of the article whose title the question names ("Operation Cold Comfort was a failed raid by
+    a unit founded in what year?" -> the "Operation Cold Comfort" entry: "... was a failed SAS
+    raid ..."), the one sharing the most of the question's other words (at least
+    :data:`HOP_WORDS`), then the best ranked.  News headlines are seldom all words the question
+    gives, so this mostly reaches encyclopedia-like sources (and a short headline such as
+    "Northwind Bank to cut jobs" for "... the Northwind Bank executive who announced 300 job
+    cuts?")."""
+    have = {h.article_id for h in cited}
+    best: tuple[int, int, SentenceHit] | None = None
+    for rank, h in enumerate(ranked):
+        if h.article_id in have or not h.title or not names(question, h.title):
+            continue
+        own = set(analyze(h.title).content)
+        shared = len(question_words(question, [h.text]) - own)
+        if shared >= HOP_WORDS and (best is None or (-shared, rank) < (-best[0], best[1])):
+            best = (shared, rank, h)
+    return best[2] if best is not None else None
 
 
 def _ranked(prep: Prepared) -> list[SentenceHit]:

@@ -501,3 +501,20 @@ def test_dates_too_coarse_to_compare_name_no_winner() -> None:
     assert earliest_side(q, same_year) is None
     apart = [("Alpha", hit("Alpha was formed in March 1996.")), ("Beta", hit("Beta was formed in 1994."))]
     assert earliest_side(q, apart) == apart[1]
+
+
+@pytest.mark.parametrize("hop_words", [2, 99])
+def test_the_entry_of_the_questions_own_subject_is_cited_as_the_first_hop(
+        services: Services, monkeypatch: pytest.MonkeyPatch, hop_words: int) -> None:
+    # The answer sentence is on topic by itself and no shown sentence names its article, so no
+    # bridge links it; the question names "Operation Sea Lark", whose entry says how the two meet.
+    import service.generation.answer as answer_module
+
+    monkeypatch.setattr(answer_module, "HOP_WORDS", hop_words)
+    sides(services, ("shs", "Special Harbor Service", "The SHS was founded in 1941 as a regiment."),
+          ("lark", "Operation Sea Lark", "During the war, Operation Sea Lark was a failed SHS raid on the coast."))
+    q = "Operation Sea Lark was a failed raid by a special forces unit founded in what year?"
+    fake(services).push(f"The SHS was founded in 1941. [{marker_for(services, q, 'regiment')}]")
+    res = answer(services, AskParams(q, model="fake"))
+    assert res.mode == "written" and res.short_answer is not None and res.short_answer.text == "1941"
+    assert [c.hit.article_id for c in res.citations] == (["shs", "lark"] if hop_words == 2 else ["shs"])
