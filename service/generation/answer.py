@@ -97,7 +97,9 @@ probability; below it (the vote spread thin: no sentence answers, in the model's
 the draft is set aside, and only a quote that states its answer (:func:`quote_fallback`) can
 answer.  RealTimeQA dev on cached calls: unanswerable abstained 0.63 -> 0.70 anywhere from 0.25
 to 0.30, answerable right and HotpotQA unchanged (the drafts' right answers were quoted
-instead); 0.35 lost a right answer."""
+instead); 0.35 lost a right answer.  An answer that cites a side of a contested claim is exempt:
+the vote is split between a claim and its denial by nature ("Did Russia retake Kursk?": 0.19,
+0.18, 0.16 ...)."""
 ON_TOPIC_WORDS = 2
 """An answer's cited sentences, with their headlines, share at least this many of the question's
 content words, or it does not answer the question (:func:`service.verify.support.addresses`)."""
@@ -345,7 +347,9 @@ def finish(services: Services, prep: Prepared, completion: Completion, t0: float
     mode = "written"
     kept = [v for v in gen.verified if not v.flagged]
     sel = prep.selection
-    if sel is not None and sel.model and max(sel.model) < WRITE_AT:
+    disputed = {h.id for p in prep.pairs for h in (p.claim, p.counter)}
+    if (sel is not None and sel.model and max(sel.model) < WRITE_AT
+            and not any(h.id in disputed for v in kept for h in v.citations)):
         kept = []  # the model's vote named no sentence: the draft stands alone; a quote may still answer
     relevant, bridge = on_topic(kept) if kept else (False, None)
     if not relevant:

@@ -518,3 +518,25 @@ def test_the_entry_of_the_questions_own_subject_is_cited_as_the_first_hop(
     res = answer(services, AskParams(q, model="fake"))
     assert res.mode == "written" and res.short_answer is not None and res.short_answer.text == "1941"
     assert [c.hit.article_id for c in res.citations] == (["shs", "lark"] if hop_words == 2 else ["shs"])
+
+
+def test_a_contested_answer_stands_though_the_vote_is_split_between_the_sides(seeded: Services) -> None:
+    # "Did Russia retake Kursk?": the claim and its denial share the vote, so no sentence reaches
+    # WRITE_AT; an answer citing a side of a contested claim is still written.
+    from service.generation.answer import WRITE_AT
+
+    q = "Did Russia retake Kursk?"
+    backend = fake(seeded)
+    prep = prepare(seeded, AskParams(q))
+    assert prep.writer is not None and prep.pairs
+    n = len(prep.writer.hits)
+    spread = [0.99 / n] * n
+    assert max(spread) < WRITE_AT
+    claim, denial = _marker_of(prep.writer, "fully reclaimed"), _marker_of(prep.writer, "have denied")
+    backend.push_choices([0.01, *spread])
+    backend.push(f"Russia said it had fully reclaimed the Kursk region. [{claim}] "
+                 f"Ukrainian officials have denied Russia’s claim. [{denial}]")
+    res = answer(seeded, AskParams(q, model="fake"))
+    assert res.mode == "written"
+    quotes = " ".join(c.quote for c in res.citations)
+    assert "fully reclaimed" in quotes and "denied Russia’s claim" in quotes
