@@ -97,9 +97,9 @@ probability; below it (the vote spread thin: no sentence answers, in the model's
 the draft is set aside, and only a quote that states its answer (:func:`quote_fallback`) can
 answer.  RealTimeQA dev on cached calls: unanswerable abstained 0.63 -> 0.70 anywhere from 0.25
 to 0.30, answerable right and HotpotQA unchanged (the drafts' right answers were quoted
-instead); 0.35 lost a right answer.  An answer that cites a side of a contested claim is exempt:
-the vote is split between a claim and its denial by nature ("Did Russia retake Kursk?": 0.19,
-0.18, 0.16 ...)."""
+instead); 0.35 lost a right answer.  Exempt (:func:`_vote_may_split`): an answer that cites a
+side of a contested claim, and a number or date the question asks for, stated by the sentences
+it cites."""
 ON_TOPIC_WORDS = 2
 """An answer's cited sentences, with their headlines, share at least this many of the question's
 content words, or it does not answer the question (:func:`service.verify.support.addresses`)."""
@@ -347,9 +347,7 @@ def finish(services: Services, prep: Prepared, completion: Completion, t0: float
     mode = "written"
     kept = [v for v in gen.verified if not v.flagged]
     sel = prep.selection
-    disputed = {h.id for p in prep.pairs for h in (p.claim, p.counter)}
-    if (sel is not None and sel.model and max(sel.model) < WRITE_AT
-            and not any(h.id in disputed for v in kept for h in v.citations)):
+    if sel is not None and sel.model and max(sel.model) < WRITE_AT and not _vote_may_split(question, prep, kept):
         kept = []  # the model's vote named no sentence: the draft stands alone; a quote may still answer
     relevant, bridge = on_topic(kept) if kept else (False, None)
     if not relevant:
@@ -406,6 +404,19 @@ def finish(services: Services, prep: Prepared, completion: Completion, t0: float
                         invalid_markers=gen.draft.invalid_markers, mode=mode,
                         neutrality_fixes={k: v for k, v in fixes.items() if v}, period=prep.period,
                         short_answer=span)
+
+
+def _vote_may_split(question: str, prep: Prepared, kept: Sequence[VerifiedSentence]) -> bool:
+    """Whether a thin vote says little about ``kept``: its sentences cite a side of a contested
+    claim (the vote is split between the claim and its denial by nature: "Did Russia retake
+    Kursk?" gave 0.19, 0.18, 0.16 ...), or it states the number or date the question asks for,
+    verified against what it cites (several sentences repeat a figure: the troops question gave
+    0.22 at most)."""
+    disputed = {h.id for p in prep.pairs for h in (p.claim, p.counter)}
+    if any(h.id in disputed for v in kept for h in v.citations):
+        return True
+    qtype = question_type(question)
+    return qtype is not QuestionType.OTHER and any(answer_type_match(qtype, v.text) for v in kept)
 
 
 def quote_fallback(services: Services, prep: Prepared, gen: Generated) -> list[VerifiedSentence]:

@@ -426,6 +426,9 @@ def test_a_written_answer_on_one_side_of_a_comparison_gets_the_other(services: S
                                "chain in 1991.” [2]")  # the side's sentence sharing most of what is asked
 
 
+THANKED_Q = "Who thanked North Korea for sending troops to fight alongside Russia?"
+
+
 @pytest.mark.parametrize("peaked", [True, False])
 def test_a_written_answer_needs_the_models_vote_for_some_sentence(seeded: Services, peaked: bool) -> None:
     # The same verified draft: written when the model's vote picks a sentence; when the vote is
@@ -434,19 +437,36 @@ def test_a_written_answer_needs_the_models_vote_for_some_sentence(seeded: Servic
     from service.generation.answer import WRITE_AT
 
     backend = fake(seeded)
+    prep = prepare(seeded, AskParams(THANKED_Q))
+    assert prep.writer is not None
+    n = len(prep.writer.hits)
+    m = _marker_of(prep.writer, "on Monday thanked")
+    spread = [0.99 / n] * n
+    assert max(spread) < WRITE_AT
+    probs = [0.01] + ([0.9 if i == int(m[1:]) else 0.09 / (n - 1) for i in range(1, n + 1)] if peaked else spread)
+    backend.push_choices(probs)
+    backend.push(f"Putin thanked North Korea for sending troops to fight alongside Russia. [{m}]")
+    res = answer(seeded, AskParams(THANKED_Q, model="fake"))
+    assert res.mode == ("written" if peaked else "quoted")
+    assert "on Monday thanked" in res.citations[0].quote
+
+
+def test_a_number_the_question_asks_for_stands_though_the_vote_is_thin(seeded: Services) -> None:
+    # Several sentences repeat a figure, so the vote spreads; a verified answer that states the
+    # number asked for is still written.
+    from service.generation.answer import WRITE_AT
+
+    backend = fake(seeded)
     prep = prepare(seeded, AskParams(TROOPS_Q))
     assert prep.writer is not None
     n = len(prep.writer.hits)
-    m = _marker_of(prep.writer, "10,000-12,000")
-    target = int(m[1:])
     spread = [0.99 / n] * n
     assert max(spread) < WRITE_AT
-    probs = [0.01] + ([0.9 if i == target else 0.09 / (n - 1) for i in range(1, n + 1)] if peaked else spread)
-    backend.push_choices(probs)
+    backend.push_choices([0.01, *spread])
+    m = _marker_of(prep.writer, "10,000-12,000")
     backend.push(f"Intelligence officials said North Korea deployed 10,000-12,000 troops to Russia. [{m}]")
     res = answer(seeded, AskParams(TROOPS_Q, model="fake"))
-    assert res.mode == ("written" if peaked else "quoted")
-    assert "10,000-12,000" in res.citations[0].quote
+    assert res.mode == "written" and "10,000-12,000" in res.citations[0].quote
 
 
 @pytest.mark.parametrize("relation_min", [99, 1])
