@@ -534,7 +534,8 @@ sentences: one or two ("Did Russia *retake* Kursk?") are too easily said in othe
 
 def shares_relation(question: str, texts: Sequence[str], least: int = RELATION_MIN) -> bool:
     """Whether ``texts`` hold one of the question's :func:`relation_words` (as any form of it:
-    "fought" for "fight"), or the question has fewer than :data:`RELATION_MIN`.  Names alone
+    "fought" for "fight"), or the question has fewer than ``least`` of them (at least one;
+    :data:`RELATION_MIN` by default).  Names alone
     are not enough: "Prime Minister Boris Johnson makes a speech" shares the name, not what was
     asked of him ("told not to use which slogan")."""
     wanted = relation_words(question)
