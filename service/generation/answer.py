@@ -347,8 +347,11 @@ def finish(services: Services, prep: Prepared, completion: Completion, t0: float
     mode = "written"
     kept = [v for v in gen.verified if not v.flagged]
     sel = prep.selection
-    if sel is not None and sel.model and max(sel.model) < WRITE_AT and not _vote_may_split(question, prep, kept):
+    thin = bool(kept) and sel is not None and bool(sel.model) and max(sel.model or [0.0]) < WRITE_AT
+    if thin and not _vote_may_split(question, prep, kept):
         kept = []  # the model's vote named no sentence: the draft stands alone; a quote may still answer
+    else:
+        thin = False
     relevant, bridge = on_topic(kept) if kept else (False, None)
     if not relevant:
         kept = []  # verified, but about something else: a quote may still answer
@@ -366,6 +369,8 @@ def finish(services: Services, prep: Prepared, completion: Completion, t0: float
         if not relevant:
             off_topic = bool(quoted) or any(not v.flagged for v in gen.verified)
             reason = ("the model said the sources do not answer the question" if gen.draft.abstained
+                      else "the model's vote found no sentence that answers, and none states the answer it wrote"
+                      if thin and not quoted
                       else "the sentences that verified are about something else than the question" if off_topic
                       else "no sentence of the draft answer was supported by the cited sources")
             res = _abstain(services, prep, reason, t0, model=completion.model, backend=completion.backend,

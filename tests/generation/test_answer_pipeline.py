@@ -560,3 +560,21 @@ def test_a_contested_answer_stands_though_the_vote_is_split_between_the_sides(se
     assert res.mode == "written"
     quotes = " ".join(c.quote for c in res.citations)
     assert "fully reclaimed" in quotes and "denied Russia’s claim" in quotes
+
+
+def test_a_thin_vote_with_nothing_to_quote_says_so(seeded: Services, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The draft verifies, but the vote is spread thin and no sentence may be quoted for it
+    # (QUOTE_TOP=0): the abstention says why, not that the answer was off topic.
+    import service.generation.answer as answer_module
+
+    monkeypatch.setattr(answer_module, "QUOTE_TOP", 0)
+    backend = fake(seeded)
+    prep = prepare(seeded, AskParams(THANKED_Q))
+    assert prep.writer is not None
+    n = len(prep.writer.hits)
+    m = _marker_of(prep.writer, "on Monday thanked")
+    backend.push_choices([0.01, *([0.99 / n] * n)])
+    backend.push(f"Putin thanked North Korea for sending troops to fight alongside Russia. [{m}]")
+    res = answer(seeded, AskParams(THANKED_Q, model="fake"))
+    assert res.mode == "abstained" and res.citations == []
+    assert res.abstain_reason == "the model's vote found no sentence that answers, and none states the answer it wrote"
