@@ -578,3 +578,21 @@ def test_a_thin_vote_with_nothing_to_quote_says_so(seeded: Services, monkeypatch
     res = answer(seeded, AskParams(THANKED_Q, model="fake"))
     assert res.mode == "abstained" and res.citations == []
     assert res.abstain_reason == "the model's vote found no sentence that answers, and none states the answer it wrote"
+
+
+@pytest.mark.parametrize(("title", "cited"), [("Romeo Montague", True),
+                                              ("Romeo tells the prince why the houses fought", False)])
+def test_the_rest_of_an_entry_the_question_asks_about_is_cited(services: Services, title: str, cited: bool) -> None:
+    # An encyclopedia entry's other sentence holds what the question asks beyond the answer's own
+    # sentence ("secretly loves and marries"); a news story's does not speak for one subject.
+    sides(services, ("romeo", title, "Romeo Montague is the protagonist of a tragedy by William Shakespeare. "
+                     "Our dog Rex chased a ball in the park. "
+                     "The son of Montague, he secretly loves and marries Juliet, of the rival House of Capulet."))
+    q = "Which protagonist of a Shakespeare tragedy secretly loves and marries a member of the rival house?"
+    fake(services).push(f"Romeo Montague is the protagonist of a tragedy by William Shakespeare. "
+                        f"[{marker_for(services, q, 'protagonist')}]")
+    res = answer(services, AskParams(q, model="fake"))
+    assert res.mode == "written"
+    quotes = [c.quote for c in res.citations]
+    assert any("secretly loves" in c for c in quotes) is cited
+    assert not any("Rex" in c for c in quotes)
