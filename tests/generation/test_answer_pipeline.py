@@ -528,9 +528,9 @@ def test_the_entry_of_the_questions_own_subject_is_cited_as_the_first_hop(
         services: Services, monkeypatch: pytest.MonkeyPatch, hop_words: int) -> None:
     # The answer sentence is on topic by itself and no shown sentence names its article, so no
     # bridge links it; the question names "Operation Sea Lark", whose entry says how the two meet.
-    import service.generation.answer as answer_module
+    import service.generation.chain as chain_module
 
-    monkeypatch.setattr(answer_module, "HOP_WORDS", hop_words)
+    monkeypatch.setattr(chain_module, "HOP_WORDS", hop_words)
     sides(services, ("shs", "Special Harbor Service", "The SHS was founded in 1941 as a regiment."),
           ("lark", "Operation Sea Lark", "During the war, Operation Sea Lark was a failed SHS raid on the coast."))
     q = "Operation Sea Lark was a failed raid by a special forces unit founded in what year?"
