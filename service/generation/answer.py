@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from service.generation.chain import entry_complement, first_hop
@@ -230,8 +230,7 @@ sides into the answer's evidence: a question that touches a disputed claim gets 
 
 
 def _contested_near_top(sel: Selection, pairs: Sequence[ContestedPair]) -> list[ContestedPair]:
-    top = {sel.candidates.hits[i].id for i in sorted(range(len(sel.scores)), key=lambda i: -sel.scores[i])[
-        :CONTESTED_TOP]}
+    top = {sel.candidates.hits[i].id for i in sel.order[:CONTESTED_TOP]}
     return [p for p in pairs if p.claim.id in top or p.counter.id in top]
 
 
@@ -332,7 +331,7 @@ def finish(services: Services, prep: Prepared, completion: Completion, t0: float
         return direct, None
 
     sides = compared(question)
-
+    ranked = _ranked(prep)
     side_of: dict[str, str] = {}  # quoted side sentence id -> the side it speaks of
 
     def other_sides(answer: list[VerifiedSentence]) -> list[VerifiedSentence]:
@@ -340,18 +339,17 @@ def finish(services: Services, prep: Prepared, completion: Completion, t0: float
         sentence (:mod:`service.generation.compare`); none unless every side is found."""
         if sides is None:
             return []
-        extra = side_sentences(question, sides, _ranked(prep), [h for v in answer for h in v.citations]) or []
+        extra = side_sentences(question, sides, ranked, [h for v in answer for h in v.citations]) or []
         side_of.update((h.id, side) for side, h in extra)
         return restate([h for _, h in extra], services.checker)
 
     mode = "written"
     kept = [v for v in gen.verified if not v.flagged]
     sel = prep.selection
-    thin = bool(kept) and sel is not None and bool(sel.model) and max(sel.model or [0.0]) < WRITE_AT
-    if thin and not _vote_may_split(question, prep, kept):
+    thin = bool(kept and sel is not None and sel.model and max(sel.model) < WRITE_AT
+                and not _vote_may_split(question, prep, kept))
+    if thin:
         kept = []  # the model's vote named no sentence: the draft stands alone; a quote may still answer
-    else:
-        thin = False
     relevant, bridge = on_topic(kept) if kept else (False, None)
     if not relevant:
         kept = []  # verified, but about something else: a quote may still answer
@@ -391,17 +389,12 @@ def finish(services: Services, prep: Prepared, completion: Completion, t0: float
         kept += added
     if bridge is not None:  # the sentence that links the answer to the question is cited too
         b, linked = bridge
-        kept = [VerifiedSentence(v.text, [*v.citations, b], v.support, v.flagged, v.reattributed, v.missing)
-                if any(h.id == linked for h in v.citations) else v for v in kept]
+        kept = [_cite_also(v, b) if any(h.id == linked for h in v.citations) else v for v in kept]
     if sides is None and bridge is None and kept and (
-            hop := first_hop(question, _ranked(prep), [h for v in kept for h in v.citations])):
-        v0 = kept[0]  # the question's own subject, where the sources have an entry for it, is cited too
-        kept[0] = VerifiedSentence(v0.text, [*v0.citations, hop], v0.support, v0.flagged, v0.reattributed, v0.missing)
-    if sides is None and kept and (more := entry_complement(question, _ranked(prep),
-                                                           [h for v in kept for h in v.citations])):
-        v0 = kept[0]  # the rest of what the question asks, from the same encyclopedia entry
-        kept[0] = VerifiedSentence(v0.text, [*v0.citations, more], v0.support, v0.flagged, v0.reattributed,
-                                   v0.missing)
+            hop := first_hop(question, ranked, [h for v in kept for h in v.citations])):
+        kept[0] = _cite_also(kept[0], hop)  # the question's own subject, where the sources have an entry for it
+    if sides is None and kept and (more := entry_complement(question, ranked, [h for v in kept for h in v.citations])):
+        kept[0] = _cite_also(kept[0], more)  # the rest of what the question asks, from the same entry
     kept = [frame_quote(v, side_of.get(v.citations[0].id) if v.citations else None)
             if mode == "quoted" or v in added else v for v in kept]
     shown = kept + ([v for v in gen.verified if v.flagged] if prep.params.flag_unsupported else [])
@@ -414,6 +407,11 @@ def finish(services: Services, prep: Prepared, completion: Completion, t0: float
                         invalid_markers=gen.draft.invalid_markers, mode=mode,
                         neutrality_fixes={k: v for k, v in fixes.items() if v}, period=prep.period,
                         short_answer=span)
+
+
+def _cite_also(v: VerifiedSentence, hit: SentenceHit) -> VerifiedSentence:
+    """``v`` with ``hit`` cited after its own citations (a link of the chain it hangs on)."""
+    return replace(v, citations=[*v.citations, hit])
 
 
 def _vote_may_split(question: str, prep: Prepared, kept: Sequence[VerifiedSentence]) -> bool:
@@ -488,7 +486,7 @@ def _ranked(prep: Prepared) -> list[SentenceHit]:
     """The shown sentences, best first: by the model's selection when it scored them."""
     sel = prep.selection
     if sel is not None:
-        return [sel.candidates.hits[i] for i in sorted(range(len(sel.scores)), key=lambda i: -sel.scores[i])]
+        return [sel.candidates.hits[i] for i in sel.order]
     shown = prep.writer.hits if prep.writer is not None else ()
     return sorted(shown, key=lambda h: -h.score)
 
@@ -511,8 +509,7 @@ def _evidence(services: Services, prep: Prepared, limit: int | None = None) -> l
     if sel is not None:
         hits = list(sel.candidates.hits)
         probs: Sequence[float | None] = sel.model if sel.model is not None else [None] * len(hits)
-        order = sorted(range(len(hits)), key=lambda i: -sel.scores[i])
-        hits, probs = [hits[i] for i in order], [probs[i] for i in order]
+        hits, probs = [hits[i] for i in sel.order], [probs[i] for i in sel.order]
     else:
         hits, probs = list(prep.candidates), [None] * len(prep.candidates)
     if limit is not None:

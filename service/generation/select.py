@@ -54,6 +54,11 @@ class Selection:
         return [self.candidates.hits[i] for i in self.chosen]
 
     @property
+    def order(self) -> list[int]:
+        """Indexes of every candidate, best fused score first."""
+        return sorted(range(len(self.scores)), key=lambda i: -self.scores[i])
+
+    @property
     def top_model_prob(self) -> float | None:
         if self.model is None or not self.chosen:
             return None
