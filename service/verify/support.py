@@ -521,8 +521,15 @@ def relation_words(question: str) -> list[set[str]]:
     """What the question asks about the names it gives: its lower-case content words, each as the
     keys it may appear under ("Who did Ali *fight* next...", "which US *artist* *created* the
     *sculpture*"); a name's own words ("Fight of the Century") do not count."""
-    words = dict.fromkeys(w for w in _LOWER_WORD.findall(question) if not is_stopword(w) and len(w) > 1)
+    heads = (_CLITIC_TAIL.sub("", w) for w in _LOWER_WORD.findall(normalize_text(question)) if not w.endswith("n't"))
+    words = dict.fromkeys(w for w in heads if not is_stopword(w) and len(w) > 1)
     return [_lemma_keys(w) for w in words]
+
+
+_CLITIC_TAIL = re.compile(r"'(?:s|re|ve|ll|d|m)$")
+"""A contraction or possessive is its head word: "it's" is "it" (a stop word, which "It was
+founded ..." does not answer "changed it's name" with), "country's" is "country"; a negated auxiliary
+("don't", "can't") asks nothing."""
 
 
 RELATION_MIN = 3

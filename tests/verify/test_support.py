@@ -258,6 +258,17 @@ def test_shares_relation(question: str, text: str, shares: bool) -> None:
     assert shares_relation(question, [text]) is shares
 
 
+def test_a_contraction_is_its_head_word() -> None:
+    from service.verify.support import relation_words, shares_relation
+
+    question = "VIVA Media AG changed it's name in 2004. What does their new acronym stand for?"
+    # "it's" is "it", a stop word: "It was founded ..." shares nothing the question asks
+    assert {"it"} not in relation_words(question)
+    assert not shares_relation(question, ["It was founded as VIVA Media AG in 1993 and owned by Viacom since 2004."], 1)
+    assert {"countri"} in relation_words("Who won the country’s election?")  # a possessive is its noun
+    assert relation_words("Why don't they vote?") == [{"vote"}]  # a negated auxiliary asks nothing
+
+
 def test_a_cited_sentence_that_adds_none_of_the_claims_words_is_no_support(checker: SupportChecker) -> None:
     # Padding moved the similarity score over the line: the three sentences together "supported"
     # the claim though the ADI one says nothing of it.  Left out, the rest are judged on their own.
