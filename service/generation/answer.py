@@ -27,7 +27,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
-from service.generation.chain import entry_complement, first_hop
+from service.generation.chain import entry_complement, first_hop, leads_to, next_hop
 from service.generation.compare import side_sentences, winner_span
 from service.generation.core import (
     Citation,
@@ -326,7 +326,7 @@ def finish(services: Services, prep: Prepared, completion: Completion, t0: float
             if not direct and not shares_relation(question, [*texts, *linking]):
                 continue
             for h in cited:
-                if h.title and b.article_id != h.article_id and names(b.text, h.title):
+                if h.title and b.article_id != h.article_id and leads_to(b.text, h.title):
                     return True, (b, h.id)
         return direct, None
 
@@ -395,6 +395,8 @@ def finish(services: Services, prep: Prepared, completion: Completion, t0: float
         kept[0] = _cite_also(kept[0], hop)  # the question's own subject, where the sources have an entry for it
     if sides is None and kept and (more := entry_complement(question, ranked, [h for v in kept for h in v.citations])):
         kept[0] = _cite_also(kept[0], more)  # the rest of what the question asks, from the same entry
+    if sides is None and kept and (nxt := next_hop(question, ranked, [h for v in kept for h in v.citations])):
+        kept[0] = _cite_also(kept[0], nxt)  # the entry a cited sentence leads to
     kept = [frame_quote(v, side_of.get(v.citations[0].id) if v.citations else None)
             if mode == "quoted" or v in added else v for v in kept]
     shown = kept + ([v for v in gen.verified if v.flagged] if prep.params.flag_unsupported else [])

@@ -462,13 +462,29 @@ def _vocabulary(texts: Iterable[str]) -> set[str]:
 
 
 def names(text: str, title: str) -> bool:
-    """Whether ``text`` mentions what ``title`` names: every content word of the title, less a
-    parenthesised qualifier ("Creed (band)" -> creed), appears in it."""
-    wanted = analyze(re.sub(r"\s*\(.*?\)\s*", " ", title)).content
-    if not wanted:
+    """Whether ``text`` mentions what ``title`` names: every content word and number of the title,
+    less a parenthesised qualifier ("Creed (band)" -> creed), appears in it ("the 1978 FIFA World
+    Cup" does not name "2002 FIFA World Cup")."""
+    t = analyze(bare_title(title))
+    if not t.content:
         return False
     have = _vocabulary([text])
-    return all(w in have for w in wanted)
+    numbers = {k for m in analyze(text).numbers for k in m.keys}
+    return all(w in have for w in t.content) and all(m.keys & numbers for m in t.numbers)
+
+
+def bare_title(title: str) -> str:
+    """``title`` less a parenthesised qualifier: "Creed (band)" -> "Creed"."""
+    return re.sub(r"\s*\(.*?\)\s*", " ", title).strip()
+
+
+def names_head(text: str, title: str) -> bool:
+    """Whether a name in ``text`` is the head of ``title``, at least half of its words from the
+    first: "the Stedelijk Museum" for "Stedelijk Museum Amsterdam", "through Interscope" for
+    "Interscope Records"; not "Hawaii" for "Hawaii County, Hawaii"."""
+    head = bare_title(title).lower().replace(",", " ").split()
+    return any((said := m.surface.lower().split()) == head[:len(said)] and 2 * len(said) >= len(head)
+               for m in analyze(text).names)
 
 
 def adds_to(claim: str, text: str, question: str | None = None) -> bool:

@@ -596,3 +596,51 @@ def test_the_rest_of_an_entry_the_question_asks_about_is_cited(services: Service
     quotes = [c.quote for c in res.citations]
     assert any("secretly loves" in c for c in quotes) is cited
     assert not any("Rex" in c for c in quotes)
+
+
+@pytest.mark.parametrize("next_words", [1, 99])
+def test_the_entry_a_cited_sentence_leads_to_is_cited(services: Services, monkeypatch: pytest.MonkeyPatch,
+                                                      next_words: int) -> None:
+    # The answer cites "former frontman of the band Crest"; the question asks when the band
+    # disbanded, which the "Crest (band)" entry holds: the next hop of the chain.
+    import service.generation.chain as chain_module
+
+    monkeypatch.setattr(chain_module, "NEXT_WORDS", next_words)
+    sides(services, ("stapp", "Jane Stapp", "She is married to Scott Stapp, former frontman of the band Crest."),
+          ("crest", "Crest (band)", "The band's third album was released before the former frontman and the band "
+                                             "disbanded in 2004."))
+    q = "Jane Stapp is married to the former frontman of which band that disbanded?"
+    fake(services).push(f"Jane Stapp is married to Scott Stapp, former frontman of the band Crest. "
+                        f"[{marker_for(services, q, 'frontman')}]")
+    res = answer(services, AskParams(q, model="fake"))
+    assert res.mode == "written"
+    assert [c.hit.article_id for c in res.citations] == (["stapp", "crest"] if next_words == 1 else ["stapp"])
+
+
+@pytest.mark.parametrize("by_head", [True, False])
+def test_a_bridge_may_name_an_entry_by_its_head(services: Services, monkeypatch: pytest.MonkeyPatch,
+                                                by_head: bool) -> None:
+    # "released through Interscope" links the song to the "Interscope Records" entry that answers.
+    import service.generation.chain as chain_module
+
+    if not by_head:
+        monkeypatch.setattr(chain_module, "names_head", lambda text, title: False)
+    sides(services, ("label", "Interscope Records",
+                     "An imprint of Interscope Geffen A&M Records, its parent company is Universal Music Group."),
+          ("song", "Love Incredible", "The song Love Incredible was released in 2017 through Interscope."))
+    q = 'What is the parent company of the record label that released "Love Incredible"?'
+    fake(services).push(f"Universal Music Group is the parent company of Interscope Geffen A&M Records. "
+                        f"[{marker_for(services, q, 'imprint')}]")
+    res = answer(services, AskParams(q, model="fake"))
+    assert res.mode == "written"
+    quotes = [c.quote for c in res.citations]
+    assert any("through Interscope" in c for c in quotes) is by_head
+
+
+def test_an_entry_with_a_qualifier_is_named_only_with_it() -> None:
+    from service.generation.chain import names_entry
+
+    assert names_entry("the former frontman of the band Creed", "Creed (band)")
+    assert not names_entry("Who did Muhammad Ali fight next?", "Ali (film)")  # the boxer, not the film
+    assert names_entry("Who did Ali fight after the Fight of the Century?", "Fight of the Century")
+    assert not names_entry("after the Fight of the Century", "Fight of the Century (disambiguation)")
