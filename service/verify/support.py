@@ -479,12 +479,19 @@ def bare_title(title: str) -> str:
 
 
 def names_head(text: str, title: str) -> bool:
-    """Whether a name in ``text`` is the head of ``title``, at least half of its words from the
-    first: "the Stedelijk Museum" for "Stedelijk Museum Amsterdam", "through Interscope" for
-    "Interscope Records"; not "Hawaii" for "Hawaii County, Hawaii"."""
-    head = bare_title(title).lower().replace(",", " ").split()
-    return any((said := m.surface.lower().split()) == head[:len(said)] and 2 * len(said) >= len(head)
-               for m in analyze(text).names)
+    """Whether a name in ``text`` is the head of ``title``: at least half of its words from the
+    first ("the Stedelijk Museum" for "Stedelijk Museum Amsterdam", "through Interscope" for
+    "Interscope Records"), or all before its comma ("Frederick Lindemann, Baron Cherwell" for
+    "Frederick Lindemann, 1st Viscount Cherwell"); not "Hawaii" for "Hawaii County, Hawaii"."""
+    bare = bare_title(title).lower()
+    whole, lead = bare.replace(",", " ").split(), bare.split(",")[0].split()
+    for m in analyze(text).names:
+        said = m.surface.lower().split()
+        if said == whole[:len(said)] and 2 * len(said) >= len(whole):
+            return True
+        if lead != whole and said[:len(lead)] == lead:  # a name run may go on past a comma
+            return True
+    return False
 
 
 def adds_to(claim: str, text: str, question: str | None = None) -> bool:

@@ -644,3 +644,14 @@ def test_an_entry_with_a_qualifier_is_named_only_with_it() -> None:
     assert not names_entry("Who did Muhammad Ali fight next?", "Ali (film)")  # the boxer, not the film
     assert names_entry("Who did Ali fight after the Fight of the Century?", "Fight of the Century")
     assert not names_entry("after the Fight of the Century", "Fight of the Century (disambiguation)")
+
+
+@pytest.mark.parametrize(("title", "entry"), [
+    ("Romeo Montague", True), ("Creed (band)", True), ("Walk All over Me", True),
+    ("Maine gubernatorial election, 1820", True),  # a short noun phrase, lower-case words and all
+    ("Putin thanks North Korea for sending troops", False), ("Northwind Bank to cut jobs", False),
+])
+def test_an_entry_title_names_one_thing(title: str, entry: bool) -> None:
+    from service.generation.chain import is_entry_title
+
+    assert is_entry_title(title) is entry

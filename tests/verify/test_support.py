@@ -322,3 +322,6 @@ def test_a_title_is_named_with_its_numbers_and_by_its_head() -> None:
     assert names_head("It was shown at the Stedelijk Museum, among others.", "Stedelijk Museum Amsterdam")
     assert not names_head("A house in Hilo, Hawaii.", "Hawaii County, Hawaii")  # under half the title
     assert not names_head("It was released through Mad Love.", "Interscope Records")
+    # all before the title's comma, though the name runs on past the text's own comma
+    assert names_head("Professor Frederick Lindemann, Baron Cherwell, sent a paper.",
+                      "Frederick Lindemann, 1st Viscount Cherwell")
