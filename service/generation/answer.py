@@ -27,7 +27,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
-from service.generation.chain import entry_complement, first_hop, leads_to, next_hop
+from service.generation.chain import entry_complement, first_hop, is_entry_title, leads_to, next_hop
 from service.generation.compare import side_sentences, winner_span
 from service.generation.core import (
     Citation,
@@ -67,6 +67,7 @@ from service.verify.support import (
     holds_items,
     lead_name,
     names,
+    names_given,
     question_words,
     shares_relation,
     words_needed,
@@ -343,6 +344,14 @@ def finish(services: Services, prep: Prepared, completion: Completion, t0: float
         side_of.update((h.id, side) for side, h in extra)
         return restate([h for _, h in extra], services.checker)
 
+    def give_up(reason: str) -> AnswerResult:
+        res = _abstain(services, prep, reason, t0, model=completion.model, backend=completion.backend, usage=usage)
+        res.dropped = len(gen.draft.sentences)
+        res.invalid_markers = gen.draft.invalid_markers
+        if prep.params.flag_unsupported:
+            res.sentences = [(v, []) for v in gen.verified]
+        return res
+
     mode = "written"
     kept = [v for v in gen.verified if not v.flagged]
     sel = prep.selection
@@ -371,13 +380,7 @@ def finish(services: Services, prep: Prepared, completion: Completion, t0: float
                       if thin and not quoted
                       else "the sentences that verified are about something else than the question" if off_topic
                       else "no sentence of the draft answer was supported by the cited sources")
-            res = _abstain(services, prep, reason, t0, model=completion.model, backend=completion.backend,
-                           usage=usage)
-            res.dropped = len(gen.draft.sentences)
-            res.invalid_markers = gen.draft.invalid_markers
-            if prep.params.flag_unsupported:
-                res.sentences = [(v, []) for v in gen.verified]
-            return res
+            return give_up(reason)
         mode = "quoted"
         kept, fixes = enforce(quoted, prep.pairs, services.checker)
     # the answer's own words for what it adds to the question, found in a sentence it cites
@@ -397,6 +400,8 @@ def finish(services: Services, prep: Prepared, completion: Completion, t0: float
         kept[0] = _cite_also(kept[0], more)  # the rest of what the question asks, from the same entry
     if sides is None and kept and (nxt := next_hop(question, ranked, [h for v in kept for h in v.citations])):
         kept[0] = _cite_also(kept[0], nxt)  # the entry a cited sentence leads to
+    if mode == "quoted" and not added and _speaks_of_other_entries(question, kept):
+        return give_up("the quoted entry speaks of none of the names the question gives")
     kept = [frame_quote(v, side_of.get(v.citations[0].id) if v.citations else None)
             if mode == "quoted" or v in added else v for v in kept]
     shown = kept + ([v for v in gen.verified if v.flagged] if prep.params.flag_unsupported else [])
@@ -409,6 +414,20 @@ def finish(services: Services, prep: Prepared, completion: Completion, t0: float
                         invalid_markers=gen.draft.invalid_markers, mode=mode,
                         neutrality_fixes={k: v for k, v in fixes.items() if v}, period=prep.period,
                         short_answer=span)
+
+
+def _speaks_of_other_entries(question: str, kept: Sequence[VerifiedSentence]) -> bool:
+    """Whether a quoted answer is an encyclopedia entry's sentence (:func:`is_entry_title`) that,
+    with every link cited beside it, names none of the names the question gives: it speaks of
+    the entry's own subject, which nothing ties to the question ("The company has three
+    manufacturing facilities, headquartered in Santa Maria, California", from "Hardy
+    Diagnostics", for "In what state is the manufacturer of Bisquick headquartered?").  A news
+    story is exempt: its sentences name many things and its question may not ("Which US state's
+    governor ..." is answered by "Gov. Ron DeSantis")."""
+    cited = [h for v in kept for h in v.citations]
+    if not all(h.title and is_entry_title(h.title) for h in cited):
+        return False
+    return not names_given(question, [t for h in cited for t in (h.text, h.title or "")])
 
 
 def _cite_also(v: VerifiedSentence, hit: SentenceHit) -> VerifiedSentence:

@@ -494,6 +494,23 @@ def names_head(text: str, title: str) -> bool:
     return False
 
 
+def names_given(question: str, texts: Sequence[str]) -> bool:
+    """Whether ``texts`` name one of the names the question gives (a word of one, in any of its
+    forms: "Ukrainian" for "Ukraine"), or the question gives none."""
+    given = [set(m.keys) for m in analyze(question).names]
+    given += [set(analyze(q).content) for q in _QUOTED.findall(normalize_text(question))]
+    if not any(given):
+        return True
+    t = analyze(" ".join(texts))
+    keys = set(t.words) | set(t.stems)
+    return any(_name_word_in(w, keys) for name in given for w in name if not is_stopword(w))
+
+
+_QUOTED = re.compile(r'"([^"]+)"')
+"""A title the question quotes is a name it gives ("best known for which role on "'Allo
+'Allo!"?"), though its words are not capitalised as a name's."""
+
+
 def adds_to(claim: str, text: str, question: str | None = None) -> bool:
     """Whether ``text`` holds one of the claim's own content words or numbers -- ones the question
     does not give.  A sentence that holds none adds nothing to what supports the claim, however

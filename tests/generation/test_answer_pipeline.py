@@ -655,3 +655,33 @@ def test_an_entry_title_names_one_thing(title: str, entry: bool) -> None:
     from service.generation.chain import is_entry_title
 
     assert is_entry_title(title) is entry
+
+
+@pytest.mark.parametrize(("title", "mode"), [("Hardy Diagnostics", "abstained"),
+                                             ("Lab supplier keeps growing in California as sales rise", "quoted")])
+def test_a_quoted_entry_that_names_nothing_the_question_gives_abstains(services: Services, title: str,
+                                                                       mode: str) -> None:
+    # The draft's answer is in an entry about another company, and nothing cited ties it to
+    # Bisquick; a news story is exempt (its question may name what its sentences do not).
+    sides(services, ("hardy", title, "The company has manufacturing facilities, headquartered in Santa Maria, "
+                                     "California."),
+          ("bisquick", "Bisquick", "Bisquick is a pre-mixed baking mix sold under the Betty Crocker brand."))
+    q = "In what state is the manufacturer of Bisquick headquartered?"
+    fake(services).push("The manufacturer of Bisquick is headquartered in Santa Maria, California.")
+    res = answer(services, AskParams(q, model="fake"))
+    assert res.mode == mode
+    if mode == "abstained":
+        assert res.citations == []
+        assert res.abstain_reason == "the quoted entry speaks of none of the names the question gives"
+    else:
+        assert [c.hit.article_id for c in res.citations] == ["hardy"]
+
+
+def test_names_given_reads_a_quoted_title_as_a_name() -> None:
+    from service.verify.support import names_given
+
+    q = "Grown-Ups starred the actor who was best known for which role on \"'Allo 'Allo!\"?"
+    assert names_given(q, ["He is best known for his role as Captain Hans Geering in \"'Allo 'Allo!\"."])
+    assert not names_given("In what state is the manufacturer of Bisquick headquartered?",
+                           ["The company has facilities, headquartered in Santa Maria, California."])
+    assert names_given("what is the tallest mountain?", ["Everest is."])  # no name given: nothing to name
