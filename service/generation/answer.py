@@ -27,7 +27,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
-from service.generation.chain import entry_complement, first_hop, is_entry_title, leads_to, next_hop
+from service.generation.chain import back_link, entry_complement, first_hop, is_entry_title, leads_to, next_hop
 from service.generation.compare import side_sentences, winner_span
 from service.generation.core import (
     Citation,
@@ -400,6 +400,9 @@ def finish(services: Services, prep: Prepared, completion: Completion, t0: float
         kept[0] = _cite_also(kept[0], more)  # the rest of what the question asks, from the same entry
     if sides is None and kept and (nxt := next_hop(question, ranked, [h for v in kept for h in v.citations])):
         kept[0] = _cite_also(kept[0], nxt)  # the entry a cited sentence leads to
+    if sides is None and bridge is None and kept and (
+            back := back_link(question, ranked, [h for v in kept for h in v.citations])):
+        kept[0] = _cite_also(_cite_also(kept[0], back[0]), back[1])
     if mode == "quoted" and not added and _speaks_of_other_entries(question, kept):
         return give_up("the quoted entry speaks of none of the names the question gives")
     kept = [frame_quote(v, side_of.get(v.citations[0].id) if v.citations else None)

@@ -685,3 +685,22 @@ def test_names_given_reads_a_quoted_title_as_a_name() -> None:
     assert not names_given("In what state is the manufacturer of Bisquick headquartered?",
                            ["The company has facilities, headquartered in Santa Maria, California."])
     assert names_given("what is the tallest mountain?", ["Everest is."])  # no name given: nothing to name
+
+
+@pytest.mark.parametrize("back_words", [2, 99])
+def test_two_sentences_lead_back_from_the_question_to_the_answer(services: Services, monkeypatch: pytest.MonkeyPatch,
+                                                                 back_words: int) -> None:
+    # The house is in Portville, Portville is in Harbor County: no single sentence ties the
+    # question's subject to the county the answer names.
+    import service.generation.chain as chain_module
+
+    monkeypatch.setattr(chain_module, "BACK_WORDS", back_words)
+    sides(services, ("county", "Harbor County, Vale", "Harbor County is a county in the state of Vale."),
+          ("town", "Portville, Vale", "Portville is the largest town in Harbor County, Vale."),
+          ("family", "William Shipley", "A historic house of his family is the Shipley House in Portville, Vale."))
+    q = "The Shipley House is in what Vale county?"
+    fake(services).push(f"The Shipley House is in Harbor County. [{marker_for(services, q, 'is a county')}]")
+    res = answer(services, AskParams(q, model="fake"))
+    assert res.mode != "abstained"
+    ids = [c.hit.article_id for c in res.citations]
+    assert ids == (["county", "family", "town"] if back_words == 2 else ["county"])
