@@ -49,6 +49,13 @@ def marker_for(services: Services, question: str, needle: str) -> str:
     return _marker_of(prep.writer, needle)
 
 
+def ask_citing(services: Services, question: str, claim: str, needle: str) -> AnswerResult:
+    """The answer to ``question`` when the fake model writes ``claim`` citing the sentence that
+    contains ``needle``."""
+    fake(services).push(f"{claim} [{marker_for(services, question, needle)}]")
+    return answer(services, AskParams(question, model="fake"))
+
+
 def test_cited_answer_is_verified_and_quotes_are_exact(seeded: Services) -> None:
     m = marker_for(seeded, TROOPS_Q, "10,000-12,000")
     fake(seeded).push(f"Intelligence officials said North Korea deployed 10,000-12,000 troops to Russia. [{m}]")
@@ -589,9 +596,8 @@ def test_the_rest_of_an_entry_the_question_asks_about_is_cited(services: Service
                      "Our dog Rex chased a ball in the park. "
                      "The son of Montague, he secretly loves and marries Juliet, of the rival House of Capulet."))
     q = "Which protagonist of a Shakespeare tragedy secretly loves and marries a member of the rival house?"
-    fake(services).push(f"Romeo Montague is the protagonist of a tragedy by William Shakespeare. "
-                        f"[{marker_for(services, q, 'protagonist')}]")
-    res = answer(services, AskParams(q, model="fake"))
+    res = ask_citing(services, q, "Romeo Montague is the protagonist of a tragedy by William Shakespeare.",
+                     "protagonist")
     assert res.mode == "written"
     quotes = [c.quote for c in res.citations]
     assert any("secretly loves" in c for c in quotes) is cited
@@ -610,9 +616,8 @@ def test_the_entry_a_cited_sentence_leads_to_is_cited(services: Services, monkey
           ("crest", "Crest (band)", "The band's third album was released before the former frontman and the band "
                                              "disbanded in 2004."))
     q = "Jane Stapp is married to the former frontman of which band that disbanded?"
-    fake(services).push(f"Jane Stapp is married to Scott Stapp, former frontman of the band Crest. "
-                        f"[{marker_for(services, q, 'frontman')}]")
-    res = answer(services, AskParams(q, model="fake"))
+    res = ask_citing(services, q, "Jane Stapp is married to Scott Stapp, former frontman of the band Crest.",
+                     "frontman")
     assert res.mode == "written"
     assert [c.hit.article_id for c in res.citations] == (["stapp", "crest"] if next_words == 1 else ["stapp"])
 
@@ -629,12 +634,10 @@ def test_a_bridge_may_name_an_entry_by_its_head(services: Services, monkeypatch:
                      "An imprint of Interscope Geffen A&M Records, its parent company is Universal Music Group."),
           ("song", "Love Incredible", "The song Love Incredible was released in 2017 through Interscope."))
     q = 'What is the parent company of the record label that released "Love Incredible"?'
-    fake(services).push(f"Universal Music Group is the parent company of Interscope Geffen A&M Records. "
-                        f"[{marker_for(services, q, 'imprint')}]")
-    res = answer(services, AskParams(q, model="fake"))
+    res = ask_citing(services, q, "Universal Music Group is the parent company of Interscope Geffen A&M Records.",
+                     "imprint")
     assert res.mode == "written"
-    quotes = [c.quote for c in res.citations]
-    assert any("through Interscope" in c for c in quotes) is by_head
+    assert any("through Interscope" in c.quote for c in res.citations) is by_head
 
 
 def test_an_entry_with_a_qualifier_is_named_only_with_it() -> None:
@@ -698,9 +701,8 @@ def test_two_sentences_lead_back_from_the_question_to_the_answer(services: Servi
     sides(services, ("county", "Harbor County, Vale", "Harbor County is a county in the state of Vale."),
           ("town", "Portville, Vale", "Portville is the largest town in Harbor County, Vale."),
           ("family", "William Shipley", "A historic house of his family is the Shipley House in Portville, Vale."))
-    q = "The Shipley House is in what Vale county?"
-    fake(services).push(f"The Shipley House is in Harbor County. [{marker_for(services, q, 'is a county')}]")
-    res = answer(services, AskParams(q, model="fake"))
+    res = ask_citing(services, "The Shipley House is in what Vale county?", "The Shipley House is in Harbor County.",
+                     "is a county")
     assert res.mode != "abstained"
     ids = [c.hit.article_id for c in res.citations]
     assert ids == (["county", "family", "town"] if back_words == 2 else ["county"])
