@@ -402,7 +402,7 @@ def finish(services: Services, prep: Prepared, completion: Completion, t0: float
         kept[0] = _cite_also(kept[0], nxt)  # the entry a cited sentence leads to
     if sides is None and bridge is None and kept and (
             back := back_link(question, ranked, [h for v in kept for h in v.citations])):
-        kept[0] = _cite_also(_cite_also(kept[0], back[0]), back[1])
+        kept[0] = _cite_also(_cite_also(kept[0], back[0]), back[1])  # question -> middle -> answer's article
     if mode == "quoted" and not added and _speaks_of_other_entries(question, kept):
         return give_up("the quoted entry speaks of none of the names the question gives")
     kept = [frame_quote(v, side_of.get(v.citations[0].id) if v.citations else None)
