@@ -14,6 +14,10 @@ when the same verb has a different agent or patient there.  Names are compared b
 (titles and leading demonyms dropped: "Russian President Vladimir Putin" is "Vladimir Putin"),
 with a demonym matching its country ("Ukrainian officials" ~ "Ukraine").  Where a role cannot
 be read with confidence the verb is skipped: the check only ever removes support.
+
+Numbers have roles too: in "moved forward from 100 seconds to midnight to 90 seconds", 100 is
+where the clock came from, and a claim that it "moved to 100 seconds" swaps the two
+(:func:`transition_conflicts`).
 """
 
 from __future__ import annotations
@@ -189,4 +193,31 @@ def role_conflicts(claim: str, evidence: Sequence[str]) -> list[str]:
                 continue
             if not any(same_entity(mine, t) for t in theirs):
                 conflicts.append(f"{r.verb}: {attr} {' '.join(sorted(mine))}, not {' '.join(sorted(theirs[0]))}")
+    return conflicts
+
+
+_HEDGE = r"(?:about|around|nearly|almost|roughly|some)\s+"
+_NUMBER = r"(\d[\d,]*(?:\.\d+)?)"
+_FROM_TO = re.compile(rf"\bfrom\s+(?:{_HEDGE})?{_NUMBER}(?![\d,])[^.;:!?]{{0,40}}?\bto\s+(?:{_HEDGE})?{_NUMBER}", re.I)
+_TO = re.compile(rf"(?<!\bfrom )\bto\s+(?:{_HEDGE})?{_NUMBER}", re.I)
+
+
+def _value(number: str) -> float:
+    return float(number.replace(",", ""))
+
+
+def transition_conflicts(claim: str, evidence: Sequence[str]) -> list[str]:
+    """Numbers the claim gives as where something went ("moved *to 100* seconds to midnight")
+    that the evidence gives as where it came from ("moved forward *from 100* seconds to midnight
+    *to 90*"): every word and number of the claim is in the evidence, and the claim says the
+    opposite of it."""
+    moves = [(_value(a), b) for text in evidence for a, b in _FROM_TO.findall(text)]
+    if not moves:
+        return []
+    reached = {_value(b) for _, b in moves}
+    conflicts = []
+    for said in _TO.findall(claim):
+        value = _value(said)
+        if value not in reached and (went := next((b for a, b in moves if a == value), None)) is not None:
+            conflicts.append(f"to {said}, not {went}: the evidence moves from {said}")
     return conflicts

@@ -38,7 +38,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from service.errors import ModelMissing
-from service.verify.roles import role_conflicts
+from service.verify.roles import role_conflicts, transition_conflicts
 
 DEFAULT_PARAMS_PATH = Path(__file__).with_name("support_params.json")
 
@@ -856,7 +856,9 @@ class SupportChecker:
         scored = self.features_many(pairs, given=given)
         for (claim, evidence), (feats, missing) in zip(pairs, scored, strict=True):
             if feats is not None:
-                missing.extend(f"role {c}" for c in role_conflicts(claim, [e for e in evidence if e.strip()]))
+                said = [e for e in evidence if e.strip()]
+                missing.extend(f"role {c}" for c in role_conflicts(claim, said))
+                missing.extend(f"number {c}" for c in transition_conflicts(claim, said))
         out: list[SupportScore] = []
         rows = [f.vector(params.feature_names) for f, _ in scored if f is not None]
         gate = [bool(m) for f, m in scored if f is not None]

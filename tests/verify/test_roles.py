@@ -49,3 +49,18 @@ def test_demonyms_match_their_country_and_titles_are_not_identity() -> None:
     assert same_entity(frozenset({"ukraine"}), frozenset({"ukrainian"}))
     (thank,) = [r for r in roles(PUTIN) if r.verb == "thank"]
     assert thank.agent == frozenset({"vladimir", "putin"}) and thank.patient == frozenset({"north", "korea"})
+
+
+DOOMSDAY = "The time on the Doomsday Clock moved forward from 100 seconds to midnight to 90 seconds to midnight."
+
+
+@pytest.mark.parametrize(("claim", "conflict"), [
+    ("The Doomsday Clock moved to 100 seconds to midnight.", True),  # where it came from, given as where it went
+    ("The Doomsday Clock moved to 90 seconds to midnight.", False),
+    ("The clock moved from 100 seconds to 90 seconds.", False),
+    ("The clock stood at 100 seconds before it moved.", False),  # no "to": nothing said of where it went
+])
+def test_a_number_the_evidence_moves_from_is_not_where_it_went(claim: str, conflict: bool) -> None:
+    from service.verify.roles import transition_conflicts
+
+    assert bool(transition_conflicts(claim, [DOOMSDAY])) is conflict

@@ -170,6 +170,16 @@ def test_a_claim_that_only_restates_the_question_adds_nothing(checker: SupportCh
     assert not res.supported and res.features["novel_recall"] < 1.0
 
 
+def test_a_number_given_as_where_it_went_but_it_came_from_caps_support(checker: SupportChecker) -> None:
+    # RealTimeQA: "The Doomsday Clock moved to 100 seconds to midnight. [1]" had verified, every
+    # word and number of it being in the sentence it cites.
+    evidence = ["The time on the Doomsday Clock moved forward from 100 seconds to midnight to 90 seconds to midnight."]
+    wrong = checker.score("The Doomsday Clock moved to 100 seconds to midnight.", evidence)
+    right = checker.score("The Doomsday Clock moved to 90 seconds to midnight.", evidence)
+    assert not wrong.supported and any(m.startswith("number to 100") for m in wrong.missing)
+    assert right.supported
+
+
 def test_a_swapped_role_caps_support_and_is_listed(checker: SupportChecker) -> None:
     evidence = ["Russian President Vladimir Putin on Monday thanked North Korea for sending troops to fight "
                 "alongside Russia in Moscow’s war against Ukraine."]
