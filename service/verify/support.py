@@ -506,7 +506,7 @@ def names_given(question: str, texts: Sequence[str]) -> bool:
     return any(_name_word_in(w, keys) for name in given for w in name if not is_stopword(w))
 
 
-_QUOTED = re.compile(r'"([^"]+)"')
+_QUOTED = re.compile(r'["\u201c]([^"\u201c\u201d]+)["\u201d]')
 """A title the question quotes is a name it gives ("best known for which role on "'Allo
 'Allo!"?"), though its words are not capitalised as a name's."""
 

@@ -688,6 +688,8 @@ def test_names_given_reads_a_quoted_title_as_a_name() -> None:
     assert not names_given("In what state is the manufacturer of Bisquick headquartered?",
                            ["The company has facilities, headquartered in Santa Maria, California."])
     assert names_given("what is the tallest mountain?", ["Everest is."])  # no name given: nothing to name
+    assert names_given("Which label released \u201clove incredible\u201d?", ["love incredible was a single."])
+    assert not names_given("Which label released \u201clove incredible\u201d?", ["It was a single."])
 
 
 @pytest.mark.parametrize("back_words", [2, 99])
