@@ -27,7 +27,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
-from service.generation.chain import back_link, entry_complement, first_hop, is_entry_title, leads_to, next_hop
+from service.generation.chain import is_entry_title, leads_to, links
 from service.generation.compare import side_sentences, winner_span
 from service.generation.core import (
     Citation,
@@ -393,16 +393,9 @@ def finish(services: Services, prep: Prepared, completion: Completion, t0: float
     if bridge is not None:  # the sentence that links the answer to the question is cited too
         b, linked = bridge
         kept = [_cite_also(v, b) if any(h.id == linked for h in v.citations) else v for v in kept]
-    if sides is None and bridge is None and kept and (
-            hop := first_hop(question, ranked, [h for v in kept for h in v.citations])):
-        kept[0] = _cite_also(kept[0], hop)  # the question's own subject, where the sources have an entry for it
-    if sides is None and kept and (more := entry_complement(question, ranked, [h for v in kept for h in v.citations])):
-        kept[0] = _cite_also(kept[0], more)  # the rest of what the question asks, from the same entry
-    if sides is None and kept and (nxt := next_hop(question, ranked, [h for v in kept for h in v.citations])):
-        kept[0] = _cite_also(kept[0], nxt)  # the entry a cited sentence leads to
-    if sides is None and bridge is None and kept and (
-            back := back_link(question, ranked, [h for v in kept for h in v.citations])):
-        kept[0] = _cite_also(_cite_also(kept[0], back[0]), back[1])  # question -> middle -> answer's article
+    if sides is None and kept:  # the rest of the chain the answer hangs on: first hop, entry, next hop, link back
+        chain = links(question, ranked, [h for v in kept for h in v.citations], bridged=bridge is not None)
+        kept[0] = _cite_also(kept[0], *chain)
     if mode == "quoted" and not added and _speaks_of_other_entries(question, kept):
         return give_up("the quoted entry speaks of none of the names the question gives")
     kept = [frame_quote(v, side_of.get(v.citations[0].id) if v.citations else None)
@@ -433,9 +426,9 @@ def _speaks_of_other_entries(question: str, kept: Sequence[VerifiedSentence]) ->
     return not names_given(question, [t for h in cited for t in (h.text, h.title or "")])
 
 
-def _cite_also(v: VerifiedSentence, hit: SentenceHit) -> VerifiedSentence:
-    """``v`` with ``hit`` cited after its own citations (a link of the chain it hangs on)."""
-    return replace(v, citations=[*v.citations, hit])
+def _cite_also(v: VerifiedSentence, *hits: SentenceHit) -> VerifiedSentence:
+    """``v`` with ``hits`` cited after its own citations (links of the chain it hangs on)."""
+    return replace(v, citations=[*v.citations, *hits]) if hits else v
 
 
 def _vote_may_split(question: str, prep: Prepared, kept: Sequence[VerifiedSentence]) -> bool:

@@ -2,7 +2,8 @@
 
 An answer quotes or writes the sentence that holds the answer; a multi-hop question also asks
 something of what leads to it.  Besides the bridge (:func:`service.generation.answer.finish`: a
-shown sentence that names the cited article), two links are cited when the sources have them:
+shown sentence that names the cited article), these links are cited when the sources have them
+(:func:`links`, in this order):
 
 * the **first hop**: the entry of the subject the question names ("Operation Cold Comfort");
 * the **rest of an entry**: another sentence of a cited encyclopedia entry that holds what the
@@ -19,7 +20,7 @@ the answer's claim, because none is offered as such: they are the chain the clai
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from service.retrieval.search import SentenceHit
 from service.verify.support import analyze, bare_title, is_stopword, names, names_head, question_words
@@ -54,15 +55,20 @@ def first_hop(question: str, ranked: Sequence[SentenceHit], cited: Sequence[Sent
     "Northwind Bank to cut jobs" for "... the Northwind Bank executive who announced 300 job
     cuts?")."""
     have = {h.article_id for h in cited}
-    best: tuple[int, int, SentenceHit] | None = None
-    for rank, h in enumerate(ranked):
-        if h.article_id in have or not h.title or not names_entry(question, h.title):
-            continue
-        own = set(analyze(h.title).content)
-        shared = len(question_words(question, [h.text]) - own)
-        if shared >= HOP_WORDS and (best is None or (-shared, rank) < (-best[0], best[1])):
-            best = (shared, rank, h)
-    return best[2] if best is not None else None
+    return _richest(((len(question_words(question, [h.text]) - set(analyze(h.title).content)), h) for h in ranked
+                     if h.article_id not in have and h.title and names_entry(question, h.title)), HOP_WORDS)
+
+
+def _richest(counted: Iterable[tuple[int, SentenceHit]], least: int) -> SentenceHit | None:
+    """Of (question words it adds, hit) pairs in rank order, the hit that adds the most, at least
+    ``least``; the best ranked among equals (``max`` keeps the first)."""
+    best = max(counted, key=lambda pair: pair[0], default=None)
+    return best[1] if best is not None and best[0] >= least else None
+
+
+def _covered(question: str, cited: Sequence[SentenceHit]) -> set[str]:
+    """The question's words that the cited sentences and their titles already hold."""
+    return question_words(question, [t for h in cited for t in (h.text, h.title or "")])
 
 
 COMPLEMENT_WORDS = 2
@@ -97,7 +103,7 @@ def entry_complement(question: str, ranked: Sequence[SentenceHit], cited: Sequen
     the question asks of that entry's subject ("... who secretly loves and marries a member of the
     rival house" beside "Romeo Montague is the protagonist of ...").  In an entry every sentence
     is about its title; in a news story sentences are about many people, so stories get none."""
-    covered = question_words(question, [t for h in cited for t in (h.text, h.title or "")])
+    covered = _covered(question, cited)
     entries = {h.article_id for h in cited if h.title and is_entry_title(h.title)}
     ids = {h.id for h in cited}
     return next((h for h in ranked if h.article_id in entries and h.id not in ids
@@ -117,18 +123,11 @@ def next_hop(question: str, ranked: Sequence[SentenceHit], cited: Sequence[Sente
     whose title a cited sentence names ("... former frontman of the band Creed" -> "Creed
     (band)"), the one holding the most of the question's words the citations lack (at least
     :data:`NEXT_WORDS`: "... before the band disbanded in 2004"), then the best ranked."""
-    covered = question_words(question, [t for h in cited for t in (h.text, h.title or "")])
+    covered = _covered(question, cited)
     have = {h.article_id for h in cited}
-    best: tuple[int, int, SentenceHit] | None = None
-    for rank, h in enumerate(ranked):
-        if h.article_id in have or not h.title or not is_entry_title(h.title):
-            continue
-        if not any(leads_to(c.text, h.title) for c in cited):
-            continue
-        gain = len(question_words(question, [h.text]) - covered)
-        if gain >= NEXT_WORDS and (best is None or (-gain, rank) < (-best[0], best[1])):
-            best = (gain, rank, h)
-    return best[2] if best is not None else None
+    return _richest(((len(question_words(question, [h.text]) - covered), h) for h in ranked
+                     if h.article_id not in have and h.title and is_entry_title(h.title)
+                     and any(leads_to(c.text, h.title) for c in cited)), NEXT_WORDS)
 
 
 BACK_WORDS = 2
@@ -143,7 +142,7 @@ def back_link(question: str, ranked: Sequence[SentenceHit],
     one does: the first holds at least :data:`BACK_WORDS` of the question's words the citations
     lack and names the second's article ("the W. H. Shipman House in Hilo, Hawaii"), which names
     the cited one ("Hilo is the largest settlement in Hawaii County, Hawaii")."""
-    covered = question_words(question, [t for h in cited for t in (h.text, h.title or "")])
+    covered = _covered(question, cited)
     have = {h.article_id for h in cited}
     for mid in ranked:
         if mid.article_id in have or not mid.title or not any(leads_to(mid.text, h.title or "") for h in cited):
@@ -154,3 +153,21 @@ def back_link(question: str, ranked: Sequence[SentenceHit],
             if leads_to(far.text, mid.title) and len(question_words(question, [far.text]) - covered) >= BACK_WORDS:
                 return far, mid
     return None
+
+
+def links(question: str, ranked: Sequence[SentenceHit], cited: Sequence[SentenceHit], *,
+          bridged: bool) -> list[SentenceHit]:
+    """The links to cite beside an answer that cites ``cited``, in order: the first hop, the rest
+    of an entry, the next hop and a link back, each found with the ones before it counted as
+    cited.  An answer already ``bridged`` to the question (:func:`service.generation.answer.finish`)
+    needs neither the first hop nor a link back."""
+    found: list[SentenceHit] = []
+    if not bridged and (hop := first_hop(question, ranked, cited)):
+        found.append(hop)
+    if more := entry_complement(question, ranked, [*cited, *found]):
+        found.append(more)
+    if nxt := next_hop(question, ranked, [*cited, *found]):
+        found.append(nxt)
+    if not bridged and (back := back_link(question, ranked, [*cited, *found])):
+        found.extend(back)
+    return found

@@ -469,8 +469,10 @@ def names(text: str, title: str) -> bool:
     if not t.content:
         return False
     have = _vocabulary([text])
-    numbers = {k for m in analyze(text).numbers for k in m.keys}
-    return all(w in have for w in t.content) and all(m.keys & numbers for m in t.numbers)
+    if not all(w in have for w in t.content):
+        return False
+    numbers = {k for m in analyze(text).numbers for k in m.keys} if t.numbers else set()
+    return all(m.keys & numbers for m in t.numbers)
 
 
 def bare_title(title: str) -> str:
