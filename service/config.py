@@ -104,6 +104,16 @@ class Settings(BaseSettings):
     local_model: Literal["qwen2.5-coder-1.5b", "qwen2.5-coder-0.5b"] = "qwen2.5-coder-1.5b"
     local_queue_timeout_s: float = Field(default=300.0, gt=0)
     """How long a request waits for the busy local model before it gets a 503."""
+    local_in_process: bool = False
+    """Run llama.cpp inside this process instead of in the model worker. Only for benchmarks that
+    compare the two: a native crash then takes the whole server down."""
+    model_socket: str | None = None
+    """The Unix socket of a running model worker. ``serve --workers N`` sets it for its API
+    processes, which then share the one worker that serve started."""
+    model_start_timeout_s: float = Field(default=60.0, gt=0)
+    """How long a call waits for a (re)starting model worker to accept before it gets a 503."""
+    local_fake_llama: bool = False
+    """Tests only: the model worker serves a scripted stand-in instead of llama.cpp."""
 
     answer_prompt_version: str = "v3"
     summary_prompt_version: str = "v1"

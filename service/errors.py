@@ -80,6 +80,16 @@ class UpstreamUnavailable(NewsdeskError):
     exit_code = 5
 
 
+class ModelCrashed(NewsdeskError):
+    """The local model's worker process died (a signal, an abort, the OOM killer) while serving the
+    request. The worker is being restarted; stored data is untouched."""
+
+    status = 503
+    slug = "model-crashed"
+    title = "Model process crashed"
+    exit_code = 5
+
+
 class UpstreamTimeout(NewsdeskError):
     status = 504
     slug = "upstream-timeout"

@@ -5,6 +5,9 @@
   to one Chroma server.  Without NEWSDESK_CHROMA_HOST, ``chroma run`` is started here on a free
   loopback port over ``DATA_DIR/chroma`` and stopped when serve exits.  Metrics from all
   workers are summed through a PROMETHEUS_MULTIPROC_DIR made here.
+* The local model runs in one worker process that serve starts, checks with a short completion
+  (refusing to start when it cannot run) and restarts when it dies; API processes reach it
+  through its socket.
 * Binding anything but loopback without NEWSDESK_AUTH=required is refused unless ``insecure``.
 * SIGTERM or Ctrl-C: each worker stops accepting, finishes in-flight requests (an ingest batch
   included) for up to ``shutdown_timeout_s``, then closes its stores; Chroma stops last.
@@ -21,13 +24,17 @@ import tempfile
 from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from service.config import Settings
-from service.errors import ConfigError
+from service.errors import ConfigError, ModelMissing, NewsdeskError
 from service.ops.logging import configure as configure_logging
 from service.ops.logging import uvicorn_log_config
 from service.ops.metrics import MULTIPROC_ENV
 from service.runtime import Services, build_services
+
+if TYPE_CHECKING:
+    from service.llm.supervisor import ModelWorker
 
 log = logging.getLogger("newsdesk.serve")
 
@@ -64,6 +71,33 @@ def check_port(host: str, port: int) -> None:
                               f"newsdesk already running, holds it; stop it or pass --port N") from exc
 
 
+def start_model(settings: Settings) -> ModelWorker | None:
+    """Start the model worker and run a short completion in it before anything is served.
+
+    A model that cannot run (llama.cpp crashing on this CPU) stops serve here with a message that
+    names the fix, instead of killing the server on the first question. A model that is not
+    installed only warns: ingest, search and the desk work without it."""
+    if settings.llm_backend != "local" or settings.local_in_process:
+        return None
+    from service.llm.local import start_model_worker
+    from service.llm.supervisor import CRASH_HINT
+
+    try:
+        worker = start_model_worker(settings)
+    except ModelMissing as exc:
+        log.warning("the local model is not installed (%s); questions get 503 model-missing until it is", exc.detail)
+        return None
+    try:
+        probe = worker.client().call({"op": "probe", "prompt_tokens": 32, "decode_tokens": 4})
+    except NewsdeskError as exc:
+        worker.stop()
+        raise ConfigError(f"the local model cannot run on this machine, so serve did not start: {exc.detail} "
+                          f"{CRASH_HINT}") from exc
+    log.info("local model ok in worker pid %s: prefill %.0f tokens/s, decode %.1f tokens/s",
+             worker.pid, probe["prefill_tok_s"], probe["decode_tok_s"])
+    return worker
+
+
 def run(settings: Settings, *, host: str, port: int, workers: int, insecure: bool,
         on_startup: Callable[[Services], None] | None = None) -> None:
     import uvicorn
@@ -87,11 +121,15 @@ def run(settings: Settings, *, host: str, port: int, workers: int, insecure: boo
             log.warning("NEWSDESK_AUTH=required but no active key exists: every /v1 request will get 401; "
                         "create one with `newsdesk keys create --name NAME --scope admin`")
         keys.close()
-    if workers == 1:
-        uvicorn.run(create_app(settings, on_startup=on_startup), **common)  # type: ignore[arg-type]
-        return
-
     with ExitStack() as stack:
+        model = start_model(settings)
+        if model is not None:
+            stack.callback(model.stop)
+        if workers == 1:
+            uvicorn.run(create_app(settings, on_startup=on_startup), **common)  # type: ignore[arg-type]
+            return
+        if model is not None:  # the API processes share the one worker
+            os.environ["NEWSDESK_MODEL_SOCKET"] = model.socket_path
         if settings.chroma_host is None:
             from vectorstore.server import ChromaServer, announce
 

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
@@ -9,9 +11,16 @@ router = APIRouter(tags=["health"])
 
 
 @router.get("/healthz")
-def healthz() -> dict[str, str]:
-    """The process is up."""
-    return {"status": "ok"}
+def healthz(services: ServicesDep) -> dict[str, Any]:
+    """The process is up. ``model`` (local backend only) is the model worker: its state, pid,
+    how often it was restarted and its last crash (``how``: SIGSEGV, SIGKILL, exit 1 ...)."""
+    from service.llm.local import model_health
+
+    body: dict[str, Any] = {"status": "ok"}
+    model = model_health(services.settings)
+    if model is not None:
+        body["model"] = model
+    return body
 
 
 @router.get("/readyz")

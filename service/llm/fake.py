@@ -22,9 +22,11 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from service.llm.base import ChatBackend, ChatMessage, Completion, StreamGen, Usage
 
@@ -158,3 +160,29 @@ class FakeBackend(ChatBackend):
         text, finish = self._next(messages, temperature, max_tokens, stop, stream=True)
         yield from _DELTA.findall(text)
         return self._completion(messages, text, finish)
+
+
+class FakeLlama:
+    """Stands in for ``llama_cpp.Llama`` inside the model worker (``NEWSDESK_LOCAL_FAKE_LLAMA=1``):
+    the same default reply as :class:`FakeBackend`, streamed a word at a time with a short pause,
+    so that tests of the process boundary (a crash mid-stream, a restart) run in seconds."""
+
+    def __init__(self, pause_s: float = 0.02) -> None:
+        self.pause_s = pause_s
+        self.n_tokens = 0
+
+    def create_chat_completion(self, messages: Any, **kwargs: Any) -> Any:
+        reply = default_reply([ChatMessage(m["role"], m["content"]) for m in messages])
+        words = _DELTA.findall(reply)[: kwargs.get("max_tokens") or None]
+        self.n_tokens = sum(_words(m["content"]) for m in messages)
+        if kwargs.get("stream"):
+            return self._chunks(words)
+        return {"choices": [{"message": {"role": "assistant", "content": "".join(words)}, "finish_reason": "stop"}],
+                "usage": {"prompt_tokens": self.n_tokens, "completion_tokens": len(words)}}
+
+    def _chunks(self, words: list[str]) -> Iterator[dict[str, Any]]:
+        yield {"choices": [{"delta": {"role": "assistant"}, "finish_reason": None}]}
+        for word in words:
+            time.sleep(self.pause_s)
+            yield {"choices": [{"delta": {"content": word}, "finish_reason": None}]}
+        yield {"choices": [{"delta": {}, "finish_reason": "stop"}]}

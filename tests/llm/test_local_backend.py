@@ -18,14 +18,8 @@ import pytest
 from service.config import Settings
 from service.errors import ModelMissing, UpstreamUnavailable
 from service.llm.base import ChatMessage
-from service.llm.local import (
-    LOCAL_MODELS,
-    LocalBackend,
-    LocalModelSpec,
-    assemble_model,
-    ensure_local_model,
-    model_file,
-)
+from service.llm.local import LocalBackend
+from service.llm.weights import LOCAL_MODELS, LocalModelSpec, assemble_model, ensure_local_model, model_file
 from service.llm.registry import create_backend
 
 MESSAGES = [ChatMessage("user", "Say hello.")]
@@ -113,7 +107,7 @@ def test_concurrent_assembly_happens_once(
     tmp_path: Path, parts: tuple[LocalModelSpec, bytes], caplog: pytest.LogCaptureFixture
 ) -> None:
     spec, whole = parts
-    caplog.set_level(logging.INFO, logger="service.llm.local")
+    caplog.set_level(logging.INFO, logger="service.llm.weights")
     results: list[Path] = []
     threads = [
         threading.Thread(target=lambda: results.append(assemble_model(spec, tmp_path / "cache"))) for _ in range(4)
