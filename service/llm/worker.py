@@ -35,15 +35,19 @@ log = logging.getLogger("newsdesk.model_worker")
 
 CRASH_FILE_ENV = "NEWSDESK_TEST_WORKER_CRASH_FILE"
 """Tests only: when the file this names exists, the worker deletes it and kills itself with SIGSEGV
-after the second delta of a stream -- a real native crash in the middle of an answer, once."""
+-- a real native crash, once. Where is the file's text: ``stream`` (or empty) after the second
+delta of a stream, ``complete`` inside a completion, ``probe`` in the start-up check."""
 CRASH_AT_DELTA = 2
 EXIT_CONFIG = 3
 """Exit status of a worker that cannot start (model not installed): the supervisor does not retry."""
 
 
-def _crash_if_asked() -> None:
+def _crash_if_asked(where: str) -> None:
     path = os.environ.get(CRASH_FILE_ENV)
-    if not path or not os.path.exists(path):
+    try:
+        if not path or (open(path).read().strip() or "stream") != where:
+            return
+    except FileNotFoundError:
         return
     os.unlink(path)
     import resource
@@ -104,6 +108,7 @@ class Worker:
             return
         self.served += 1
         if op == "complete":
+            _crash_if_asked("complete")
             c = b.complete(wire.messages_in(req["messages"]), temperature=req["temperature"],
                            max_tokens=req["max_tokens"], stop=req.get("stop"))
             wire.send(conn, {"ok": wire.completion_out(c)})
@@ -114,6 +119,7 @@ class Worker:
         elif op == "choice_probs":
             wire.send(conn, {"ok": b.choice_probs(wire.messages_in(req["messages"]), req["prefill"], req["numbers"])})
         elif op == "probe":
+            _crash_if_asked("probe")
             wire.send(conn, {"ok": b.probe(int(req.get("prompt_tokens", 128)), int(req.get("decode_tokens", 16)))})
         elif op == "warm":
             b.warm()
@@ -134,7 +140,7 @@ class Worker:
                 wire.send(conn, {"delta": delta})
                 n += 1
                 if n == CRASH_AT_DELTA:
-                    _crash_if_asked()
+                    _crash_if_asked("stream")
         finally:
             gen.close()
 
@@ -174,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--info", default="{}", help="JSON the supervisor wants reported by status")
     ap.add_argument("--parent", type=int, default=None)
     args = ap.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="model-worker %(levelname)s %(message)s")
+    logging.basicConfig(level=logging.WARNING, format="model-worker %(levelname)s %(message)s")
     threading.Thread(target=_watch_parent, args=(args.parent or os.getppid(),), daemon=True).start()
     settings = Settings(**json.loads(args.config))
     try:

@@ -19,8 +19,8 @@ from service.config import Settings
 from service.errors import ModelMissing, UpstreamUnavailable
 from service.llm.base import ChatMessage
 from service.llm.local import LocalBackend
-from service.llm.weights import LOCAL_MODELS, LocalModelSpec, assemble_model, ensure_local_model, model_file
 from service.llm.registry import create_backend
+from service.llm.weights import LOCAL_MODELS, LocalModelSpec, assemble_model, ensure_local_model, model_file
 
 MESSAGES = [ChatMessage("user", "Say hello.")]
 

@@ -1,0 +1,116 @@
+"""A real native crash of the model in the middle of a streamed answer, through `newsdesk serve`.
+
+The server is the real command in its own process, on a loopback port; its model worker runs the
+scripted stand-in (``NEWSDESK_LOCAL_FAKE_LLAMA=1``) and has the test-only crash switch: when the
+crash file exists, the worker kills itself with SIGSEGV after the second delta of a stream.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from service.config import REPO_ROOT
+from service.llm.worker import CRASH_FILE_ENV
+
+QUESTION = "Who thanked North Korea for sending troops to fight alongside Russia?"  # the fake's reply answers it
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def sse_events(text: str) -> list[tuple[str, dict]]:
+    events = []
+    for block in text.strip().split("\n\n"):
+        name, _, data = block.partition("\n")
+        events.append((name.removeprefix("event: "), json.loads(data.removeprefix("data: "))))
+    return events
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[tuple[str, Path, subprocess.Popen[str]]]:
+    crash = tmp_path / "crash-now"
+    env = {**os.environ, "NEWSDESK_DATA_DIR": str(tmp_path / "data"), "NEWSDESK_LOCAL_FAKE_LLAMA": "1",
+           "NEWSDESK_LLM_BACKEND": "local", "NEWSDESK_FEED_POLL": "false", CRASH_FILE_ENV: str(crash)}
+    cli = [sys.executable, "-m", "service.cli"]
+    subprocess.run([*cli, "ingest", str(REPO_ROOT / "seeds")], env=env, check=True, capture_output=True, timeout=120)
+    port = free_port()
+    proc = subprocess.Popen([*cli, "serve", "--no-seed", "--port", str(port)], env=env, text=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while True:
+        try:
+            if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        assert proc.poll() is None, f"serve exited: {proc.stderr.read() if proc.stderr else ''}"
+        assert time.monotonic() < deadline, "serve did not start"
+        time.sleep(0.2)
+    try:
+        yield url, crash, proc
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def test_a_segfault_mid_answer_ends_that_stream_only(server: tuple[str, Path, subprocess.Popen[str]]) -> None:
+    url, crash, proc = server
+    health = httpx.get(f"{url}/healthz").json()
+    assert health["model"]["state"] == "running" and health["model"]["restarts"] == 0
+    worker_pid = health["model"]["pid"]
+    assert worker_pid != proc.pid
+
+    crash.touch()
+    with httpx.Client(base_url=url, timeout=60) as c:
+        r = c.post("/v1/ask", json={"question": QUESTION, "stream": True})
+        assert r.status_code == 200
+        events = sse_events(r.text)
+        name, err = events[-1]
+        assert name == "error", events
+        assert err["type"].endswith("/model-crashed") and err["status"] == 503 and "SIGSEGV" in err["detail"]
+        assert not crash.exists()
+
+        # the server lived through it: the next question is answered, and everything else works
+        again = c.post("/v1/ask", json={"question": QUESTION})
+        assert again.status_code == 200, again.text
+        body = again.json()
+        assert body["citations"] and body["mode"] != "abstained"
+        assert c.get("/v1/articles").json()["items"]
+        assert c.get("/v1/search", params={"q": "Kursk"}).status_code == 200
+
+        health = c.get("/healthz").json()["model"]
+        assert health["restarts"] == 1 and health["last_crash"]["how"] == "SIGSEGV"
+        assert health["last_crash"]["pid"] == worker_pid and health["pid"] != worker_pid
+    assert proc.poll() is None  # serve never went down
+
+
+def test_a_crash_in_a_plain_answer_is_503_model_crashed_with_retry_after(
+        server: tuple[str, Path, subprocess.Popen[str]]) -> None:
+    url, crash, proc = server
+    crash.write_text("complete")
+    r = httpx.post(f"{url}/v1/ask", json={"question": QUESTION}, timeout=60)
+    assert r.status_code == 503 and r.headers["content-type"].startswith("application/problem+json")
+    problem = r.json()
+    assert problem["type"].endswith("/model-crashed") and "SIGSEGV" in problem["detail"]
+    assert int(r.headers["retry-after"]) >= 1
+    assert httpx.post(f"{url}/v1/ask", json={"question": QUESTION}, timeout=60).status_code == 200
+    assert proc.poll() is None
