@@ -64,13 +64,14 @@ def quality(services: Any, payload: dict[str, Any]) -> dict[str, Any]:
 
 def run(day: str, versions: list[str]) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="newsdesk-briefing-bench-") as tmp:
-        services = build_services(Settings(data_dir=Path(tmp), llm_backend="local"))
+        # in process: each build resets the model's context below, which the worker process does not expose
+        services = build_services(Settings(data_dir=Path(tmp), llm_backend="local", local_in_process=True))
         raw = read_path(REPO_ROOT / "seeds" / f"allsides-{day}.jsonl")
         ingest_batch(services.store, [(r.origin, r.data) for r in raw], max_chars=services.settings.max_article_chars)
         services.backend("local").warm()  # type: ignore[attr-defined]  # model load is not the briefing's time
         runs: dict[str, list[float]] = {v: [] for v in versions}
         out: dict[str, Any] = {}
-        slot = services.backend("local")._slot  # type: ignore[attr-defined]
+        slot = services.backend("local").in_process._slot  # type: ignore[attr-defined]
         for v in [*versions, *reversed(versions)]:
             # every build starts from an empty context: a repeated identical prompt would otherwise
             # find its whole KV cache still there (the model stays loaded, as in a running service)

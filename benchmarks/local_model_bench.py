@@ -10,7 +10,10 @@ Three measurements, in one process, on the same GGUF and the same rendered promp
    wrong prefix): time to first token with the saved prefix state restored, against the same
    sequence with prefix states switched off.
 3. **Seed questions end to end** (retrieve -> select -> write -> verify, streamed), each asked
-   once: p50 / max latency and time to first token.
+   once through the model worker: p50 / max latency and time to first token.
+4. **Worker vs in process** (issue 19): the same seed questions answered with llama.cpp in the
+   model worker process and in this process, alternating which goes first, in the same run:
+   the cost of the process boundary in TTFT and end-to-end p50.
 
 ``python -m benchmarks.local_model_bench --write docs/benchmarks.md`` (run it alone: 2 cores).
 """
@@ -33,8 +36,9 @@ from service.generation.answer import AnswerResult, AskParams, answer_stream, ch
 from service.generation.summarize import SummaryParams, summarize
 from service.ingest.parse import read_path
 from service.ingest.pipeline import ingest_batch
-from service.llm import local
-from service.llm.base import ChatMessage
+from service.llm import engine as local
+from service.llm.base import ChatBackend, ChatMessage
+from service.llm.local import LocalBackend
 from service.runtime import Services, build_services
 
 MARKER = "local-model-bench"
@@ -74,13 +78,20 @@ def reset(llama: Any) -> None:
     llama.n_tokens = 0  # the next call evaluates its whole prompt
 
 
-def ours_vs_direct(services: Services, before: list[ChatMessage], messages: list[ChatMessage], max_tokens: int,
+def in_process(services: Services) -> LocalBackend:
+    """A local backend running llama.cpp in this process (timed against llama.cpp called directly)."""
+    backend = LocalBackend(services.settings.model_copy(update={"local_in_process": True}))
+    backend.warm()
+    return backend
+
+
+def ours_vs_direct(backend: LocalBackend, before: list[ChatMessage], messages: list[ChatMessage], max_tokens: int,
                    rounds: int) -> dict[str, Any]:
     """``messages`` timed cold (empty context) and warm (right after ``before``, another seed
     question's prompt: the model loaded, the context holding the shared system prompt)."""
-    backend = services.backend("local")
-    backend.warm()  # type: ignore[attr-defined]
-    llama = backend._slot.llama  # type: ignore[attr-defined]
+    inner = backend.in_process
+    assert inner is not None
+    llama: Any = inner._slot.llama
     rows: dict[str, list[tuple[float, float, int]]] = {"ours cold": [], "ours warm": [], "direct cold": [],
                                                        "direct warm": []}
 
@@ -94,7 +105,7 @@ def ours_vs_direct(services: Services, before: list[ChatMessage], messages: list
 
     for r in range(rounds):  # alternate which goes first, so neither always runs on a hotter machine
         for name, fn in (("ours", ours), ("direct", direct)) if r % 2 == 0 else (("direct", direct), ("ours", ours)):
-            backend._slot.prefixes.clear()  # type: ignore[attr-defined]
+            inner._slot.prefixes.clear()
             reset(llama)
             rows[f"{name} cold"].append(fn(messages))
             fn(before)
@@ -112,11 +123,11 @@ def ours_vs_direct(services: Services, before: list[ChatMessage], messages: list
     return out
 
 
-def prefix_states(services: Services, messages: list[ChatMessage], rounds: int) -> dict[str, Any]:
+def prefix_states(backend: LocalBackend, messages: list[ChatMessage], rounds: int) -> dict[str, Any]:
     """TTFT of an answer prompt that follows a summary prompt, with and without prefix states."""
-    backend = services.backend("local")
-    slot = backend._slot  # type: ignore[attr-defined]
-    llama = slot.llama
+    assert backend.in_process is not None
+    slot = backend.in_process._slot
+    llama: Any = slot.llama
     summary = [ChatMessage("system", "You write neutral news summaries from numbered sentences."),
                ChatMessage("user", "Sources:\n[S1] The council approved the budget.\nSummarise in one sentence.")]
     res: dict[str, list[float]] = {"with prefix states": [], "without": []}
@@ -142,28 +153,51 @@ def prefix_states(services: Services, messages: list[ChatMessage], rounds: int) 
     return out
 
 
+def ask_timed(services: Services, q: str) -> dict[str, Any]:
+    t0 = time.perf_counter()
+    first = None
+    final: AnswerResult | None = None
+    for item in answer_stream(services, AskParams(q, model="local")):
+        if isinstance(item, str):
+            first = first or time.perf_counter() - t0
+        else:
+            final = item
+    total = time.perf_counter() - t0
+    assert final is not None
+    return {"question": q, "seconds": round(total, 2), "ttft_s": round(first or total, 2), "mode": final.mode,
+            "answer": final.answer[:160]}
+
+
+def worker_vs_in_process(services: Services, worker: ChatBackend, inproc: ChatBackend,
+                         rounds: int) -> dict[str, Any]:
+    """Every seed question through both, alternating which goes first; p50 TTFT and total of each."""
+    rows: dict[str, list[dict[str, Any]]] = {"worker": [], "in process": []}
+    order = [("worker", worker), ("in process", inproc)]
+    for r in range(rounds):
+        for i, q in enumerate(SEED_QUESTIONS):
+            for name, backend in order if (r + i) % 2 == 0 else order[::-1]:
+                services.backends["local"] = backend
+                rows[name].append(ask_timed(services, q))
+    services.backends["local"] = worker
+    out: dict[str, Any] = {}
+    for name, v in rows.items():
+        out[name] = {"ttft_p50_s": round(statistics.median(x["ttft_s"] for x in v), 2),
+                     "p50_s": round(statistics.median(x["seconds"] for x in v), 2), "n": len(v)}
+    out["same answers"] = sum(a["answer"] == b["answer"] for a, b in zip(rows["worker"], rows["in process"],
+                                                                         strict=True))
+    out["ratios"] = {k: round(out["worker"][k] / max(out["in process"][k], 1e-9), 3) for k in ("ttft_p50_s", "p50_s")}
+    return out
+
+
 def seed_questions(services: Services) -> dict[str, Any]:
-    rows = []
-    for q in SEED_QUESTIONS:
-        t0 = time.perf_counter()
-        first = None
-        final: AnswerResult | None = None
-        for item in answer_stream(services, AskParams(q, model="local")):
-            if isinstance(item, str):
-                first = first or time.perf_counter() - t0
-            else:
-                final = item
-        total = time.perf_counter() - t0
-        assert final is not None
-        rows.append({"question": q, "seconds": round(total, 2), "ttft_s": round(first or total, 2),
-                     "mode": final.mode, "answer": final.answer[:160]})
+    rows = [ask_timed(services, q) for q in SEED_QUESTIONS]
     secs = [r["seconds"] for r in rows]
     return {"p50_s": round(statistics.median(secs), 2), "max_s": max(secs),
             "ttft_p50_s": round(statistics.median(r["ttft_s"] for r in rows), 2), "questions": rows}
 
 
 def render(res: dict[str, Any]) -> str:
-    m, d, p, q = res["machine"], res["direct"], res["prefix"], res["seed"]
+    m, d, p, q, w = res["machine"], res["direct"], res["prefix"], res["seed"], res["worker"]
     lines = [f"<!-- {MARKER}:start -->", "## The embedded model where users wait (issue 11)", "",
              f"Measured {res['date']} with `python -m benchmarks.local_model_bench`; {m['nproc']} CPUs {m['cpu']}, "
              f"{m['ram']} RAM; load average {res['load_before']:.2f} before, {res['load_after']:.2f} after. "
@@ -187,7 +221,13 @@ def render(res: dict[str, Any]) -> str:
               f"max {q['max_s']:.1f} s, time to first token p50 {q['ttft_p50_s']:.1f} s (target p50 ≤ 5 s).", "",
               "| question | s | TTFT s | mode |", "|---|---|---|---|"]
     lines += [f"| {x['question']} | {x['seconds']:.1f} | {x['ttft_s']:.1f} | {x['mode']} |" for x in q["questions"]]
-    lines += [f"<!-- {MARKER}:end -->"]
+    lines += ["", f"The model worker against llama.cpp in the server's process (issue 19): the {len(SEED_QUESTIONS)} "
+              f"seed questions, each asked {w['worker']['n'] // len(SEED_QUESTIONS)} times through both, alternating "
+              f"which goes first.", "", "| | TTFT p50 | end to end p50 |", "|---|---|---|"]
+    for k in ("in process", "worker"):
+        lines.append(f"| {k} | {w[k]['ttft_p50_s']:.2f} s | {w[k]['p50_s']:.2f} s |")
+    lines += ["", f"Worker / in process: TTFT {w['ratios']['ttft_p50_s']:.2f}, end to end {w['ratios']['p50_s']:.2f}; "
+              f"{w['same answers']} of {w['worker']['n']} answers identical.", f"<!-- {MARKER}:end -->"]
     return "\n".join(lines)
 
 
@@ -200,22 +240,26 @@ def main(argv: list[str] | None = None) -> int:
     load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="newsdesk-llm-bench-") as tmp:
         services = seeded_services(Path(tmp))
+        worker = services.backend("local")
+        worker.warm()  # type: ignore[attr-defined]
+        inproc = in_process(services)
         prompts = []
         for q in SEED_QUESTIONS[1::-1]:  # the first question is the one timed, after the second
             prep = prepare(services, AskParams(q, model="local"))
-            choose(services, services.backend("local"), prep)
+            choose(services, inproc, prep)
             prompts.append(prep.messages[:-1])  # without the assistant prefill: a plain chat prompt
         before, messages = prompts
-        llama = services.backend("local")._slot.llama  # type: ignore[attr-defined]
+        llama: Any = inproc.in_process._slot.llama  # type: ignore[union-attr]
         prompt_tokens = len(llama.tokenize(local._chat_prompt(llama, messages)[0].encode(), special=True))
-        direct = ours_vs_direct(services, before, messages, 48, args.rounds)
-        prefix = prefix_states(services, messages, args.rounds)
+        direct = ours_vs_direct(inproc, before, messages, 48, args.rounds)
+        prefix = prefix_states(inproc, messages, args.rounds)
         summarize(services, SummaryParams(article_ids=("north-korea-troops-kursk",), length="short"))  # interleave
         seed = seed_questions(services)
+        versus = worker_vs_in_process(services, worker, inproc, args.rounds)
         services.close()
     res = {"date": datetime.now(UTC).strftime("%Y-%m-%d"), "machine": machine(), "load_before": load_before,
            "load_after": os.getloadavg()[0], "prompt_tokens": prompt_tokens, "direct": direct, "prefix": prefix,
-           "seed": seed}
+           "seed": seed, "worker": versus}
     text = render(res)
     print(text)
     if args.write:

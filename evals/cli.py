@@ -71,12 +71,39 @@ def print_summary(summary: dict[str, Any]) -> None:
             cells.append("–" if e["value"] is None else f"{e['value']:.3f} [{e['low']:.3f}, {e['high']:.3f}]")
         table.add_row(spec["name"], *cells)
     out.print(table)
+    print_folds(summary)
     for pair in comp["pairs"]:
         d = pair["diffs"].get(comp["primary"], {})
         if d.get("diff") is not None:
             out.print(f"{pair['b']} − {pair['a']}: Δ{comp['primary']} {d['diff']:+.3f} "
                       f"[{d['low']:+.3f}, {d['high']:+.3f}] p={d['p_value']:.3f} "
                       f"win/loss/tie {d['wins']}/{d['losses']}/{d['ties']}")
+
+
+def _cell(e: dict[str, Any] | None) -> str:
+    if not e or e.get("value") is None:
+        return "–"
+    return f"{e['value']:.3f} [{e['low']:.3f}, {e['high']:.3f}]"
+
+
+def print_folds(summary: dict[str, Any]) -> None:
+    """The tuning and the check fold side by side (evals/folds.py), per variant."""
+    folds = summary.get("folds")
+    if not folds:
+        return
+    variants = summary["comparison"]["variants"]
+    table = Table(title=f"folds · tune {folds['tune']['cases']} cases · check {folds['check']['cases']} cases "
+                        f"(keep a change only if check does not get worse)")
+    table.add_column("metric")
+    for v in variants:
+        table.add_column(f"{v} tune" if len(variants) > 1 else "tune", justify="right")
+        table.add_column(f"{v} check" if len(variants) > 1 else "check", justify="right")
+    for spec in summary["metrics"]:
+        cells = []
+        for v in variants:
+            cells += [_cell(folds[f]["estimates"].get(v, {}).get(spec["name"])) for f in ("tune", "check")]
+        table.add_row(spec["name"], *cells)
+    out.print(table)
 
 
 def run_cmd(suite: str, prompt: PromptOpt = None, model: ModelOpt = None, limit: LimitOpt = None,

@@ -77,6 +77,24 @@ def metric_table(summary: dict[str, Any]) -> str:
             f'<tbody>{"".join(rows)}</tbody></table>')
 
 
+def fold_table(summary: dict[str, Any]) -> str:
+    """Each metric on the tuning and the check fold, side by side, per variant (evals/folds.py)."""
+    folds = summary.get("folds")
+    if not folds:
+        return "<p>This summary predates folds; <code>newsdesk eval report RUN</code> adds them.</p>"
+    variants = summary["comparison"]["variants"]
+    head = "".join(f"<th>{escape(v)} · tune (n={folds['tune']['cases']})</th>"
+                   f"<th>{escape(v)} · check (n={folds['check']['cases']})</th>" for v in variants)
+    rows = []
+    for spec in summary["metrics"]:
+        cells = "".join(_estimate(folds[f]["estimates"].get(v, {}).get(spec["name"], {}))
+                        for v in variants for f in ("tune", "check"))
+        rows.append(f"<tr><th>{escape(spec['name'])}</th>{cells}</tr>")
+    return (f'<table class="folds"><thead><tr><th>metric</th>{head}</tr></thead><tbody>{"".join(rows)}</tbody>'
+            f"</table><p class=meta>Cases are split by a hash of their id (about 60% tune, 40% check), the same "
+            f"split in every run. A change is kept only when the check fold does not get worse.</p>")
+
+
 def diff_table(summary: dict[str, Any], pair: dict[str, Any]) -> str:
     direction = {m["name"]: m.get("higher_is_better", True) for m in summary["metrics"]}
     rows = []
@@ -153,6 +171,7 @@ def render(summary: dict[str, Any]) -> str:
             f'eval report</title><style>{CSS}</style></head><body>'
             f'<h1>{escape(summary["suite"])}: {escape(summary.get("description", ""))}</h1><p class="meta">{facts}</p>'
             f'<h2 id="metrics">Metrics (mean or percentile, bootstrap 95% CI)</h2>{metric_table(summary)}'
+            f'<h2 id="folds">Tuning and check folds</h2>{fold_table(summary)}'
             f'<h2 id="differences">Paired differences</h2>{diffs}'
             f'<h2 id="plots">Plots</h2>{charts(summary)}'
             f'<h2 id="changed">Most-changed cases (by {escape(comp["primary"])})</h2>{changed}'

@@ -25,6 +25,7 @@ from evals.cache import CacheLedger, CachingBackend, EvalCallLog, ResponseCache
 from evals.cases import Case
 from evals.compare import build
 from evals.datasets import load_dataset
+from evals.folds import split
 from evals.metrics.registry import METRICS
 from evals.report import write_report
 from evals.runs import SUMMARY, RunDir, new_run, resumable
@@ -182,22 +183,48 @@ def write_summary(suite: Suite, run: RunDir, cache: dict[str, int] | None = None
     return summary
 
 
+def _stored_meta(run: RunDir) -> tuple[dict[str, Any], str | None]:
+    """The run's run.json; for a committed report, which keeps only summary.json and results.jsonl,
+    the same facts as its summary recorded them (and when), so re-summarising keeps them."""
+    meta = run.meta()
+    old = run.path / SUMMARY
+    if meta or not old.exists():
+        return meta, None
+    s = json.loads(old.read_text(encoding="utf-8"))
+    return ({"data": s.get("data"), "limit": s.get("limit"), "complete": s.get("complete"),
+             "prompt_hashes": s.get("prompt_hashes", {}),
+             "load_average_start": s.get("machine", {}).get("load_average_start"),
+             "cpus": s.get("machine", {}).get("cpus")}, s.get("created"))
+
+
 def summarize_run(suite: Suite, run: RunDir) -> dict[str, Any]:
     rows = run.rows()
     metrics = [m.name for m in suite.metrics]
     comparison = build(rows, metrics, suite.primary)
+    meta, created = _stored_meta(run)
     return {
         "suite": suite.id, "description": suite.description, "task": suite.task, "run": run.name,
-        "created": _now(), "dataset": suite.dataset.model_dump(), "data": run.meta().get("data", "dev"),
-        "limit": run.meta().get("limit"), "complete": bool(run.meta().get("complete")),
-        "prompt_hashes": run.meta().get("prompt_hashes", {}),
-        "machine": {"cpus": os.cpu_count(), "load_average_start": run.meta().get("load_average_start")},
+        "created": created or _now(), "dataset": suite.dataset.model_dump(), "data": meta.get("data") or "dev",
+        "limit": meta.get("limit"), "complete": bool(meta.get("complete")),
+        "prompt_hashes": meta.get("prompt_hashes", {}),
+        "machine": {"cpus": meta.get("cpus") or os.cpu_count(), "load_average_start": meta.get("load_average_start")},
         "metrics": [{**m.model_dump(), "higher_is_better": METRICS[m.name].higher_is_better,
                      "stat": METRICS[m.name].stat, "description": METRICS[m.name].description}
                     for m in suite.metrics],
         "rows_cached": sum(1 for r in rows if r.get("cached")),
         "comparison": comparison.as_dict(),
+        "folds": fold_estimates(rows, metrics, suite.primary),
     }
+
+
+def fold_estimates(rows: list[dict[str, Any]], metrics: list[str], primary: str) -> dict[str, Any]:
+    """Each fold's metric estimates with CIs and its case count (evals/folds.py)."""
+    out: dict[str, Any] = {}
+    for fold, part in split(rows).items():
+        comp = build(part, metrics, primary, pairs=[]) if part else None
+        out[fold] = {"cases": len({r["case_id"] for r in part}),
+                     "estimates": comp.as_dict()["estimates"] if comp else {}}
+    return out
 
 
 def _now() -> str:

@@ -67,6 +67,11 @@ def test_two_prompt_versions_produce_results_summary_and_report(first_run: RunDi
     assert est["n"] == 6 and est["low"] <= est["value"] <= est["high"]
     html = (first_run.path / "report.html").read_text()
     assert 'class="metrics"' in html and "<svg" in html and 'id="changed"' in html
+    folds = summary["folds"]  # every summary reports the tuning and the check fold side by side
+    assert folds["tune"]["cases"] + folds["check"]["cases"] == 6 and min(f["cases"] for f in folds.values()) > 0
+    tune = folds["tune"]["estimates"]["answer@v3 | fake"]["abstention_correct"]
+    assert tune["n"] == folds["tune"]["cases"] and tune["low"] <= tune["value"] <= tune["high"]
+    assert 'id="folds"' in html and 'class="folds"' in html
     answered = next(r for r in rows if r["case_id"] == "two-articles-plant-jobs")
     assert answered["citations"] and answered["prompt_ref"] == answered["prompt"]
     assert all(c["quote"] for c in answered["citations"])
