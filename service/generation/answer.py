@@ -53,6 +53,7 @@ from service.retrieval.question import (
     states_amount,
 )
 from service.retrieval.search import SentenceHit
+from service.rules import enabled
 from service.runtime import Services
 from service.store.catalog import Filters
 from service.verify.citations import VerifiedSentence
@@ -311,11 +312,15 @@ def finish(services: Services, prep: Prepared, completion: Completion, t0: float
         by_id = {h.id: h for v in sentences for h in v.citations}
         cited = list(by_id.values())
         texts = [t for h in cited for t in (h.text, h.title or "")]
-        if question_type(question) is QuestionType.NUMBER and not any(states_amount(h.text) for h in cited):
+        if (enabled("how_many_amount") and question_type(question) is QuestionType.NUMBER
+                and not any(states_amount(h.text) for h in cited)):
             return False, None  # "how much" answered with no amount (a year is none)
         need = words_needed(question, ON_TOPIC_WORDS)
         covered = question_words(question, texts)
-        direct = len(covered) >= need and shares_relation(question, texts)
+        relation = enabled("on_topic_relation")
+        direct = len(covered) >= need and (not relation or shares_relation(question, texts))
+        if direct and not enabled("chain_link"):
+            return True, None  # on topic by itself: no bridge is looked for
         shown = prep.writer.hits if prep.writer is not None else ()
         for b in shown:
             linking = [b.text, b.title or ""]
@@ -324,14 +329,14 @@ def finish(services: Services, prep: Prepared, completion: Completion, t0: float
                 continue
             if direct and len(shared - covered) < BRIDGE_WORDS:
                 continue
-            if not direct and not shares_relation(question, [*texts, *linking]):
+            if relation and not direct and not shares_relation(question, [*texts, *linking]):
                 continue
             for h in cited:
                 if h.title and b.article_id != h.article_id and leads_to(b.text, h.title):
                     return True, (b, h.id)
         return direct, None
 
-    sides = compared(question)
+    sides = compared(question) if enabled("compare_sides") else None
     ranked = _ranked(prep)
     side_of: dict[str, str] = {}  # quoted side sentence id -> the side it speaks of
 
@@ -355,7 +360,7 @@ def finish(services: Services, prep: Prepared, completion: Completion, t0: float
     mode = "written"
     kept = [v for v in gen.verified if not v.flagged]
     sel = prep.selection
-    thin = bool(kept and sel is not None and sel.model and max(sel.model) < WRITE_AT
+    thin = bool(enabled("write_at") and kept and sel is not None and sel.model and max(sel.model) < WRITE_AT
                 and not _vote_may_split(question, prep, kept))
     if thin:
         kept = []  # the model's vote named no sentence: the draft stands alone; a quote may still answer
@@ -370,14 +375,14 @@ def finish(services: Services, prep: Prepared, completion: Completion, t0: float
         added = other_sides(quoted)
         quoted += added
         relevant, bridge = on_topic(quoted) if quoted else (False, None)
-        if relevant and not added:  # a quote (or its bridge) shares what the question asks
+        if relevant and not added and enabled("quote_relation"):  # a quote (or its bridge) shares what is asked
             said = [h.text for v in quoted for h in v.citations] + ([bridge[0].text] if bridge else [])
             relevant = shares_relation(question, said, QUOTE_RELATION_MIN)
         if not relevant:
             off_topic = bool(quoted) or any(not v.flagged for v in gen.verified)
             reason = ("the model said the sources do not answer the question" if gen.draft.abstained
                       else "the model's vote found no sentence that answers, and none states the answer it wrote"
-                      if thin and not quoted
+                      if thin and not quoted and enabled("thin_vote_reason")
                       else "the sentences that verified are about something else than the question" if off_topic
                       else "no sentence of the draft answer was supported by the cited sources")
             return give_up(reason)
@@ -387,7 +392,10 @@ def finish(services: Services, prep: Prepared, completion: Completion, t0: float
     claims = [v.text for v in kept] if mode == "written" else [s.text for s in gen.draft.sentences]
     cited = list({h.id: h for v in kept for h in v.citations}.values())
     # a comparison given side by side: a winner only where the sentences' dates tell it
-    span = winner_span(question, sides, cited) if sides and added else locate_answer(question, claims, cited)
+    if sides and added:
+        span = winner_span(question, sides, cited) if enabled("compare_by_date") else None
+    else:
+        span = locate_answer(question, claims, cited)
     if added and mode == "written":
         kept += added
     if bridge is not None:  # the sentence that links the answer to the question is cited too
@@ -396,7 +404,7 @@ def finish(services: Services, prep: Prepared, completion: Completion, t0: float
     if sides is None and kept:  # the rest of the chain the answer hangs on: first hop, entry, next hop, link back
         chain = links(question, ranked, [h for v in kept for h in v.citations], bridged=bridge is not None)
         kept[0] = _cite_also(kept[0], *chain)
-    if mode == "quoted" and not added and _speaks_of_other_entries(question, kept):
+    if mode == "quoted" and not added and enabled("quoted_entry_names") and _speaks_of_other_entries(question, kept):
         return give_up("the quoted entry speaks of none of the names the question gives")
     kept = [frame_quote(v, side_of.get(v.citations[0].id) if v.citations else None)
             if mode == "quoted" or v in added else v for v in kept]
@@ -438,10 +446,11 @@ def _vote_may_split(question: str, prep: Prepared, kept: Sequence[VerifiedSenten
     verified against what it cites (several sentences repeat a figure: the troops question gave
     0.22 at most)."""
     disputed = {h.id for p in prep.pairs for h in (p.claim, p.counter)}
-    if any(h.id in disputed for v in kept for h in v.citations):
+    if enabled("write_at_contested") and any(h.id in disputed for v in kept for h in v.citations):
         return True
     qtype = question_type(question)
-    return qtype is not QuestionType.OTHER and any(answer_type_match(qtype, v.text) for v in kept)
+    return (enabled("write_at_number") and qtype is not QuestionType.OTHER
+            and any(answer_type_match(qtype, v.text) for v in kept))
 
 
 def quote_fallback(services: Services, prep: Prepared, gen: Generated) -> list[VerifiedSentence]:
@@ -468,7 +477,7 @@ def quote_fallback(services: Services, prep: Prepared, gen: Generated) -> list[V
     def fits(h: SentenceHit) -> bool:
         """Holds what the question asks for, and gives no role the question gives to somebody
         else ("How many did *Russia* say..." is not answered by "South Korea's military assessed")."""
-        if qtype is QuestionType.NUMBER:
+        if qtype is QuestionType.NUMBER and enabled("how_many_amount"):
             typed = states_amount(h.text)  # a count or an amount (which answer_type_match also asks)
         else:
             typed = qtype is QuestionType.OTHER or answer_type_match(qtype, h.text)
@@ -476,7 +485,8 @@ def quote_fallback(services: Services, prep: Prepared, gen: Generated) -> list[V
 
     sel = prep.selection
     ranked = _ranked(prep)
-    near = ranked[:QUOTE_TOP if qtype is QuestionType.OTHER else QUOTE_TYPED_TOP]
+    typed_any = qtype is not QuestionType.OTHER and enabled("typed_quote_any_shown")  # a number or date: any shown
+    near = ranked[:QUOTE_TYPED_TOP if typed_any else QUOTE_TOP]
     for s in gen.draft.sentences:
         items = answer_items(s.text, question) or fragment_items(s.text, question)
         lead = lead_name(s.text, question) if not items and qtype is QuestionType.OTHER else None
@@ -489,7 +499,9 @@ def quote_fallback(services: Services, prep: Prepared, gen: Generated) -> list[V
             continue  # no answer named (a "how many" draft that names no number named none)
         holding = [hit for hit in near if fits(hit) and holds_items(hit.text, items)]
         if holding:  # the best ranked that also shares what the question asks, if one does
-            asks = next((h for h in holding if shares_relation(question, [h.text], QUOTE_RELATION_MIN)), holding[0])
+            relate = enabled("quote_relation")
+            asks = next((h for h in holding if relate and shares_relation(question, [h.text], QUOTE_RELATION_MIN)),
+                        holding[0])
             return restate([asks], services.checker)
     if sel is not None and sel.model is not None and sel.hits:
         confident = (sel.top_model_prob or 0.0) >= QUOTE_AT and (sel.none or 0.0) < QUOTE_NONE_BELOW

@@ -23,6 +23,7 @@ import re
 from collections.abc import Iterable, Sequence
 
 from service.retrieval.search import SentenceHit
+from service.rules import enabled
 from service.verify.support import analyze, bare_title, is_stopword, names, names_head, question_words
 
 HOP_WORDS = 2
@@ -38,7 +39,7 @@ def names_entry(text: str, title: str) -> bool:
     Creed" names "Creed (band)"; "Muhammad Ali" does not name "Ali (film)").  A disambiguation
     page is the entry of none of them."""
     qualifier = re.search(r"\((.*?)\)", title)
-    if qualifier is None:
+    if qualifier is None or not enabled("qualified_titles"):
         return names(text, title)
     if qualifier.group(1).strip().lower() == "disambiguation" or not names(text, title):
         return False
@@ -87,14 +88,15 @@ def is_entry_title(title: str) -> bool:
     headlines 15 have four words or fewer, roundups all capitalised already ("50 States")."""
     words = bare_title(title).split()
     capitalised = all(w[:1].isupper() or w[:1].isdigit() or is_stopword(w) for w in words)
-    return 0 < len(words) <= 6 and (capitalised or (len(words) <= 4 and words[0][:1].isupper()))
+    short = 0 < len(words) <= 4 and words[0][:1].isupper() and enabled("lowercase_entry_titles")
+    return 0 < len(words) <= 6 and (capitalised or short)
 
 
 def leads_to(text: str, title: str) -> bool:
     """Whether ``text`` names what the article titled ``title`` is about: the whole title, or an
     encyclopedia entry's head ("released through Interscope" -> "Interscope Records"); a news
     headline's first words name no article ("Putin" is not "Putin thanks North Korea ...")."""
-    return names_entry(text, title) or (is_entry_title(title) and names_head(text, title))
+    return names_entry(text, title) or (enabled("bridge_by_head") and is_entry_title(title) and names_head(text, title))
 
 
 def entry_complement(question: str, ranked: Sequence[SentenceHit], cited: Sequence[SentenceHit]) -> SentenceHit | None:
@@ -162,12 +164,12 @@ def links(question: str, ranked: Sequence[SentenceHit], cited: Sequence[Sentence
     cited.  An answer already ``bridged`` to the question (:func:`service.generation.answer.finish`)
     needs neither the first hop nor a link back."""
     found: list[SentenceHit] = []
-    if not bridged and (hop := first_hop(question, ranked, cited)):
+    if not bridged and enabled("first_hop") and (hop := first_hop(question, ranked, cited)):
         found.append(hop)
-    if more := entry_complement(question, ranked, [*cited, *found]):
+    if enabled("entry_rest") and (more := entry_complement(question, ranked, [*cited, *found])):
         found.append(more)
-    if nxt := next_hop(question, ranked, [*cited, *found]):
+    if enabled("next_hop") and (nxt := next_hop(question, ranked, [*cited, *found])):
         found.append(nxt)
-    if not bridged and (back := back_link(question, ranked, [*cited, *found])):
+    if not bridged and enabled("link_back") and (back := back_link(question, ranked, [*cited, *found])):
         found.extend(back)
     return found

@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from enum import Enum
 
+from service.rules import enabled
 from service.store.catalog import Filters
 
 
@@ -205,6 +206,8 @@ def compared(question: str) -> tuple[str, str] | None:
     Hradecká* or *Raffaella Reggi*?", "*Woman's Era* and *Naj* are what kind of magazines?".  Both
     must be names (capitalised, "the" before them allowed); a list's last item ("MS, M.S., or
     ScM") and lower-case alternatives ("a musical or comedy") are not compared."""
+    if not enabled("compare_forms"):
+        return _compared_first_forms(question)
     tokens = question.split()
     low = [t.lower().strip(_EDGE + ",?;:.") for t in tokens]
     for i in range(1, len(tokens) - 1):
@@ -226,6 +229,31 @@ def compared(question: str) -> tuple[str, str] | None:
         else:
             marked = (before == ["which", "of"] or opens
                       or (start > 0 and tokens[start - 1][-1:] in ",:" and (not rest or tokens[end - 1][-1:] == "?")))
+        if marked:
+            return _clean(a), _clean(b)
+    return None
+
+
+def _compared_first_forms(question: str) -> tuple[str, str] | None:
+    """:func:`compared` as 88d6cde wrote it, before f89a7cd read more forms (the
+    ``compare_forms`` rule off): "Which of X and Y", "Are both X and Y", "Are X and Y both",
+    "Is X or Y", ", X or Y?"."""
+    tokens = question.split()
+    for i, tok in enumerate(tokens):
+        if tok.lower() not in ("and", "or") or i == 0 or tokens[i - 1][-1:] in ",;:":
+            continue
+        a, b = _name_before(tokens, i), _name_after(tokens, i + 1)
+        if not a or not b:
+            continue
+        before = [t.lower().strip(",") for t in tokens[max(0, i - len(a) - 2):i - len(a)]]
+        after = tokens[i + 1 + len(b)].lower() if i + 1 + len(b) < len(tokens) else ""
+        lead = [t.lower() for t in tokens[:i - len(a)]]  # "Is X or Y ...", "Are X and Y both"
+        opens = bool(lead) and lead[0] in _QUESTION_WORDS and lead[1:] in ([], ["the"])
+        if tok.lower() == "and":
+            marked = before[-1:] == ["both"] or before[-2:] == ["which", "of"] or (opens and after == "both")
+        else:
+            marked = (before[-2:] == ["which", "of"] or opens
+                      or (tokens[i - len(a) - 1][-1:] == "," and (not after or tokens[i + len(b)][-1:] == "?")))
         if marked:
             return _clean(a), _clean(b)
     return None

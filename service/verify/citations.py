@@ -17,6 +17,7 @@ from typing import Any
 
 from service.ingest.segment import split_sentences
 from service.retrieval.search import SentenceHit
+from service.rules import enabled
 from service.verify.support import adds_to
 
 _MARKER_GROUP = re.compile(r"\[\s*((?:S?\s*\d+\s*[,;]?\s*)+)\]", re.IGNORECASE)
@@ -115,7 +116,7 @@ def verify(draft: Draft, evidence: dict[str, SentenceHit], checker: Any, thresho
             if found is not None and found[0].score > (score.score if sent.markers else -1.0):
                 best, best_markers = found
         supported = best.score >= threshold and bool(best_markers)
-        if supported and len(best_markers) > 1:
+        if supported and len(best_markers) > 1 and enabled("drop_unneeded_citations"):
             best, best_markers = _needed(checker, sent.text, best, best_markers, texts, threshold, question)
         if supported or keep_flagged:
             out.append(VerifiedSentence(sent.text, [evidence[m] for m in best_markers], round(float(best.score), 4),
@@ -128,7 +129,7 @@ def _adding(sent: DraftSentence, texts: dict[str, str], question: str | None) ->
     """The sentence's markers less those whose sentence adds none of its own words
     (:func:`service.verify.support.adds_to`): cited beside others, such a sentence only pads the
     passage the claim is scored against."""
-    if len(sent.markers) < 2:
+    if len(sent.markers) < 2 or not enabled("padding"):
         return list(sent.markers)
     return [m for m in sent.markers if adds_to(sent.text, texts[m], question)] or list(sent.markers)
 
@@ -166,7 +167,8 @@ def _reattribute(checker: Any, sent: DraftSentence, markers: list[str], texts: d
     if singles[top].score >= threshold:
         return singles[top], [markers[top]]
     ranked = list(dict.fromkeys([*sent.markers, *(markers[i] for i in order[:MAX_UNION])]))
-    ranked = [m for m in ranked if adds_to(sent.text, texts[m], question)]  # the rest would only pad
+    if enabled("padding"):
+        ranked = [m for m in ranked if adds_to(sent.text, texts[m], question)]  # the rest would only pad
     unions = [ranked[:k] for k in range(2, MAX_UNION + 1) if len(ranked) >= k]
     unions += [[a, b] for a, b in itertools.combinations(ranked[:MAX_UNION], 2) if [a, b] not in unions]
     if not unions:

@@ -38,6 +38,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from service.errors import ModelMissing
+from service.rules import enabled
 from service.verify.roles import role_conflicts, transition_conflicts
 
 DEFAULT_PARAMS_PATH = Path(__file__).with_name("support_params.json")
@@ -379,7 +380,7 @@ def place_forms(word: str) -> frozenset[str]:
 def _name_word_in(word: str, keys: set[str]) -> bool:
     """Whether a name's ``word`` is among ``keys`` (words and stems), as written, stemmed, or as
     its place/demonym form (:func:`place_forms`)."""
-    return word in keys or stem(word) in keys or bool(place_forms(word) & keys)
+    return word in keys or stem(word) in keys or (enabled("demonyms") and bool(place_forms(word) & keys))
 
 
 def _missing(mentions: list[_Mention], keys: set[str]) -> tuple[float, list[str]]:
@@ -471,6 +472,8 @@ def names(text: str, title: str) -> bool:
     have = _vocabulary([text])
     if not all(w in have for w in t.content):
         return False
+    if t.numbers and not enabled("title_numbers"):
+        return True
     numbers = {k for m in analyze(text).numbers for k in m.keys} if t.numbers else set()
     return all(m.keys & numbers for m in t.numbers)
 
@@ -491,7 +494,7 @@ def names_head(text: str, title: str) -> bool:
         said = m.surface.lower().split()
         if said == whole[:len(said)] and 2 * len(said) >= len(whole):
             return True
-        if lead != whole and said[:len(lead)] == lead:  # a name run may go on past a comma
+        if lead != whole and said[:len(lead)] == lead and enabled("head_before_comma"):  # a run may go past a comma
             return True
     return False
 
@@ -500,7 +503,8 @@ def names_given(question: str, texts: Sequence[str]) -> bool:
     """Whether ``texts`` name one of the names the question gives (a word of one, in any of its
     forms: "Ukrainian" for "Ukraine"), or the question gives none."""
     given = [set(m.keys) for m in analyze(question).names]
-    given += [set(analyze(q).content) for q in _QUOTED.findall(normalize_text(question))]
+    quoted = _QUOTED if enabled("curly_quoted_titles") else _STRAIGHT_QUOTED
+    given += [set(analyze(q).content) for q in quoted.findall(normalize_text(question))]
     if not any(given):
         return True
     t = analyze(" ".join(texts))
@@ -511,6 +515,8 @@ def names_given(question: str, texts: Sequence[str]) -> bool:
 _QUOTED = re.compile(r'["\u201c]([^"\u201c\u201d]+)["\u201d]')
 """A title the question quotes is a name it gives ("best known for which role on "'Allo
 'Allo!"?"), though its words are not capitalised as a name's."""
+_STRAIGHT_QUOTED = re.compile(r'"([^"]+)"')
+"""... in straight quotes only, as before 171875d (the ``curly_quoted_titles`` rule off)."""
 
 
 def adds_to(claim: str, text: str, question: str | None = None) -> bool:
@@ -563,7 +569,11 @@ def relation_words(question: str) -> list[set[str]]:
     """What the question asks about the names it gives: its lower-case content words, each as the
     keys it may appear under ("Who did Ali *fight* next...", "which US *artist* *created* the
     *sculpture*"); a name's own words ("Fight of the Century") do not count."""
-    heads = (_CLITIC_TAIL.sub("", w) for w in _LOWER_WORD.findall(normalize_text(question)) if not w.endswith("n't"))
+    if enabled("contraction_heads"):
+        heads: Iterable[str] = (_CLITIC_TAIL.sub("", w) for w in _LOWER_WORD.findall(normalize_text(question))
+                                if not w.endswith("n't"))
+    else:  # as before 49d0f59: "it's" is a word of its own
+        heads = _LOWER_WORD.findall(question)
     words = dict.fromkeys(w for w in heads if not is_stopword(w) and len(w) > 1)
     return [_lemma_keys(w) for w in words]
 
@@ -860,7 +870,8 @@ class SupportChecker:
             if feats is not None:
                 said = [e for e in evidence if e.strip()]
                 missing.extend(f"role {c}" for c in role_conflicts(claim, said))
-                missing.extend(f"number {c}" for c in transition_conflicts(claim, said))
+                if enabled("number_roles"):
+                    missing.extend(f"number {c}" for c in transition_conflicts(claim, said))
         out: list[SupportScore] = []
         rows = [f.vector(params.feature_names) for f, _ in scored if f is not None]
         gate = [bool(m) for f, m in scored if f is not None]
