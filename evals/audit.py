@@ -1,0 +1,109 @@
+"""The rule audit: every answer-path rule turned off alone, on the dev suites, counted in cases.
+
+``python -m evals.audit --data-dir ../shared/data --json evals/reports/audit/audit.json``
+
+For each suite a baseline run (every rule on) and one run per rule with only that rule off
+(``NEWSDESK_RULES_OFF=name``, read by :func:`service.rules.enabled`). Model responses
+come from the eval cache, so after the baseline only prompts that a rule changes call the model.
+Per rule and suite: the cases each audited metric gains or loses with the rule on, split by fold
+(evals/folds.py), and the metric with the rule on and off. A rule whose whole gain is one or two
+cases, on no fold it was not tuned on, is a candidate for deletion.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from evals.compare import values_by_case
+from evals.folds import fold_of
+from evals.runner import RunOptions, run_suite
+from evals.suite import load_suite
+from service.config import REPO_ROOT
+
+AUDITED = {
+    "hotpotqa-cite@2": ("answer_contains", "citation_recall", "citation_precision"),
+    "realtimeqa@2": ("answer_contains", "abstained_unanswerable"),
+    "tricky@2": ("answer_contains", "abstention_correct", "citation_recall"),
+}
+OFF_ENV = "NEWSDESK_RULES_OFF"
+
+
+def _run(suite_id: str, data_dir: Path | None, results: Path, off: str) -> list[dict[str, Any]]:
+    os.environ[OFF_ENV] = off
+    try:
+        suite = load_suite(suite_id)
+        outcome = run_suite(RunOptions(suite, data_dir=data_dir if suite.dataset.full else None,
+                                       results_dir=results / (off or "baseline"), resume=False))
+    finally:
+        os.environ.pop(OFF_ENV, None)
+    return outcome.run.rows()
+
+
+def effect(base: list[dict[str, Any]], off: list[dict[str, Any]], metric: str) -> dict[str, Any]:
+    """Cases the rule gains (on > off) and loses, overall and per fold, and the two means."""
+    variant = base[0]["variant"]
+    on_v, off_v = values_by_case(base, variant, metric), values_by_case(off, variant, metric)
+    common = [c for c in on_v if c in off_v]
+    out: dict[str, Any] = {"n": len(common)}
+    for fold in (None, "tune", "check"):
+        cases = [c for c in common if fold is None or fold_of(c) == fold]
+        key = fold or "all"
+        out[key] = {"gain": sum(on_v[c] > off_v[c] + 1e-9 for c in cases),
+                    "loss": sum(on_v[c] < off_v[c] - 1e-9 for c in cases)}
+    out["on"] = round(sum(on_v[c] for c in common) / len(common), 3) if common else None
+    out["off"] = round(sum(off_v[c] for c in common) / len(common), 3) if common else None
+    return out
+
+
+def audit(suites: list[str], rule_names: list[str], data_dir: Path | None, results: Path) -> dict[str, Any]:
+    report: dict[str, Any] = {}
+    for suite_id in suites:
+        base = _run(suite_id, data_dir, results, "")
+        report[suite_id] = {}
+        for rule in rule_names:
+            rows = _run(suite_id, data_dir, results, rule)
+            report[suite_id][rule] = {m: effect(base, rows, m) for m in AUDITED[suite_id]}
+    return report
+
+
+def markdown(report: dict[str, Any], rules: dict[str, str]) -> str:
+    """One table: a row per rule, a column per suite and metric, 'gain/loss' cases (check fold's)."""
+    cols = [(s, m) for s in report for m in AUDITED[s]]
+    head = " | ".join(f"{s.split('@')[0]} {m}" for s, m in cols)
+    lines = [f"| rule | {head} |", "|---|" + "---|" * len(cols)]
+    for rule in rules:
+        cells = []
+        for s, m in cols:
+            e = report[s].get(rule, {}).get(m)
+            cells.append("–" if e is None else f"+{e['all']['gain']}/−{e['all']['loss']} "
+                                               f"(check +{e['check']['gain']}/−{e['check']['loss']})")
+        lines.append(f"| `{rule}` | {' | '.join(cells)} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from service.rules import RULES
+
+    ap = argparse.ArgumentParser(prog="python -m evals.audit", description=__doc__.split("\n")[0])
+    ap.add_argument("--suite", action="append", default=None, help="default: the three ask suites")
+    ap.add_argument("--rule", action="append", default=None, help="default: every rule")
+    ap.add_argument("--data-dir", type=Path, default=None)
+    ap.add_argument("--results", type=Path, default=REPO_ROOT / "results" / "audit")
+    ap.add_argument("--json", type=Path, default=None)
+    args = ap.parse_args(argv)
+    rule_names = args.rule or list(RULES)
+    report = audit(args.suite or list(AUDITED), rule_names, args.data_dir, args.results)
+    text = markdown(report, {r: RULES[r] for r in rule_names})
+    print(text)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps({"report": report, "rules": {r: RULES[r] for r in rule_names}}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
