@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -59,14 +60,17 @@ def effect(base: list[dict[str, Any]], off: list[dict[str, Any]], metric: str) -
     return out
 
 
-def audit(suites: list[str], rule_names: list[str], data_dir: Path | None, results: Path) -> dict[str, Any]:
-    report: dict[str, Any] = {}
-    for suite_id in suites:
-        base = _run(suite_id, data_dir, results, "")
-        report[suite_id] = {}
-        for rule in rule_names:
+def audit(suites: list[str], rule_names: list[str], data_dir: Path | None, results: Path,
+          on_rule: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+    """Baselines first, then one rule at a time across every suite (a partial report has whole rows)."""
+    bases = {s: _run(s, data_dir, results, "") for s in suites}
+    report: dict[str, Any] = {s: {} for s in suites}
+    for rule in rule_names:
+        for suite_id in suites:
             rows = _run(suite_id, data_dir, results, rule)
-            report[suite_id][rule] = {m: effect(base, rows, m) for m in AUDITED[suite_id]}
+            report[suite_id][rule] = {m: effect(bases[suite_id], rows, m) for m in AUDITED[suite_id]}
+        if on_rule is not None:
+            on_rule(report)
     return report
 
 
@@ -96,12 +100,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args(argv)
     rule_names = args.rule or list(RULES)
-    report = audit(args.suite or list(AUDITED), rule_names, args.data_dir, args.results)
-    text = markdown(report, {r: RULES[r] for r in rule_names})
-    print(text)
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"report": report, "rules": {r: RULES[r] for r in rule_names}}, indent=2))
+
+    def save(report: dict[str, Any]) -> None:
+        if args.json:
+            args.json.parent.mkdir(parents=True, exist_ok=True)
+            args.json.write_text(json.dumps({"report": report, "rules": {r: RULES[r] for r in rule_names}}, indent=2))
+
+    report = audit(args.suite or list(AUDITED), rule_names, args.data_dir, args.results, on_rule=save)
+    print(markdown(report, {r: RULES[r] for r in rule_names}))
     return 0
 
 

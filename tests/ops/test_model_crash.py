@@ -114,3 +114,42 @@ def test_a_crash_in_a_plain_answer_is_503_model_crashed_with_retry_after(
     assert int(r.headers["retry-after"]) >= 1
     assert httpx.post(f"{url}/v1/ask", json={"question": QUESTION}, timeout=60).status_code == 200
     assert proc.poll() is None
+
+
+def test_serve_refuses_to_start_with_a_clear_message_when_the_model_crashes(tmp_path: Path) -> None:
+    crash = tmp_path / "crash-now"
+    crash.write_text("probe")  # the worker dies with SIGSEGV in serve's start-up check
+    env = {**os.environ, "NEWSDESK_DATA_DIR": str(tmp_path / "data"), "NEWSDESK_LOCAL_FAKE_LLAMA": "1",
+           "NEWSDESK_LLM_BACKEND": "local", CRASH_FILE_ENV: str(crash)}
+    r = subprocess.run([sys.executable, "-m", "service.cli", "serve", "--no-seed", "--port", str(free_port())],
+                       env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 6, r.stderr  # ConfigError's exit code, not 139 (a segfault)
+    assert "cannot run on this machine" in r.stderr and "SIGSEGV" in r.stderr and "newsdesk doctor" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_serve_with_two_workers_shares_one_model_worker(tmp_path: Path) -> None:
+    from benchmarks.harness import start_service
+
+    svc = start_service(tmp_path / "data", workers=2, seed=True, llm_backend="local", local_fake_llama="1",
+                        feed_poll="false")
+    try:
+        models = set()
+        for _ in range(12):  # connections land on either API process
+            models.add(httpx.get(svc.url + "/healthz", timeout=10).json()["model"]["pid"])
+        answer = httpx.post(svc.url + "/v1/ask", json={"question": QUESTION}, timeout=60)
+        assert answer.status_code == 200
+        assert len(models) == 1  # one model worker, started by serve, whichever process asked
+        (pid,) = models
+        assert pid not in (svc.proc.pid, None)
+    finally:
+        svc.terminate()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.2)
+    else:
+        raise AssertionError("the model worker outlived serve")
