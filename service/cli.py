@@ -41,9 +41,9 @@ def fail_on_domain_errors(fn: Callable[..., T]) -> Callable[..., T]:
         try:
             return fn(*args, **kwargs)
         except NewsdeskError as exc:
-            err.print(f"[bold red]error:[/] {exc.detail}")
+            err.print(f"[bold red]error:[/] {rich_escape(exc.detail)}", soft_wrap=True)  # no line breaks inside
             for fe in exc.errors:
-                err.print(f"  {fe.field}: {fe.message}")
+                err.print(f"  {rich_escape(fe.field)}: {rich_escape(fe.message)}", soft_wrap=True)
             raise typer.Exit(exc.exit_code) from exc
 
     return wrapper
