@@ -183,7 +183,7 @@ class ModelWorker:
     def status(self) -> dict[str, Any]:
         return {"state": self.state, "pid": self.pid, "restarts": self.restarts,
                 "last_crash": self.crashes[-1] if self.crashes else None, "crashes": len(self.crashes),
-                "failure": self.failure, "socket": self.socket_path}
+                "failure": self.failure}
 
     def client(self) -> WorkerClient:
         return WorkerClient(self.socket_path, self.settings, supervisor=self)
