@@ -157,7 +157,7 @@ def clean_cnndm(text: str) -> str:
 
     Left alone, the segmenter ends a sentence after "98." and the number vanishes from both
     halves.  (The other artefacts, "1, 000" and "27 - year - old", are handled by
-    :func:`service.verify.support.normalize_text` because they do not break segmentation.)
+    :func:`service.verify.text.normalize_text` because they do not break segmentation.)
     """
     return _SPLIT_DECIMAL.sub(".", text)
 

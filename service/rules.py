@@ -72,11 +72,11 @@ RULES: dict[str, str] = {
     "qualified_titles": "7314cb7: a qualified title is named only with its qualifier and a disambiguation page is no "
                         "entry (chain.names_entry)",
     "title_numbers": "7314cb7: a title's numbers must be named too ('the 1978 FIFA World Cup' does not name '2002 "
-                     "FIFA World Cup'; support.names)",
+                     "FIFA World Cup'; names.names)",
     "lowercase_entry_titles": "5849268: a short title with lower-case words ('Maine gubernatorial election, 1820') "
                               "is an entry title (chain.is_entry_title)",
     "head_before_comma": "5849268: a title's part before its comma is its head ('Frederick Lindemann, Baron "
-                         "Cherwell'; support.names_head)",
+                         "Cherwell'; names.names_head)",
     "link_back": "0e9fcb9: when no single sentence ties the question to a cited entry, two may (chain.back_link)",
 }
 """Every switchable rule: name -> the commit that added it and what it does."""

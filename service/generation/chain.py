@@ -24,7 +24,9 @@ from collections.abc import Iterable, Sequence
 
 from service.retrieval.search import SentenceHit
 from service.rules import enabled
-from service.verify.support import analyze, bare_title, is_stopword, names, names_head, question_words
+from service.verify.names import bare_title, names, names_head
+from service.verify.text import analyze, is_stopword
+from service.verify.topic import question_words
 
 HOP_WORDS = 2
 """A first hop shares at least this many of the question's words besides its article's title.

@@ -16,8 +16,10 @@ import re
 from collections.abc import Sequence
 
 from service.retrieval.search import SentenceHit
+from service.verify.names import names
 from service.verify.span import AnswerSpan
-from service.verify.support import analyze, names, question_words
+from service.verify.text import analyze
+from service.verify.topic import question_words
 
 
 def about(hit: SentenceHit, side: str) -> bool:

@@ -29,6 +29,8 @@ from service.logs.calls import CallLog, score_choices
 from service.prompts import PromptTemplate
 from service.retrieval.search import SentenceHit
 
+CANDIDATES = 10
+"""Retrieved sentences the model scores (evidence-first prompts)."""
 MODEL_WEIGHT = 0.5
 """Share of the model's (normalised) vote in the fused selection score; the rest is retrieval's."""
 UNSCORED_CHOSEN = 5

@@ -18,7 +18,7 @@ from typing import Any
 from service.ingest.segment import split_sentences
 from service.retrieval.search import SentenceHit
 from service.rules import enabled
-from service.verify.support import adds_to
+from service.verify.topic import adds_to
 
 _MARKER_GROUP = re.compile(r"\[\s*((?:S?\s*\d+\s*[,;]?\s*)+)\]", re.IGNORECASE)
 _ONE = re.compile(r"S?\s*(\d+)", re.IGNORECASE)
@@ -127,7 +127,7 @@ def verify(draft: Draft, evidence: dict[str, SentenceHit], checker: Any, thresho
 
 def _adding(sent: DraftSentence, texts: dict[str, str], question: str | None) -> list[str]:
     """The sentence's markers less those whose sentence adds none of its own words
-    (:func:`service.verify.support.adds_to`): cited beside others, such a sentence only pads the
+    (:func:`service.verify.topic.adds_to`): cited beside others, such a sentence only pads the
     passage the claim is scored against."""
     if len(sent.markers) < 2 or not enabled("padding"):
         return list(sent.markers)

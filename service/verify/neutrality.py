@@ -33,7 +33,7 @@ import numpy as np
 from service.retrieval.search import SentenceHit
 from service.verify.citations import VerifiedSentence
 from service.verify.lexicon import brill_tags, textblob_file
-from service.verify.support import analyze, stem
+from service.verify.text import analyze, stem
 
 SUBJECTIVE_AT = 0.6
 """Mean lexicon subjectivity from which a word counts as loaded."""

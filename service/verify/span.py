@@ -4,7 +4,7 @@ Comforts", "10,000-12,000"), with their exact offsets.
 A reader scanning an answer wants the fact first; a featured-snippet box shows the phrase and
 the sentence it sits in.  The phrase is never written by the model: it is what the answer adds
 to the question (the numbers, dates and names the question does not give,
-:func:`service.verify.support.answer_mentions`), found verbatim in a sentence the answer cites,
+:func:`service.verify.topic.answer_mentions`), found verbatim in a sentence the answer cites,
 so ``article.text[start:end]`` is the short answer exactly, like every quote.
 """
 
@@ -16,7 +16,9 @@ from dataclasses import dataclass
 
 from service.retrieval.question import QuestionType, question_type, wants_entity
 from service.retrieval.search import SentenceHit
-from service.verify.support import analyze, answer_mentions, capitalised_inside, is_stopword, lead_name, stem
+from service.verify.names import capitalised_inside, lead_name
+from service.verify.text import analyze, is_stopword, stem
+from service.verify.topic import answer_mentions
 
 _JOIN = re.compile(r"^(?:[\-\u2013/]|,? ?|\s+(?:and|to|or)\s+)$")
 """What may sit between two parts of one answer: "10,000-12,000", "2 March 1972", "March 3, 2023",

@@ -21,17 +21,17 @@ is calibrated to QAGS's mix (74 % of the judged sentences were supported); on ot
 as a ranking score with a recorded operating threshold (:attr:`SupportParams.threshold`).
 
 Pass claims without their citation marks; "[1]"-style marks are stripped as a safety net.
+
+The text analysis behind the lexical signals and the hard items is :mod:`service.verify.text`;
+names are matched as :mod:`service.verify.names` matches them.
 """
 
 from __future__ import annotations
 
 import itertools
 import json
-import math
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, fields
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -39,252 +39,15 @@ import numpy as np
 
 from service.errors import ModelMissing
 from service.rules import enabled
+from service.verify.names import name_word_in
 from service.verify.roles import role_conflicts, transition_conflicts
+from service.verify.text import MONTHS, WEEKDAYS, Mention, TextAnalysis, analyze
 
 DEFAULT_PARAMS_PATH = Path(__file__).with_name("support_params.json")
 
 
 class Embedder(Protocol):
     def embed(self, texts: Sequence[str]) -> np.ndarray: ...
-
-
-# --------------------------------------------------------------------------------------------
-# Text analysis
-# --------------------------------------------------------------------------------------------
-
-_STOPWORDS = frozenset(
-    """a about above after again against all also am an and any are as at be because been before
-    being below between both but by can could did do does doing down during each few for from
-    further had has have having he her here hers herself him himself his how i if in into is it
-    its itself just me more most my myself now of off on once only or other our ours ourselves out
-    over own same she should so some such than that the their theirs them themselves then there
-    these they this those through to too under until up upon very was we were what when where
-    which while who whom why will with would you your yours yourself yourselves said says say told
-    tell according s t mr mrs ms dr""".split()
-)
-_NEGATIONS = frozenset("not no never none nobody nothing neither nor cannot without deny denies denied denying".split())
-_MONTHS = {
-    "january": "january", "jan": "january", "february": "february", "feb": "february",
-    "march": "march", "april": "april", "apr": "april", "may": "may", "june": "june",
-    "july": "july", "august": "august", "aug": "august", "september": "september",
-    "sept": "september", "sep": "september", "october": "october", "oct": "october",
-    "november": "november", "nov": "november", "december": "december", "dec": "december",
-}  # fmt: skip
-_AMBIGUOUS_MONTHS = frozenset({"may", "march"})  # also common verbs: need a capital or a digit
-_WEEKDAYS = frozenset("monday tuesday wednesday thursday friday saturday sunday".split())
-_UNITS = {
-    "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
-    "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13,
-    "fourteen": 14, "fifteen": 15, "sixteen": 16, "seventeen": 17, "eighteen": 18,
-    "nineteen": 19, "twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60,
-    "seventy": 70, "eighty": 80, "ninety": 90, "dozen": 12,
-}  # fmt: skip
-_ORDINALS = {
-    "first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7,
-    "eighth": 8, "ninth": 9, "tenth": 10,
-}  # fmt: skip
-_SCALES = {
-    "hundred": 100, "thousand": 1_000, "k": 1_000, "million": 1_000_000, "m": 1_000_000,
-    "mn": 1_000_000, "billion": 1_000_000_000, "bn": 1_000_000_000,
-    "trillion": 1_000_000_000_000, "tn": 1_000_000_000_000,
-}  # fmt: skip
-_WORD_SCALES = frozenset({"hundred", "thousand", "million", "billion", "trillion"})
-
-_ACRONYM = re.compile(r"\b(?:[A-Za-z]\.){2,}")
-_THOUSANDS_GAP = re.compile(r"(?<=\d), (?=\d{3}\b)")  # CNN/DM tokenisation: "1, 000"
-_SPACED_HYPHEN = re.compile(r"(?<=\w) - (?=\w)")  # CNN/DM tokenisation: "27 - year - old"
-_DETACHED_CLITIC = re.compile(r"(?<=\w) '(?=(?:s|t|re|ve|ll|d|m)\b)", re.IGNORECASE)
-_TOKEN = re.compile(r"\d+(?:,\d{3})*(?:\.\d+)?(?:st|nd|rd|th)?|[A-Za-z]+(?:'[A-Za-z]+)?")
-_ORDINAL_SUFFIX = re.compile(r"(?<=\d)(?:st|nd|rd|th)$")
-# Leading titles of a name run that the evidence may omit ("President Biden" vs "Biden").
-_NAME_TITLES = frozenset(
-    """president prime minister senator sen rep representative gov governor judge justice
-    chancellor king queen prince princess pope general gen secretary chief mayor coach manager
-    captain capt dr mr mrs ms sir dame lord lady saint st bishop rev professor prof officer
-    sergeant sgt detective inspector lt col colonel""".split()
-)
-_CITATION_MARK = re.compile(r"\s*\[(?:[A-Za-z]?\d+)(?:\s*[,;\-]\s*[A-Za-z]?\d+)*\]")
-_TITLES = frozenset("mr mrs ms dr st gen sen rep gov prof capt lt col sgt rev no".split())
-_BOUNDARY = re.compile(r"[.!?:;\"'(]")
-
-
-def is_stopword(word: str) -> bool:
-    return word.lower() in _STOPWORDS
-
-
-def normalize_text(text: str) -> str:
-    """Drop citation marks ("[2]"), unify quotes, undo CNN/DM tokenisation artefacts."""
-    text = _CITATION_MARK.sub("", text)
-    text = text.replace("\u2019", "'").replace("\u2018", "'").replace("`", "'")
-    text = _ACRONYM.sub(lambda m: m.group().replace(".", ""), text)  # U.S. -> US
-    text = _THOUSANDS_GAP.sub(",", text)
-    text = _SPACED_HYPHEN.sub("-", text)
-    return _DETACHED_CLITIC.sub("'", text)
-
-
-@lru_cache(maxsize=1)
-def _stemmer() -> Any:
-    from nltk.stem.snowball import SnowballStemmer  # code, no corpus: works offline
-
-    return SnowballStemmer("english")
-
-
-@lru_cache(maxsize=65536)
-def stem(word: str) -> str:
-    """The Snowball (Porter2) stem of ``word``, lowercased: nltk's, a kept library.
-
-    It replaced a hand-written suffix stripper after measuring both on the same data (QAGS 5-fold
-    CV ROC AUC 0.8547 vs 0.8544; our labelled drafts 0.941 vs 0.939, recall at precision 0.90
-    0.676 vs 0.662); see docs/support_calibration.md.
-    """
-    return str(_stemmer().stem(word.lower()))
-
-
-def _number_key(value: float) -> str:
-    if math.isfinite(value) and float(value).is_integer():
-        return str(round(value))
-    return f"{value:.6g}"
-
-
-@dataclass(frozen=True, slots=True)
-class _Mention:
-    surface: str
-    keys: frozenset[str]
-
-
-@dataclass(slots=True)
-class TextAnalysis:
-    """Tokens and hard items of one text (claim or evidence sentence)."""
-
-    words: list[str]  # lowercase word tokens, possessive stripped, numbers excluded
-    stems: list[str]  # stems of ``words``
-    content: list[str]  # stems of non-stopword words, in order
-    numbers: list[_Mention]
-    dates: list[_Mention]
-    names: list[_Mention]
-    negated: bool
-    neg_targets: list[str]  # first content stem after each negation cue ("did not *attend*")
-
-
-def _raw_tokens(text: str) -> list[tuple[str, bool]]:
-    """(token, is_sentence_initial) pairs of normalised ``text``; possessive 's dropped."""
-    out: list[tuple[str, bool]] = []
-    prev_end = 0
-    for m in _TOKEN.finditer(text):
-        initial = not out or (
-            _BOUNDARY.search(text, prev_end, m.start()) is not None and out[-1][0].lower() not in _TITLES
-        )
-        tok = m.group()
-        if "'" in tok:
-            head, tail = tok.split("'", 1)
-            tok = head if tail.lower() == "s" else tok
-        out.append((tok, initial))
-        prev_end = m.end()
-    return out
-
-
-def _near_digit(toks: list[tuple[str, bool]], i: int) -> bool:
-    return (i + 1 < len(toks) and toks[i + 1][0][0].isdigit()) or (i > 0 and toks[i - 1][0][0].isdigit())
-
-
-def analyze(text: str) -> TextAnalysis:
-    """Tokens, stems, numbers, dates, names and negation of ``text``."""
-    toks = _raw_tokens(normalize_text(text))
-    words: list[str] = []
-    numbers: list[_Mention] = []
-    dates: list[_Mention] = []
-    names: list[_Mention] = []
-    negated = False
-    run: list[str] = []
-
-    def close_name() -> None:
-        while len(run) > 1 and run[0].lower() in _NAME_TITLES:
-            run.pop(0)
-        if run and not (len(run) == 1 and run[0].lower() in _NAME_TITLES):
-            names.append(_Mention(" ".join(run), frozenset(t.lower() for t in run)))
-        run.clear()
-
-    i, n = 0, len(toks)
-    while i < n:
-        tok, initial = toks[i]
-        low = tok.lower()
-        if tok[0].isdigit():  # "10,000", "2.5" optionally followed by a scale ("million", "m")
-            close_name()
-            value = float(_ORDINAL_SUFFIX.sub("", tok).replace(",", ""))
-            keys = {_number_key(value)}
-            surface = tok
-            if i + 1 < n and toks[i + 1][0].lower() in _SCALES:
-                scale = toks[i + 1][0]
-                keys.add(_number_key(value * _SCALES[scale.lower()]))
-                surface = f"{tok} {scale}"
-                i += 1
-            numbers.append(_Mention(surface, frozenset(keys)))
-            i += 1
-            continue
-        if low in _ORDINALS:
-            close_name()
-            if low != "first":  # "for the first time", "at first": idiom more often than a rank
-                numbers.append(_Mention(tok, frozenset({str(_ORDINALS[low])})))
-            words.append(low)
-            i += 1
-            continue
-        if low in _UNITS:  # "twenty-five", "three million", "a dozen"
-            close_name()
-            total, current, parts = 0, 0, []
-            while i < n:
-                w = toks[i][0].lower()
-                if w in _UNITS:
-                    current += _UNITS[w]
-                elif w in _WORD_SCALES:
-                    current = max(current, 1) * _SCALES[w]
-                    if _SCALES[w] >= 1000:
-                        total, current = total + current, 0
-                else:
-                    break
-                parts.append(toks[i][0])
-                i += 1
-            words.extend(p.lower() for p in parts)
-            if [p.lower() for p in parts] != ["one"]:  # "one of the", "no one": not a count
-                numbers.append(_Mention(" ".join(parts), frozenset({_number_key(total + current)})))
-            continue
-        words.append(low)
-        if low in _NEGATIONS or low.endswith("n't"):
-            negated = True
-        month = _MONTHS.get(low)
-        if month is not None and low != month:  # abbreviation ("Jan", "Dec"): only next to a number
-            is_date = _near_digit(toks, i)
-        elif month in _AMBIGUOUS_MONTHS:  # "may", "march" are also verbs
-            is_date = (tok[0].isupper() and not initial) or _near_digit(toks, i)
-        else:
-            is_date = month is not None or low in _WEEKDAYS
-        if is_date:
-            close_name()
-            dates.append(_Mention(tok, frozenset({month or low})))
-            i += 1
-            continue
-        # Capitalised names: runs of capitalised non-stopwords; a sentence-initial word only
-        # when the next word is capitalised too ("Gary Locke said", not "Police said").
-        next_cap = i + 1 < n and toks[i + 1][0][0].isupper() and not toks[i + 1][1]
-        if tok[0].isupper() and low not in _STOPWORDS and low not in _NEGATIONS and (not initial or next_cap or run):
-            run.append(tok)
-        else:
-            close_name()
-        i += 1
-    close_name()
-    stems = [stem(w) for w in words]
-    is_content = [w not in _STOPWORDS and len(w) > 1 for w in words]
-    content = [s for s, c in zip(stems, is_content, strict=True) if c]
-    targets: list[str] = []
-    for k, w in enumerate(words):
-        if w in _NEGATIONS or w.endswith("n't"):
-            nxt = [
-                stems[m]
-                for m in range(k + 1, min(k + 5, len(words)))
-                if is_content[m] and not (words[m] in _NEGATIONS or words[m].endswith("n't"))
-            ]
-            if nxt:
-                targets.append(nxt[0])
-    return TextAnalysis(words, stems, content, numbers, dates, names, negated, targets)
 
 
 # --------------------------------------------------------------------------------------------
@@ -345,45 +108,7 @@ def _bigrams(seq: Sequence[str]) -> list[tuple[str, str]]:
     return list(itertools.pairwise(seq))
 
 
-_IRREGULAR_DEMONYMS = {
-    "britain": "british", "france": "french", "netherlands": "dutch", "holland": "dutch", "switzerland": "swiss",
-    "greece": "greek", "thailand": "thai", "turkey": "turkish", "poland": "polish", "spain": "spanish",
-    "philippines": "filipino", "wales": "welsh", "ireland": "irish", "scotland": "scottish", "england": "english",
-    "denmark": "danish", "sweden": "swedish", "finland": "finnish", "norway": "norwegian", "peru": "peruvian",
-    "yemen": "yemeni", "pakistan": "pakistani", "bangladesh": "bangladeshi", "afghanistan": "afghan",
-}
-_IRREGULAR_BACK = {v: k for k, v in _IRREGULAR_DEMONYMS.items()}
-_DEMONYM_ENDINGS = ("ian", "ese", "ean", "an", "ish", "n", "i")
-
-
-@lru_cache(maxsize=4096)
-def place_forms(word: str) -> frozenset[str]:
-    """A place name's word and its demonym, either way round ("ukraine" <-> "ukrainian", "china"
-    <-> "chinese", "israel" <-> "israeli", "britain" <-> "british"): sources say "Ukrainian
-    officials denied" where an answer says "Ukraine denied".  Stems shorter than four letters
-    are not guessed at ("Julian" is not "July")."""
-    low = word.lower()
-    forms = {low}
-    for table in (_IRREGULAR_DEMONYMS, _IRREGULAR_BACK):
-        if low in table:
-            forms.add(table[low])
-    base = low[:-1] if low[-1:] in "aeiouy" else low
-    if len(base) >= 4:
-        forms.update(base + e for e in ("", *_DEMONYM_ENDINGS))  # "germany" -> "german"
-    for e in _DEMONYM_ENDINGS[:-2]:  # back from a demonym; not from any name ending in -n or -i
-        stem_ = low[:-len(e)]
-        if low.endswith(e) and len(stem_) >= 4:
-            forms.update(stem_ + v for v in ("", "a", "e", "y", "o", "ia"))
-    return frozenset(forms)
-
-
-def _name_word_in(word: str, keys: set[str]) -> bool:
-    """Whether a name's ``word`` is among ``keys`` (words and stems), as written, stemmed, or as
-    its place/demonym form (:func:`place_forms`)."""
-    return word in keys or stem(word) in keys or (enabled("demonyms") and bool(place_forms(word) & keys))
-
-
-def _missing(mentions: list[_Mention], keys: set[str]) -> tuple[float, list[str]]:
+def _missing(mentions: list[Mention], keys: set[str]) -> tuple[float, list[str]]:
     if not mentions:
         return 0.0, []
     absent = [m.surface for m in mentions if not (m.keys & keys)]
@@ -394,225 +119,6 @@ def _found(kind: str, item: Any, stems: set[str], numbers: set[str], dates: set[
     if kind == "w":
         return item in stems
     return bool(item & (numbers if kind == "n" else dates))
-
-
-def _added(claim: str, question: str) -> list[tuple[str, _Mention]]:
-    c, q = analyze(claim), analyze(question)
-    q_numbers = {k for m in q.numbers for k in m.keys}
-    q_words = set(q.words) | set(q.stems)
-    out = [("number", m) for m in c.numbers if not m.keys & q_numbers]
-    out += [("date", m) for m in c.dates if not m.keys & q_words]
-    out += [("name", m) for m in c.names if not all(t in q_words or stem(t) in q_words for t in m.keys)]
-    return out
-
-
-def answer_items(claim: str, question: str) -> list[frozenset[str]]:
-    """The numbers, dates and names a claim adds to its question (the answer it gives), as key sets."""
-    return [m.keys for _, m in _added(claim, question)]
-
-
-FRAGMENT_WORDS = 3
-"""A reply of at most this many content words is a bare answer ("eggs", "the Apollo Theater")."""
-
-
-def fragment_items(claim: str, question: str) -> list[frozenset[str]]:
-    """A bare answer's own content words that the question does not give ("eggs" -> {"egg"});
-    nothing for a full sentence."""
-    c, q = analyze(claim), analyze(question)
-    if not c.content or len(c.content) > FRAGMENT_WORDS:
-        return []
-    asked = set(q.stems)
-    return [frozenset({w}) for w in dict.fromkeys(c.content) if w not in asked]
-
-
-_LEAD = re.compile(r"^\W*([A-Z][a-z]{2,})\b(?!['’]?\s*[A-Z])")
-
-
-def lead_name(claim: str, question: str) -> str | None:
-    """The claim's first word, when it may be the name it answers with ("*Amazon* is the latest
-    tech giant..."): capitalised, no stop word, not in the question.  A sentence's first word is
-    capitalised either way, so :func:`analyze` does not count it as a name; whoever uses this
-    checks that the evidence capitalises it mid-sentence (:func:`capitalised_inside`)."""
-    m = _LEAD.match(claim)
-    if m is None or is_stopword(m.group(1)):
-        return None
-    q = analyze(question)
-    word = m.group(1).lower()
-    return None if word in q.words or stem(word) in q.stems else m.group(1)
-
-
-def capitalised_inside(word: str, text: str) -> bool:
-    """Whether ``text`` has ``word``, capitalised, after its first word: a name, not a sentence start."""
-    return any(m.start() > 0 and not re.search(r"[.!?]\W*$", text[:m.start()])
-               for m in re.finditer(rf"(?<![^\W_]){re.escape(word)}(?![^\W_])", text.strip(" \"'“‘")))
-
-
-def answer_mentions(claim: str, question: str) -> list[tuple[str, str]]:
-    """The same items as (kind, surface) pairs: ``("number", "1978")``, ``("name", "Creature Comforts")``."""
-    return [(kind, m.surface) for kind, m in _added(claim, question)]
-
-
-def _vocabulary(texts: Iterable[str]) -> set[str]:
-    """Every word of ``texts``, as written (lower-cased) and stemmed."""
-    out: set[str] = set()
-    for t in texts:
-        a = analyze(t)
-        out.update(a.stems)
-        out.update(a.words)
-    return out
-
-
-def names(text: str, title: str) -> bool:
-    """Whether ``text`` mentions what ``title`` names: every content word and number of the title,
-    less a parenthesised qualifier ("Creed (band)" -> creed), appears in it ("the 1978 FIFA World
-    Cup" does not name "2002 FIFA World Cup")."""
-    t = analyze(bare_title(title))
-    if not t.content:
-        return False
-    have = _vocabulary([text])
-    if not all(w in have for w in t.content):
-        return False
-    if t.numbers and not enabled("title_numbers"):
-        return True
-    numbers = {k for m in analyze(text).numbers for k in m.keys} if t.numbers else set()
-    return all(m.keys & numbers for m in t.numbers)
-
-
-def bare_title(title: str) -> str:
-    """``title`` less a parenthesised qualifier: "Creed (band)" -> "Creed"."""
-    return re.sub(r"\s*\(.*?\)\s*", " ", title).strip()
-
-
-def names_head(text: str, title: str) -> bool:
-    """Whether a name in ``text`` is the head of ``title``: at least half of its words from the
-    first ("the Stedelijk Museum" for "Stedelijk Museum Amsterdam", "through Interscope" for
-    "Interscope Records"), or all before its comma ("Frederick Lindemann, Baron Cherwell" for
-    "Frederick Lindemann, 1st Viscount Cherwell"); not "Hawaii" for "Hawaii County, Hawaii"."""
-    bare = bare_title(title).lower()
-    whole, lead = bare.replace(",", " ").split(), bare.split(",")[0].split()
-    for m in analyze(text).names:
-        said = m.surface.lower().split()
-        if said == whole[:len(said)] and 2 * len(said) >= len(whole):
-            return True
-        if lead != whole and said[:len(lead)] == lead and enabled("head_before_comma"):  # a run may go past a comma
-            return True
-    return False
-
-
-def names_given(question: str, texts: Sequence[str]) -> bool:
-    """Whether ``texts`` name one of the names the question gives (a word of one, in any of its
-    forms: "Ukrainian" for "Ukraine"), or the question gives none."""
-    given = [set(m.keys) for m in analyze(question).names]
-    quoted = _QUOTED if enabled("curly_quoted_titles") else _STRAIGHT_QUOTED
-    given += [set(analyze(q).content) for q in quoted.findall(normalize_text(question))]
-    if not any(given):
-        return True
-    t = analyze(" ".join(texts))
-    keys = set(t.words) | set(t.stems)
-    return any(_name_word_in(w, keys) for name in given for w in name if not is_stopword(w))
-
-
-_QUOTED = re.compile(r'["\u201c]([^"\u201c\u201d]+)["\u201d]')
-"""A title the question quotes is a name it gives ("best known for which role on "'Allo
-'Allo!"?"), though its words are not capitalised as a name's."""
-_STRAIGHT_QUOTED = re.compile(r'"([^"]+)"')
-"""... in straight quotes only, as before 171875d (the ``curly_quoted_titles`` rule off)."""
-
-
-def adds_to(claim: str, text: str, question: str | None = None) -> bool:
-    """Whether ``text`` holds one of the claim's own content words or numbers -- ones the question
-    does not give.  A sentence that holds none adds nothing to what supports the claim, however
-    it moves a similarity score ("Founded in 1926, the ADI was ..." beside the sentence that says
-    "The League of Nations was founded on 10 January 1920")."""
-    c = analyze(claim)
-    given = set(analyze(question).content) if question else set()
-    own = set(c.content) - given
-    have = _vocabulary([text])
-    if own & have:
-        return True
-    keys = {k for m in c.numbers for k in m.keys}
-    return bool(keys) and any(keys & m.keys for m in analyze(text).numbers)
-
-
-def addresses(question: str, texts: Sequence[str], need: int) -> bool:
-    """Whether ``texts`` share at least ``need`` of the question's content words (stemmed; all of
-    them when the question has fewer).  A sentence can be true and cited exactly, yet be about
-    something else ("The Roman Catholic Church has about 1.3 billion members" for "Which UK
-    religious group reported a 200% rise in membership?"): such an answer does not answer."""
-    return len(question_words(question, texts)) >= words_needed(question, need)
-
-
-def words_needed(question: str, need: int) -> int:
-    """How many of the question's content words :func:`addresses` asks for: ``need``, or all of
-    them when the question has fewer."""
-    return min(need, len(set(analyze(question).content)))
-
-
-def question_words(question: str, texts: Sequence[str]) -> set[str]:
-    """The question's content words (stemmed) that ``texts`` share."""
-    return set(analyze(question).content) & _vocabulary(texts)
-
-
-def _lemma_keys(word: str) -> set[str]:
-    """A word's stem and its lemma's stem: "fought" -> {fought, fight}, "children" -> {children, child}
-    (irregular forms no stemmer joins; simplemma ships its dictionaries in its wheel)."""
-    import simplemma
-
-    low = word.lower()
-    return {stem(low), stem(simplemma.lemmatize(low, lang="en"))}
-
-
-_LOWER_WORD = re.compile(r"(?<![^\W_])[a-z][a-z'-]*[a-z](?![^\W_])")
-
-
-def relation_words(question: str) -> list[set[str]]:
-    """What the question asks about the names it gives: its lower-case content words, each as the
-    keys it may appear under ("Who did Ali *fight* next...", "which US *artist* *created* the
-    *sculpture*"); a name's own words ("Fight of the Century") do not count."""
-    if enabled("contraction_heads"):
-        heads: Iterable[str] = (_CLITIC_TAIL.sub("", w) for w in _LOWER_WORD.findall(normalize_text(question))
-                                if not w.endswith("n't"))
-    else:  # as before 49d0f59: "it's" is a word of its own
-        heads = _LOWER_WORD.findall(question)
-    words = dict.fromkeys(w for w in heads if not is_stopword(w) and len(w) > 1)
-    return [_lemma_keys(w) for w in words]
-
-
-_CLITIC_TAIL = re.compile(r"'(?:s|re|ve|ll|d|m)$")
-"""A contraction or possessive is its head word: "it's" is "it" (a stop word, which "It was
-founded ..." does not answer "changed it's name" with), "country's" is "country"; a negated auxiliary
-("don't", "can't") asks nothing."""
-
-
-RELATION_MIN = 3
-"""Only a question with this many :func:`relation_words` needs one of them in its answer's
-sentences: one or two ("Did Russia *retake* Kursk?") are too easily said in other words
-("fully reclaimed").  RealTimeQA dev on cached calls: unanswerable abstained 0.48 -> 0.59 at 2,
-3 or 4, answerable right and HotpotQA unchanged."""
-
-
-def shares_relation(question: str, texts: Sequence[str], least: int = RELATION_MIN) -> bool:
-    """Whether ``texts`` hold one of the question's :func:`relation_words` (as any form of it:
-    "fought" for "fight"), or the question has fewer than ``least`` of them (at least one;
-    :data:`RELATION_MIN` by default).  Names alone
-    are not enough: "Prime Minister Boris Johnson makes a speech" shares the name, not what was
-    asked of him ("told not to use which slogan")."""
-    wanted = relation_words(question)
-    if len(wanted) < max(least, 1):
-        return True
-    have: set[str] = set()
-    for t in texts:
-        for w in _raw_tokens(normalize_text(t)):
-            if w[0][:1].isalpha():
-                have |= _lemma_keys(w[0])
-    return any(keys & have for keys in wanted)
-
-
-def holds_items(text: str, items: Sequence[frozenset[str]]) -> bool:
-    """Whether ``text`` states every one of ``items`` (number keys, month/weekday names, name tokens)."""
-    t = analyze(text)
-    keys = {k for m in (*t.numbers, *t.dates) for k in m.keys} | set(t.words) | set(t.stems)
-    return all(bool(item & keys) or all(_name_word_in(w, keys) for w in item) for item in items)
 
 
 def compute_features(
@@ -644,14 +150,14 @@ def compute_features(
             bigram_best = max(bigram_best, _recall(claim_bigrams, sentence_bigrams))
         for m in ev.numbers:
             ev_numbers.update(m.keys)
-        ev_dates.update(_MONTHS.get(w, w) for w in ev.words if w in _MONTHS or w in _WEEKDAYS)
+        ev_dates.update(MONTHS.get(w, w) for w in ev.words if w in MONTHS or w in WEEKDAYS)
     own_stems = set(ev_stems)
     if given is not None:
         ev_stems.update(given.stems)
         ev_words.update(given.words)
         for m in given.numbers:
             ev_numbers.update(m.keys)
-        ev_dates.update(_MONTHS.get(w, w) for w in given.words if w in _MONTHS or w in _WEEKDAYS)
+        ev_dates.update(MONTHS.get(w, w) for w in given.words if w in MONTHS or w in WEEKDAYS)
     name_keys = ev_words | ev_stems
     # What the claim adds to the question must come from the evidence itself; a claim that adds
     # nothing ("Did Russia retake Kursk?" -> "Russia retook Kursk" adds only "retook") is no answer.
@@ -663,13 +169,13 @@ def compute_features(
     novel += [("n", m.keys) for m in claim.numbers if not m.keys & asked_numbers]
     novel += [("d", m.keys) for m in claim.dates if not m.keys & asked_dates]
     own_numbers = {k for ev in evidence for m in ev.numbers for k in m.keys}
-    own_dates = {_MONTHS.get(w, w) for ev in evidence for w in ev.words if w in _MONTHS or w in _WEEKDAYS}
+    own_dates = {MONTHS.get(w, w) for ev in evidence for w in ev.words if w in MONTHS or w in WEEKDAYS}
 
     best = int(np.argmax(cos_sentences))
     lcs = _lcs(claim.stems, evidence[best].stems)
     num_share, num_absent = _missing(claim.numbers, ev_numbers)
     date_share, date_absent = _missing(claim.dates, ev_dates)
-    name_absent = [m.surface for m in claim.names if not all(_name_word_in(t, name_keys) for t in m.keys)]
+    name_absent = [m.surface for m in claim.names if not all(name_word_in(t, name_keys) for t in m.keys)]
     name_share = len(name_absent) / len(claim.names) if claim.names else 0.0
     missing = list(dict.fromkeys(num_absent + date_absent + name_absent))
     # Negation mismatch, scoped: the word right after a negation cue on one side appears on the

@@ -81,19 +81,19 @@ def _number_roles() -> bool:
 
 
 def _demonyms() -> bool:
-    from service.verify.support import holds_items
+    from service.verify.topic import holds_items
 
     return holds_items("Ukrainian officials have denied Russia's claim.", [frozenset({"ukraine"})])
 
 
 def _curly_quoted_titles() -> bool:
-    from service.verify.support import names_given
+    from service.verify.names import names_given
 
     return names_given("Which label released \u201clove incredible\u201d?", ["It was a single."])
 
 
 def _contraction_heads() -> int:
-    from service.verify.support import relation_words
+    from service.verify.topic import relation_words
 
     return len(relation_words("VIVA Media AG changed it's name in 2004. What does their new acronym stand for?"))
 
@@ -105,7 +105,7 @@ def _compare_forms() -> object:
 
 
 def _title_numbers() -> bool:
-    from service.verify.support import names
+    from service.verify.names import names
 
     return names("He played at the 1978 FIFA World Cup.", "2002 FIFA World Cup")
 
@@ -129,7 +129,7 @@ def _lowercase_entry_titles() -> bool:
 
 
 def _head_before_comma() -> bool:
-    from service.verify.support import names_head
+    from service.verify.names import names_head
 
     return names_head("Professor Frederick Lindemann, Baron Cherwell, sent a paper.",
                       "Frederick Lindemann, 1st Viscount Cherwell")

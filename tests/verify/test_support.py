@@ -12,9 +12,8 @@ from service.verify.support import (
     SupportChecker,
     SupportFeatures,
     SupportParams,
-    analyze,
-    normalize_text,
 )
+from service.verify.text import analyze, normalize_text
 from vectorstore.embeddings import MiniLMEmbedding
 
 # Measured on QAGS (5-fold CV grouped by article): pooled ROC AUC 0.856, fold sd 0.022.
@@ -213,7 +212,7 @@ def test_a_multi_hop_claim_rests_on_the_union_of_the_sentences_it_needs(checker:
 
 
 def test_addresses_needs_the_questions_content_words() -> None:
-    from service.verify.support import addresses
+    from service.verify.topic import addresses
 
     q = "Which UK religious group has reported a 200% increase in membership?"
     assert not addresses(q, ["The Roman Catholic Church has about 1.3 billion members worldwide."], 2)
@@ -239,13 +238,13 @@ def test_a_cited_sentence_the_claim_does_not_need_is_left_out(checker: SupportCh
     ("Hong Kong reopened its border.", "Which city reopened?", None),  # a two-word name analyze() finds itself
 ])
 def test_lead_name(claim: str, question: str, lead: str | None) -> None:
-    from service.verify.support import lead_name
+    from service.verify.names import lead_name
 
     assert lead_name(claim, question) == lead
 
 
 def test_capitalised_inside_is_a_name_not_a_sentence_start() -> None:
-    from service.verify.support import capitalised_inside
+    from service.verify.names import capitalised_inside
 
     assert capitalised_inside("Amazon", "The news would make Amazon the latest to cut jobs.")
     assert not capitalised_inside("Amazon", "“Amazon said on Monday it would cut jobs.")
@@ -263,13 +262,13 @@ def test_capitalised_inside_is_a_name_not_a_sentence_start() -> None:
     ("Did Russia retake Kursk?", "Russia said it had fully reclaimed the Kursk region.", True),
 ])
 def test_shares_relation(question: str, text: str, shares: bool) -> None:
-    from service.verify.support import shares_relation
+    from service.verify.topic import shares_relation
 
     assert shares_relation(question, [text]) is shares
 
 
 def test_a_contraction_is_its_head_word() -> None:
-    from service.verify.support import relation_words, shares_relation
+    from service.verify.topic import relation_words, shares_relation
 
     question = "VIVA Media AG changed it's name in 2004. What does their new acronym stand for?"
     # "it's" is "it", a stop word: "It was founded ..." shares nothing the question asks
@@ -284,7 +283,7 @@ def test_a_cited_sentence_that_adds_none_of_the_claims_words_is_no_support(check
     # the claim though the ADI one says nothing of it.  Left out, the rest are judged on their own.
     from service.retrieval.search import SentenceHit
     from service.verify.citations import parse_draft, verify
-    from service.verify.support import adds_to
+    from service.verify.topic import adds_to
 
     q = "The organization that Nicolae Titulescu served two terms as president was founded on what date?"
     texts = ["Nicolae Titulescu was a Romanian diplomat and for two terms president of the General Assembly of "
@@ -308,7 +307,7 @@ def test_a_cited_sentence_that_adds_none_of_the_claims_words_is_no_support(check
     ("Martin", "marti", False), ("Julian", "july", False), ("Iran", "iraq", False),
 ])
 def test_place_forms_join_a_country_and_its_demonym(word: str, form: str, same: bool) -> None:
-    from service.verify.support import place_forms
+    from service.verify.names import place_forms
 
     assert (form in place_forms(word)) is same
 
@@ -323,7 +322,7 @@ def test_a_country_is_found_in_its_demonym(checker: SupportChecker) -> None:
 
 
 def test_a_title_is_named_with_its_numbers_and_by_its_head() -> None:
-    from service.verify.support import names, names_head
+    from service.verify.names import names, names_head
 
     assert names("He played at the 2002 FIFA World Cup.", "2002 FIFA World Cup")
     assert not names("He played at the 1978 FIFA World Cup.", "2002 FIFA World Cup")
