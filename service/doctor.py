@@ -86,7 +86,7 @@ def check_cpu(cpu: dict[str, Any]) -> Check:
 
 def check_build(cpu: dict[str, Any], info: dict[str, str] | None) -> Check:
     """How llama.cpp was compiled, against what this CPU has."""
-    from service.llm.engine import uses_amx
+    from service.llm.build import uses_amx
 
     if info is None:
         return Check("llama.cpp build", "warn", "llama-cpp-python is not installed: no embedded chat model",
@@ -242,7 +242,7 @@ def check_browser() -> Check:
 
 def llama_build_info() -> dict[str, str] | None:
     try:
-        from service.llm.engine import build_info
+        from service.llm.build import build_info
 
         return build_info()
     except NewsdeskError:

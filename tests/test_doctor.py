@@ -12,7 +12,7 @@ import pytest
 
 from service.config import Settings
 from service.doctor import check_build, check_cpu, check_model_run, cpu_info, run_checks
-from service.llm.engine import parse_system_info
+from service.llm.build import parse_system_info
 from service.llm.supervisor import stop_workers
 from service.llm.worker import CRASH_FILE_ENV
 from tests.llm.test_build import NATIVE_AMX, PORTABLE

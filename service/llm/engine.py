@@ -16,7 +16,6 @@ import contextlib
 import ctypes
 import logging
 import math
-import os
 import threading
 import time
 from collections import OrderedDict
@@ -27,6 +26,7 @@ from typing import Any, Protocol, cast
 from service.config import Settings
 from service.errors import ConfigError, ModelMissing, UpstreamUnavailable
 from service.llm.base import ChatBackend, ChatMessage, Completion, StreamGen, Usage, elapsed_ms
+from service.llm.build import build_info, import_llama_cpp, uses_amx, without_extra_buffers
 from service.llm.weights import assemble_model, check_local_model, model_file, model_spec
 
 log = logging.getLogger(__name__)
@@ -74,76 +74,14 @@ def _close_models() -> None:
             slot.llama = None
 
 
-INSTALL_HINT = ("pip install llama-cpp-python as the Makefile does: `make llama` (a portable AVX2 build, "
-                "scripts/build-llama-wheel; about 15 minutes on 2 cores, once per machine)")
-
-
-def _import_llama_cpp() -> Any:
-    # llama.cpp is built with OpenMP, whose threads spin while they wait.  On a busy 2-core
-    # machine that made generation 5-10x slower (0.3 vs 1.6-2.8 tokens/s measured); passive
-    # waiting yields the core instead.  Read once, when the OpenMP runtime loads, so it must
-    # be set before the first import; an explicit OMP_WAIT_POLICY in the environment wins.
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    try:
-        import llama_cpp
-    except ImportError as exc:
-        raise ModelMissing(f"llama-cpp-python is not installed: {INSTALL_HINT}") from exc
-    return llama_cpp
-
-
-def parse_system_info(text: str) -> dict[str, str]:
-    """``llama_print_system_info()``'s "CPU : SSE3 = 1 | AVX2 = 1 | AMX_INT8 = 0 | ..." as a dict.
-
-    The CPU features in it are the ones llama.cpp was *compiled* with (``#ifdef __AVX2__``), not
-    the ones the machine has: they say what code the build can run, whatever CPU it runs on.
-    """
-    info: dict[str, str] = {}
-    for part in text.replace("\n", "|").split("|"):
-        key, sep, value = part.rpartition("=")
-        if sep:
-            info[key.split(":")[-1].strip()] = value.strip()
-    return info
-
-
-def build_info() -> dict[str, str]:
-    """The loaded llama.cpp's compile-time features (see :func:`parse_system_info`)."""
-    llama_cpp = _import_llama_cpp()
-    return parse_system_info(llama_cpp.llama_print_system_info().decode("utf-8", "replace"))
-
-
-def uses_amx(info: dict[str, str]) -> bool:
-    """True when the build holds llama.cpp's AMX kernels, which crash on AMX CPUs (llama.cpp#20824)."""
-    return any(info.get(k) == "1" for k in ("AMX_INT8", "AMX_BF16", "AMX_TILE"))
-
-
-@contextlib.contextmanager
-def _without_extra_buffers(llama_cpp: Any) -> Iterator[None]:
-    """Load with ``use_extra_bufts = False``: no repacked weight buffers, so no AMX buffer type.
-    ``Llama()`` takes no such argument; it reads ``llama_model_default_params()``, so that is
-    wrapped while the model loads (once per worker process, before any other thread uses it)."""
-    low = llama_cpp.llama_cpp
-    original = low.llama_model_default_params
-
-    def params() -> Any:
-        p = original()
-        p.use_extra_bufts = False
-        return p
-
-    low.llama_model_default_params = params
-    try:
-        yield
-    finally:
-        low.llama_model_default_params = original
-
-
 def _load_llama(path: Path, threads: int, n_ctx: int, *, extra_buffers: bool | None = None) -> LlamaLike:
     """Load the GGUF.  ``extra_buffers`` None: off when the build holds AMX kernels (a native build
     made by plain pip on an AMX machine), on otherwise -- so no load ever reaches the AMX path."""
-    llama_cpp = _import_llama_cpp()
+    llama_cpp = import_llama_cpp()
     if extra_buffers is None:
         extra_buffers = not uses_amx(build_info())
     start = time.perf_counter()
-    guard = contextlib.nullcontext() if extra_buffers else _without_extra_buffers(llama_cpp)
+    guard = contextlib.nullcontext() if extra_buffers else without_extra_buffers(llama_cpp)
     try:
         with guard:
             llama = llama_cpp.Llama(

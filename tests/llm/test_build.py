@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from service.llm.engine import _without_extra_buffers, parse_system_info, uses_amx
+from service.llm.build import parse_system_info, uses_amx, without_extra_buffers
 
 # llama_print_system_info() of 0.3.36 built -march=native on a Xeon with AMX (the crashing build)
 NATIVE_AMX = ("CPU : SSE3 = 1 | SSSE3 = 1 | AVX = 1 | AVX_VNNI = 1 | AVX2 = 1 | F16C = 1 | FMA = 1 | BMI2 = 1 | "
@@ -40,7 +40,7 @@ def test_the_installed_llama_cpp_has_no_amx_and_no_avx512_code() -> None:
 def test_the_guard_turns_extra_buffers_off_in_the_real_bindings() -> None:
     llama_cpp = pytest.importorskip("llama_cpp")
     assert llama_cpp.llama_cpp.llama_model_default_params().use_extra_bufts is True
-    with _without_extra_buffers(llama_cpp):
+    with without_extra_buffers(llama_cpp):
         assert llama_cpp.llama_cpp.llama_model_default_params().use_extra_bufts is False
     assert llama_cpp.llama_cpp.llama_model_default_params().use_extra_bufts is True
 
@@ -50,14 +50,14 @@ def test_the_guard_restores_the_bindings_after_a_failed_load() -> None:
         return SimpleNamespace(use_extra_bufts=True)
 
     fake = SimpleNamespace(llama_cpp=SimpleNamespace(llama_model_default_params=params))
-    with pytest.raises(RuntimeError), _without_extra_buffers(fake):
+    with pytest.raises(RuntimeError), without_extra_buffers(fake):
         assert fake.llama_cpp.llama_model_default_params().use_extra_bufts is False
         raise RuntimeError("load failed")
     assert fake.llama_cpp.llama_model_default_params is params
 
 
 @pytest.mark.slow
-def test_the_real_model_loads_and_answers_without_extra_buffers(tmp_path_factory: pytest.TempPathFactory) -> None:
+def test_the_real_model_loads_and_answerswithout_extra_buffers(tmp_path_factory: pytest.TempPathFactory) -> None:
     pytest.importorskip("llama_cpp")
     from service.config import Settings
     from service.errors import ModelMissing
