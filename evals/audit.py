@@ -33,12 +33,13 @@ AUDITED = {
 OFF_ENV = "NEWSDESK_RULES_OFF"
 
 
-def _run(suite_id: str, data_dir: Path | None, results: Path, off: str) -> list[dict[str, Any]]:
+def _run(suite_id: str, data_dir: Path | None, results: Path, off: str,
+         work_dir: Path | None = None) -> list[dict[str, Any]]:
     os.environ[OFF_ENV] = off
     try:
         suite = load_suite(suite_id)
         outcome = run_suite(RunOptions(suite, data_dir=data_dir if suite.dataset.full else None,
-                                       results_dir=results / (off or "baseline"), resume=False))
+                                       results_dir=results / (off or "baseline"), work_dir=work_dir, resume=False))
     finally:
         os.environ.pop(OFF_ENV, None)
     return outcome.run.rows()
@@ -61,13 +62,14 @@ def effect(base: list[dict[str, Any]], off: list[dict[str, Any]], metric: str) -
 
 
 def audit(suites: list[str], rule_names: list[str], data_dir: Path | None, results: Path,
-          on_rule: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
-    """Baselines first, then one rule at a time across every suite (a partial report has whole rows)."""
-    bases = {s: _run(s, data_dir, results, "") for s in suites}
+          on_rule: Callable[[dict[str, Any]], None] | None = None, work_dir: Path | None = None) -> dict[str, Any]:
+    """Baselines first, then one rule at a time across every suite (a partial report has whole rows).
+    ``work_dir`` holds the response cache and the suites' stores (one process per work dir)."""
+    bases = {s: _run(s, data_dir, results, "", work_dir) for s in suites}
     report: dict[str, Any] = {s: {} for s in suites}
     for rule in rule_names:
         for suite_id in suites:
-            rows = _run(suite_id, data_dir, results, rule)
+            rows = _run(suite_id, data_dir, results, rule, work_dir)
             report[suite_id][rule] = {m: effect(bases[suite_id], rows, m) for m in AUDITED[suite_id]}
         if on_rule is not None:
             on_rule(report)
@@ -98,7 +100,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data-dir", type=Path, default=None)
     ap.add_argument("--results", type=Path, default=REPO_ROOT / "results" / "audit")
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--render", type=Path, nargs="+", default=None,
+                    help="print the table of saved reports (several: merged, e.g. two processes' halves)")
+    ap.add_argument("--work-dir", type=Path, default=None,
+                    help="the response cache and stores (default: the cache dir's evals/); one process each")
     args = ap.parse_args(argv)
+    if args.render:
+        merged: dict[str, Any] = {}
+        for path in args.render:
+            for suite, rules in json.loads(path.read_text())["report"].items():
+                merged.setdefault(suite, {}).update(rules)
+        done = [r for r in RULES if any(r in rules for rules in merged.values())]
+        print(markdown(merged, {r: RULES[r] for r in done}))
+        return 0
     rule_names = args.rule or list(RULES)
 
     def save(report: dict[str, Any]) -> None:
@@ -106,7 +120,8 @@ def main(argv: list[str] | None = None) -> int:
             args.json.parent.mkdir(parents=True, exist_ok=True)
             args.json.write_text(json.dumps({"report": report, "rules": {r: RULES[r] for r in rule_names}}, indent=2))
 
-    report = audit(args.suite or list(AUDITED), rule_names, args.data_dir, args.results, on_rule=save)
+    report = audit(args.suite or list(AUDITED), rule_names, args.data_dir, args.results, on_rule=save,
+                   work_dir=args.work_dir)
     print(markdown(report, {r: RULES[r] for r in rule_names}))
     return 0
 
