@@ -12,6 +12,7 @@ result always says which build it measured.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import statistics
@@ -25,20 +26,12 @@ TEXT = "The council met on Tuesday and approved the budget for the coming year a
 
 
 def measure(llama_cpp: object, extra: bool, rounds: int = 3) -> dict[str, float]:
-    low = llama_cpp.llama_cpp  # type: ignore[attr-defined]
-    original = low.llama_model_default_params
+    from service.llm.build import without_extra_buffers
 
-    def params() -> object:
-        p = original()
-        p.use_extra_bufts = extra
-        return p
-
-    low.llama_model_default_params = params
-    try:
+    guard = contextlib.nullcontext() if extra else without_extra_buffers(llama_cpp)
+    with guard:
         llm = llama_cpp.Llama(model_path=str(MODEL), n_ctx=2048, n_threads=2, n_threads_batch=2, seed=1,  # type: ignore[attr-defined]
                               verbose=False)
-    finally:
-        low.llama_model_default_params = original
     toks = llm.tokenize(TEXT.encode())[:500]
     prefill, decode = [], []
     for _ in range(rounds):

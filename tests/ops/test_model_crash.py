@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,16 +18,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from benchmarks.harness import service_env, start_service
 from service.config import REPO_ROOT
 from service.llm.worker import CRASH_FILE_ENV
 
 QUESTION = "Who thanked North Korea for sending troops to fight alongside Russia?"  # the fake's reply answers it
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def sse_events(text: str) -> list[tuple[str, dict]]:
@@ -40,39 +33,24 @@ def sse_events(text: str) -> list[tuple[str, dict]]:
     return events
 
 
+SETTINGS = {"llm_backend": "local", "local_fake_llama": "1", "feed_poll": "false"}
+
+
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[tuple[str, Path, subprocess.Popen[str]]]:
-    crash = tmp_path / "crash-now"
-    env = {**os.environ, "NEWSDESK_DATA_DIR": str(tmp_path / "data"), "NEWSDESK_LOCAL_FAKE_LLAMA": "1",
-           "NEWSDESK_LLM_BACKEND": "local", "NEWSDESK_FEED_POLL": "false", CRASH_FILE_ENV: str(crash)}
-    cli = [sys.executable, "-m", "service.cli"]
-    subprocess.run([*cli, "ingest", str(REPO_ROOT / "seeds")], env=env, check=True, capture_output=True, timeout=120)
-    port = free_port()
-    proc = subprocess.Popen([*cli, "serve", "--no-seed", "--port", str(port)], env=env, text=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while True:
-        try:
-            if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        assert proc.poll() is None, f"serve exited: {proc.stderr.read() if proc.stderr else ''}"
-        assert time.monotonic() < deadline, "serve did not start"
-        time.sleep(0.2)
+def server(tmp_path: Path) -> Iterator[tuple[str, Path, subprocess.Popen[bytes]]]:
+    """`newsdesk serve` over the ingested seed (no background briefing to meet the crash switch)."""
+    crash, data = tmp_path / "crash-now", tmp_path / "data"
+    settings = {**SETTINGS, "test_worker_crash_file": str(crash)}  # NEWSDESK_TEST_WORKER_CRASH_FILE
+    subprocess.run([sys.executable, "-m", "service.cli", "ingest", str(REPO_ROOT / "seeds")],
+                   env=service_env(data, **settings), check=True, capture_output=True, timeout=120)
+    svc = start_service(data, nice=0, **settings)
     try:
-        yield url, crash, proc
+        yield svc.url, crash, svc.proc
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        svc.terminate()
 
 
-def test_a_segfault_mid_answer_ends_that_stream_only(server: tuple[str, Path, subprocess.Popen[str]]) -> None:
+def test_a_segfault_mid_answer_ends_that_stream_only(server: tuple[str, Path, subprocess.Popen[bytes]]) -> None:
     url, crash, proc = server
     health = httpx.get(f"{url}/healthz").json()
     assert health["model"]["state"] == "running" and health["model"]["restarts"] == 0
@@ -104,7 +82,7 @@ def test_a_segfault_mid_answer_ends_that_stream_only(server: tuple[str, Path, su
 
 
 def test_a_crash_in_a_plain_answer_is_503_model_crashed_with_retry_after(
-        server: tuple[str, Path, subprocess.Popen[str]]) -> None:
+        server: tuple[str, Path, subprocess.Popen[bytes]]) -> None:
     url, crash, proc = server
     crash.write_text("complete")
     r = httpx.post(f"{url}/v1/ask", json={"question": QUESTION}, timeout=60)
@@ -121,7 +99,8 @@ def test_serve_refuses_to_start_with_a_clear_message_when_the_model_crashes(tmp_
     crash.write_text("probe")  # the worker dies with SIGSEGV in serve's start-up check
     env = {**os.environ, "NEWSDESK_DATA_DIR": str(tmp_path / "data"), "NEWSDESK_LOCAL_FAKE_LLAMA": "1",
            "NEWSDESK_LLM_BACKEND": "local", CRASH_FILE_ENV: str(crash)}
-    r = subprocess.run([sys.executable, "-m", "service.cli", "serve", "--no-seed", "--port", str(free_port())],
+    # port 0: no port to race for; serve refuses before it binds anything
+    r = subprocess.run([sys.executable, "-m", "service.cli", "serve", "--no-seed", "--port", "0"],
                        env=env, capture_output=True, text=True, timeout=120)
     assert r.returncode == 6, r.stderr  # ConfigError's exit code, not 139 (a segfault)
     assert "cannot run on this machine" in r.stderr and "SIGSEGV" in r.stderr and "newsdesk doctor" in r.stderr
@@ -129,8 +108,6 @@ def test_serve_refuses_to_start_with_a_clear_message_when_the_model_crashes(tmp_
 
 
 def test_serve_with_two_workers_shares_one_model_worker(tmp_path: Path) -> None:
-    from benchmarks.harness import start_service
-
     svc = start_service(tmp_path / "data", workers=2, seed=True, llm_backend="local", local_fake_llama="1",
                         feed_poll="false")
     try:
