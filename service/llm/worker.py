@@ -53,7 +53,10 @@ def _crash_if_asked(where: str) -> None:
     import resource
 
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # no core file in the test's working directory
-    os.kill(os.getpid(), signal.SIGSEGV)
+    # to this thread, as a real fault is: os.kill() may land on another thread while this one
+    # goes on and sends its answer before the process dies
+    signal.pthread_kill(threading.get_ident(), signal.SIGSEGV)
+    time.sleep(60)  # not reached: the default action ends the process
 
 
 class Worker:

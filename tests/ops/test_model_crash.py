@@ -86,6 +86,7 @@ def test_a_crash_in_a_plain_answer_is_503_model_crashed_with_retry_after(
     url, crash, proc = server
     crash.write_text("complete")
     r = httpx.post(f"{url}/v1/ask", json={"question": QUESTION}, timeout=60)
+    assert r.status_code == 503, r.text[:600]
     assert r.status_code == 503 and r.headers["content-type"].startswith("application/problem+json")
     problem = r.json()
     assert problem["type"].endswith("/model-crashed") and "SIGSEGV" in problem["detail"]
