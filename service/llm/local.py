@@ -20,20 +20,9 @@ from typing import Any
 from service.config import Settings
 from service.llm import wire
 from service.llm.base import ChatBackend, ChatMessage, Completion, StreamGen, elapsed_ms
-from service.llm.engine import SEED, InProcessBackend, LlamaLike
+from service.llm.engine import InProcessBackend, LlamaLike
 from service.llm.supervisor import ModelWorker, WorkerClient, running_worker, worker_for
-from service.llm.weights import (
-    LOCAL_MODELS,
-    LocalModelSpec,
-    assemble_model,
-    check_local_model,
-    ensure_local_model,
-    model_file,
-    model_spec,
-)
-
-__all__ = ["LOCAL_MODELS", "SEED", "LocalBackend", "LocalModelSpec", "assemble_model", "ensure_local_model",
-           "model_file", "model_health", "start_model_worker"]
+from service.llm.weights import check_local_model, model_spec
 
 
 def start_model_worker(settings: Settings) -> ModelWorker:
