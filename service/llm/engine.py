@@ -222,9 +222,8 @@ class InProcessBackend(ChatBackend):
             with _llama_errors(self.settings):
                 chunks, kind = self._request(llama, messages, temperature, max_tokens, stop, stream=True)
                 for chunk in chunks:
-                    choice = chunk["choices"][0]
-                    finish = choice.get("finish_reason") or finish
-                    delta = choice.get("text") if kind == "text" else choice.get("delta", {}).get("content")
+                    finish = chunk["choices"][0].get("finish_reason") or finish
+                    delta = _delta(chunk, kind)
                     if delta:
                         if not parts:
                             # llama.cpp streams no usage; when the first token arrives the
@@ -276,8 +275,7 @@ class InProcessBackend(ChatBackend):
                 n = 0
                 chunks, kind = self._request(llama, messages, 0.0, decode_tokens, None, stream=True)
                 for chunk in chunks:
-                    choice = chunk["choices"][0]
-                    if choice.get("text") if kind == "text" else choice.get("delta", {}).get("content"):
+                    if _delta(chunk, kind):
                         first = first if first is not None else time.perf_counter() - start
                         n += 1
                 total = time.perf_counter() - start
@@ -290,6 +288,12 @@ class InProcessBackend(ChatBackend):
         slot = self._slot
         return {"loaded": slot.llama is not None, "prefix_states": len(slot.prefixes),
                 "prefix_restores": slot.prefix_hits, "prefix_saves": slot.prefix_saves}
+
+
+def _delta(chunk: Any, kind: str) -> str | None:
+    """The text a streamed llama.cpp chunk adds: ``text`` of a completion, ``delta.content`` of a chat."""
+    choice = chunk["choices"][0]
+    return choice.get("text") if kind == "text" else choice.get("delta", {}).get("content")
 
 
 def _chat_prompt(llama: Any, messages: Sequence[ChatMessage]) -> tuple[str, bool]:
