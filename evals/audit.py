@@ -76,18 +76,26 @@ def audit(suites: list[str], rule_names: list[str], data_dir: Path | None, resul
     return report
 
 
+MERGED = {"on_topic_relation": "relation", "quote_relation": "relation", "contraction_heads": "relation"}
+"""Rules audited apart and since kept as one (issue 22): each alone was redundant with the others."""
+
+
 def markdown(report: dict[str, Any], rules: dict[str, str]) -> str:
-    """One table: a row per rule, a column per suite and metric, 'gain/loss' cases (check fold's)."""
+    """One table: a row per audited rule (those no longer in ``rules`` marked deleted), a column per
+    suite and metric, 'gain/loss' cases (check fold's)."""
     cols = [(s, m) for s in report for m in AUDITED[s]]
     head = " | ".join(f"{s.split('@')[0]} {m}" for s, m in cols)
     lines = [f"| rule | {head} |", "|---|" + "---|" * len(cols)]
-    for rule in rules:
+    audited = [r for r in dict.fromkeys([*rules, *(r for s in report for r in report[s])])
+               if any(r in report[s] for s in report)]
+    for rule in audited:
         cells = []
         for s, m in cols:
             e = report[s].get(rule, {}).get(m)
             cells.append("–" if e is None else f"+{e['all']['gain']}/−{e['all']['loss']} "
                                                f"(check +{e['check']['gain']}/−{e['check']['loss']})")
-        lines.append(f"| `{rule}` | {' | '.join(cells)} |")
+        mark = "" if rule in rules else f" (merged into `{MERGED[rule]}`)" if rule in MERGED else " (deleted)"
+        lines.append(f"| `{rule}`{mark} | {' | '.join(cells)} |")
     return "\n".join(lines)
 
 

@@ -27,8 +27,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
-from service.generation.chain import is_entry_title, leads_to, links
-from service.generation.compare import side_sentences, winner_span
+from service.generation.chain import leads_to, links
+from service.generation.compare import side_sentences
 from service.generation.core import (
     Citation,
     number_citations,
@@ -46,7 +46,6 @@ from service.prompts import PromptTemplate, load_prompt
 from service.retrieval.question import (
     Period,
     QuestionType,
-    answer_type_match,
     as_of_filters,
     compared,
     question_type,
@@ -57,7 +56,6 @@ from service.rules import enabled
 from service.runtime import Services
 from service.store.catalog import Filters
 from service.verify.citations import VerifiedSentence
-from service.verify.names import names_given
 from service.verify.neutrality import ContestedPair, complete_pairs, enforce, find_contested_pairs, restate
 from service.verify.span import AnswerSpan, locate_answer
 from service.verify.topic import question_words, shares_relation, words_needed
@@ -68,9 +66,9 @@ probability; below it (the vote spread thin: no sentence answers, in the model's
 the draft is set aside, and only a quote that states its answer
 (:func:`service.generation.quote.quote_fallback`) can answer.  RealTimeQA dev on cached calls:
 unanswerable abstained 0.63 -> 0.70 anywhere from 0.25 to 0.30, answerable right and HotpotQA
-unchanged (the drafts' right answers were quoted instead); 0.35 lost a right answer.  Exempt
-(:func:`_vote_may_split`): an answer that cites a side of a contested claim, and a number or
-date the question asks for, stated by the sentences it cites."""
+unchanged (the drafts' right answers were quoted instead); 0.35 lost a right answer.  The two
+exemptions it had (an answer citing a side of a contested claim, or stating the number or date
+asked for) moved no case in the issue-22 audit and were deleted."""
 ON_TOPIC_WORDS = 2
 """An answer's cited sentences, with their headlines, share at least this many of the question's
 content words, or it does not answer the question (:func:`service.verify.topic.addresses`)."""
@@ -290,7 +288,7 @@ def finish(services: Services, prep: Prepared, completion: Completion, t0: float
             return False, None  # "how much" answered with no amount (a year is none)
         need = words_needed(question, ON_TOPIC_WORDS)
         covered = question_words(question, texts)
-        relation = enabled("on_topic_relation")
+        relation = enabled("relation")
         direct = len(covered) >= need and (not relation or shares_relation(question, texts))
         if direct and not enabled("chain_link"):
             return True, None  # on topic by itself: no bridge is looked for
@@ -333,8 +331,7 @@ def finish(services: Services, prep: Prepared, completion: Completion, t0: float
     mode = "written"
     kept = [v for v in gen.verified if not v.flagged]
     sel = prep.selection
-    thin = bool(enabled("write_at") and kept and sel is not None and sel.model and max(sel.model) < WRITE_AT
-                and not _vote_may_split(question, prep, kept))
+    thin = bool(enabled("write_at") and kept and sel is not None and sel.model and max(sel.model) < WRITE_AT)
     if thin:
         kept = []  # the model's vote named no sentence: the draft stands alone; a quote may still answer
     relevant, bridge = on_topic(kept) if kept else (False, None)
@@ -348,7 +345,7 @@ def finish(services: Services, prep: Prepared, completion: Completion, t0: float
         added = other_sides(quoted)
         quoted += added
         relevant, bridge = on_topic(quoted) if quoted else (False, None)
-        if relevant and not added and enabled("quote_relation"):  # a quote (or its bridge) shares what is asked
+        if relevant and not added and enabled("relation"):  # a quote (or its bridge) shares what is asked
             said = [h.text for v in quoted for h in v.citations] + ([bridge[0].text] if bridge else [])
             relevant = shares_relation(question, said, QUOTE_RELATION_MIN)
         if not relevant:
@@ -364,21 +361,16 @@ def finish(services: Services, prep: Prepared, completion: Completion, t0: float
     # the answer's own words for what it adds to the question, found in a sentence it cites
     claims = [v.text for v in kept] if mode == "written" else [s.text for s in gen.draft.sentences]
     cited = list({h.id: h for v in kept for h in v.citations}.values())
-    # a comparison given side by side: a winner only where the sentences' dates tell it
-    if sides and added:
-        span = winner_span(question, sides, cited) if enabled("compare_by_date") else None
-    else:
-        span = locate_answer(question, claims, cited)
+    # a comparison given side by side names both sides: it has no one short answer
+    span = None if sides and added else locate_answer(question, claims, cited)
     if added and mode == "written":
         kept += added
     if bridge is not None:  # the sentence that links the answer to the question is cited too
         b, linked = bridge
         kept = [_cite_also(v, b) if any(h.id == linked for h in v.citations) else v for v in kept]
-    if sides is None and kept:  # the rest of the chain the answer hangs on: first hop, entry, next hop, link back
-        chain = links(question, ranked, [h for v in kept for h in v.citations], bridged=bridge is not None)
+    if sides is None and kept:  # the rest of the chain the answer hangs on: the rest of an entry, the next hop
+        chain = links(question, ranked, [h for v in kept for h in v.citations])
         kept[0] = _cite_also(kept[0], *chain)
-    if mode == "quoted" and not added and enabled("quoted_entry_names") and _speaks_of_other_entries(question, kept):
-        return give_up("the quoted entry speaks of none of the names the question gives")
     kept = [frame_quote(v, side_of.get(v.citations[0].id) if v.citations else None)
             if mode == "quoted" or v in added else v for v in kept]
     shown = kept + ([v for v in gen.verified if v.flagged] if prep.params.flag_unsupported else [])
@@ -393,37 +385,10 @@ def finish(services: Services, prep: Prepared, completion: Completion, t0: float
                         short_answer=span)
 
 
-def _speaks_of_other_entries(question: str, kept: Sequence[VerifiedSentence]) -> bool:
-    """Whether a quoted answer is an encyclopedia entry's sentence (:func:`is_entry_title`) that,
-    with every link cited beside it, names none of the names the question gives: it speaks of
-    the entry's own subject, which nothing ties to the question ("The company has three
-    manufacturing facilities, headquartered in Santa Maria, California", from "Hardy
-    Diagnostics", for "In what state is the manufacturer of Bisquick headquartered?").  A news
-    story is exempt: its sentences name many things and its question may not ("Which US state's
-    governor ..." is answered by "Gov. Ron DeSantis")."""
-    cited = [h for v in kept for h in v.citations]
-    if not all(h.title and is_entry_title(h.title) for h in cited):
-        return False
-    return not names_given(question, [t for h in cited for t in (h.text, h.title or "")])
-
 
 def _cite_also(v: VerifiedSentence, *hits: SentenceHit) -> VerifiedSentence:
     """``v`` with ``hits`` cited after its own citations (links of the chain it hangs on)."""
     return replace(v, citations=[*v.citations, *hits]) if hits else v
-
-
-def _vote_may_split(question: str, prep: Prepared, kept: Sequence[VerifiedSentence]) -> bool:
-    """Whether a thin vote says little about ``kept``: its sentences cite a side of a contested
-    claim (the vote is split between the claim and its denial by nature: "Did Russia retake
-    Kursk?" gave 0.19, 0.18, 0.16 ...), or it states the number or date the question asks for,
-    verified against what it cites (several sentences repeat a figure: the troops question gave
-    0.22 at most)."""
-    disputed = {h.id for p in prep.pairs for h in (p.claim, p.counter)}
-    if enabled("write_at_contested") and any(h.id in disputed for v in kept for h in v.citations):
-        return True
-    qtype = question_type(question)
-    return (enabled("write_at_number") and qtype is not QuestionType.OTHER
-            and any(answer_type_match(qtype, v.text) for v in kept))
 
 
 def _evidence(services: Services, prep: Prepared, limit: int | None = None) -> list[Citation]:

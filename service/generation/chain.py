@@ -5,13 +5,14 @@ something of what leads to it.  Besides the bridge (:func:`service.generation.an
 shown sentence that names the cited article), these links are cited when the sources have them
 (:func:`links`, in this order):
 
-* the **first hop**: the entry of the subject the question names ("Operation Cold Comfort");
 * the **rest of an entry**: another sentence of a cited encyclopedia entry that holds what the
   question asks beyond the cited sentence ("he secretly loves and marries Juliet");
 * the **next hop**: the entry a cited sentence names ("the band Creed" -> "Creed (band)"), for
-  what the question asks of it ("disbanded");
-* a **link back** in two steps, when no single bridge leads from the question to the answer:
-  "the W. H. Shipman House in Hilo" -> "Hilo ... in Hawaii County" -> the "Hawaii County" entry.
+  what the question asks of it ("disbanded").
+
+The issue-22 audit deleted four more links: the first hop (the entry of the subject the question
+names; four dev cases, none on the check fold), a link back in two steps, qualified titles and
+short lower-case entry titles (one case each): all encyclopedia-only.
 
 All are shown sentences that share the question's words; none is verified as support for
 the answer's claim, because none is offered as such: they are the chain the claim hangs on.
@@ -19,47 +20,13 @@ the answer's claim, because none is offered as such: they are the chain the clai
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 
 from service.retrieval.search import SentenceHit
 from service.rules import enabled
 from service.verify.names import bare_title, names, names_head
-from service.verify.text import analyze, is_stopword
+from service.verify.text import is_stopword
 from service.verify.topic import question_words
-
-HOP_WORDS = 2
-"""A first hop shares at least this many of the question's words besides its article's title.
-HotpotQA dev on cached calls: citation recall 0.482 -> 0.522, precision 0.792 -> 0.780 (4 of
-the 6 sentences added are gold); at 3: 0.492 / 0.792; at 1: 0.529 / 0.754.  tricky: recall
-0.864 -> 0.909; RealTimeQA unchanged."""
-
-
-def names_entry(text: str, title: str) -> bool:
-    """Whether ``text`` names the entry titled ``title``: all of the title, and a word of its
-    qualifier if it has one -- a qualifier says the bare title means several things ("the band
-    Creed" names "Creed (band)"; "Muhammad Ali" does not name "Ali (film)").  A disambiguation
-    page is the entry of none of them."""
-    qualifier = re.search(r"\((.*?)\)", title)
-    if qualifier is None or not enabled("qualified_titles"):
-        return names(text, title)
-    if qualifier.group(1).strip().lower() == "disambiguation" or not names(text, title):
-        return False
-    return any(names(text, word) for word in qualifier.group(1).split() if not is_stopword(word))
-
-
-def first_hop(question: str, ranked: Sequence[SentenceHit], cited: Sequence[SentenceHit]) -> SentenceHit | None:
-    """The first hop of a multi-hop question, when the answer does not cite it: a shown sentence
-    of the article whose title the question names ("Operation Cold Comfort was a failed raid by
-    a unit founded in what year?" -> the "Operation Cold Comfort" entry: "... was a failed SAS
-    raid ..."), the one sharing the most of the question's other words (at least
-    :data:`HOP_WORDS`), then the best ranked.  News headlines are seldom all words the question
-    gives, so this mostly reaches encyclopedia-like sources (and a short headline such as
-    "Northwind Bank to cut jobs" for "... the Northwind Bank executive who announced 300 job
-    cuts?")."""
-    have = {h.article_id for h in cited}
-    return _richest(((len(question_words(question, [h.text]) - set(analyze(h.title).content)), h) for h in ranked
-                     if h.article_id not in have and h.title and names_entry(question, h.title)), HOP_WORDS)
 
 
 def _richest(counted: Iterable[tuple[int, SentenceHit]], least: int) -> SentenceHit | None:
@@ -84,21 +51,17 @@ context sentences that support nothing (a promo line, a lawmaker's praise): ALCE
 
 def is_entry_title(title: str) -> bool:
     """Whether ``title`` names one thing, as an encyclopedia entry's does ("Romeo Montague",
-    "Walk All over Me", "Creed (band)"): at most six words, every content word capitalised, or
-    at most four from a capital ("Maine gubernatorial election, 1820").  A news headline ("Putin
-    thanks North Korea for sending troops") is a sentence about many; of the 1,501 RealTimeQA
-    headlines 15 have four words or fewer, roundups all capitalised already ("50 States")."""
+    "Walk All over Me", "Creed (band)"): at most six words, every content word capitalised.  A
+    news headline ("Putin thanks North Korea for sending troops") is a sentence about many."""
     words = bare_title(title).split()
-    capitalised = all(w[:1].isupper() or w[:1].isdigit() or is_stopword(w) for w in words)
-    short = 0 < len(words) <= 4 and words[0][:1].isupper() and enabled("lowercase_entry_titles")
-    return 0 < len(words) <= 6 and (capitalised or short)
+    return 0 < len(words) <= 6 and all(w[:1].isupper() or w[:1].isdigit() or is_stopword(w) for w in words)
 
 
 def leads_to(text: str, title: str) -> bool:
     """Whether ``text`` names what the article titled ``title`` is about: the whole title, or an
     encyclopedia entry's head ("released through Interscope" -> "Interscope Records"); a news
     headline's first words name no article ("Putin" is not "Putin thanks North Korea ...")."""
-    return names_entry(text, title) or (enabled("bridge_by_head") and is_entry_title(title) and names_head(text, title))
+    return names(text, title) or (enabled("bridge_by_head") and is_entry_title(title) and names_head(text, title))
 
 
 def entry_complement(question: str, ranked: Sequence[SentenceHit], cited: Sequence[SentenceHit]) -> SentenceHit | None:
@@ -116,10 +79,9 @@ def entry_complement(question: str, ranked: Sequence[SentenceHit], cited: Sequen
 
 NEXT_WORDS = 1
 """HotpotQA dev on cached calls: citation recall 0.556 -> 0.581, precision 0.810 -> 0.812; with
-a bridge that names an entry by its head (:func:`leads_to`) 0.587, and with qualified titles
-named only with their qualifier (:func:`names_entry`) 0.594 / 0.824.  RealTimeQA and tricky
-unchanged (news headlines are no entry titles).  A title's numbers must be named too: "the 1978
-FIFA World Cup" had led to the "2002 FIFA World Cup" entry."""
+a bridge that names an entry by its head (:func:`leads_to`) 0.587.  RealTimeQA and tricky
+unchanged (news headlines are no entry titles).  Issue-22 audit, turned off alone: next hop -3
+recall cases (check fold -2), bridge by head -3 (check -1)."""
 
 
 def next_hop(question: str, ranked: Sequence[SentenceHit], cited: Sequence[SentenceHit]) -> SentenceHit | None:
@@ -134,44 +96,12 @@ def next_hop(question: str, ranked: Sequence[SentenceHit], cited: Sequence[Sente
                      and any(leads_to(c.text, h.title) for c in cited)), NEXT_WORDS)
 
 
-BACK_WORDS = 2
-"""HotpotQA dev on cached calls: citation recall 0.609 -> 0.629, precision 0.844 -> 0.860, one
-case ("Hawaii County" reached from "the W. H. Shipman House in Hilo" through "Hilo ... in Hawaii
-County"), the same at 1 or 2; RealTimeQA and tricky unchanged."""
-
-
-def back_link(question: str, ranked: Sequence[SentenceHit],
-              cited: Sequence[SentenceHit]) -> tuple[SentenceHit, SentenceHit] | None:
-    """Two shown sentences that lead back from the question to a cited article, when no single
-    one does: the first holds at least :data:`BACK_WORDS` of the question's words the citations
-    lack and names the second's article ("the W. H. Shipman House in Hilo, Hawaii"), which names
-    the cited one ("Hilo is the largest settlement in Hawaii County, Hawaii")."""
-    covered = _covered(question, cited)
-    have = {h.article_id for h in cited}
-    for mid in ranked:
-        if mid.article_id in have or not mid.title or not any(leads_to(mid.text, h.title or "") for h in cited):
-            continue
-        for far in ranked:
-            if far.article_id in have or far.article_id == mid.article_id:
-                continue
-            if leads_to(far.text, mid.title) and len(question_words(question, [far.text]) - covered) >= BACK_WORDS:
-                return far, mid
-    return None
-
-
-def links(question: str, ranked: Sequence[SentenceHit], cited: Sequence[SentenceHit], *,
-          bridged: bool) -> list[SentenceHit]:
-    """The links to cite beside an answer that cites ``cited``, in order: the first hop, the rest
-    of an entry, the next hop and a link back, each found with the ones before it counted as
-    cited.  An answer already ``bridged`` to the question (:func:`service.generation.answer.finish`)
-    needs neither the first hop nor a link back."""
+def links(question: str, ranked: Sequence[SentenceHit], cited: Sequence[SentenceHit]) -> list[SentenceHit]:
+    """The links to cite beside an answer that cites ``cited``, in order: the rest of an entry
+    and the next hop, the second found with the first counted as cited."""
     found: list[SentenceHit] = []
-    if not bridged and enabled("first_hop") and (hop := first_hop(question, ranked, cited)):
-        found.append(hop)
-    if enabled("entry_rest") and (more := entry_complement(question, ranked, [*cited, *found])):
+    if enabled("entry_rest") and (more := entry_complement(question, ranked, cited)):
         found.append(more)
     if enabled("next_hop") and (nxt := next_hop(question, ranked, [*cited, *found])):
         found.append(nxt)
-    if not bridged and enabled("link_back") and (back := back_link(question, ranked, [*cited, *found])):
-        found.extend(back)
     return found

@@ -96,7 +96,7 @@ def quote_fallback(services: Services, prep: Prepared, gen: Generated) -> list[V
             continue  # no answer named (a "how many" draft that names no number named none)
         holding = [hit for hit in near if fits(hit) and holds_items(hit.text, items)]
         if holding:  # the best ranked that also shares what the question asks, if one does
-            relate = enabled("quote_relation")
+            relate = enabled("relation")
             asks = next((h for h in holding if relate and shares_relation(question, [h.text], QUOTE_RELATION_MIN)),
                         holding[0])
             return restate([asks], services.checker)

@@ -14,7 +14,6 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from enum import Enum
 
-from service.rules import enabled
 from service.store.catalog import Filters
 
 
@@ -200,44 +199,11 @@ def _clean(words: list[str]) -> str:
 
 def compared(question: str) -> tuple[str, str] | None:
     """The two names a comparison question sets side by side, or ``None``: "Which of *Jonny Craig*
-    and *Pete Doherty* ...", "Are both *Coldplay* and *Pierre Bouvier* from the same country?",
-    "Are *X* and *Y* both American?", "Were *X* and *Y* of the same nationality?", "Is
-    *Velvetpark* or *Shape* magazine written more for ...", "Which ... was born first, *Lucie
-    Hradecká* or *Raffaella Reggi*?", "*Woman's Era* and *Naj* are what kind of magazines?".  Both
-    must be names (capitalised, "the" before them allowed); a list's last item ("MS, M.S., or
-    ScM") and lower-case alternatives ("a musical or comedy") are not compared."""
-    if not enabled("compare_forms"):
-        return _compared_first_forms(question)
-    tokens = question.split()
-    low = [t.lower().strip(_EDGE + ",?;:.") for t in tokens]
-    for i in range(1, len(tokens) - 1):
-        if low[i] not in ("and", "or") or tokens[i - 1][-1:] in ",;:":
-            continue
-        j = i + 2 if low[i + 1] == "the" else i + 1  # "..., the X or the Y?"
-        a, b = _name_before(tokens, i), _name_after(tokens, j)
-        if not a or not b:
-            continue
-        start, end = i - len(a), j + len(b)  # X's first word; the word after Y
-        if start > 0 and low[start - 1] == "the":
-            start -= 1
-        before, rest = low[max(0, start - 2):start], low[end:]
-        opens = start == 1 and low[0] in _QUESTION_WORDS  # "Is X or Y ...", "Were X and Y ..."
-        if low[i] == "and":
-            marked = (before[-1:] == ["both"] or before == ["which", "of"]
-                      or (opens and bool({"both", "same", "either"} & set(rest)))
-                      or (start == 0 and rest[:1] in (["are"], ["were"]) and bool({"what", "which"} & set(rest))))
-        else:
-            marked = (before == ["which", "of"] or opens
-                      or (start > 0 and tokens[start - 1][-1:] in ",:" and (not rest or tokens[end - 1][-1:] == "?")))
-        if marked:
-            return _clean(a), _clean(b)
-    return None
-
-
-def _compared_first_forms(question: str) -> tuple[str, str] | None:
-    """:func:`compared` as 88d6cde wrote it, before f89a7cd read more forms (the
-    ``compare_forms`` rule off): "Which of X and Y", "Are both X and Y", "Are X and Y both",
-    "Is X or Y", ", X or Y?"."""
+    and *Pete Doherty* ...", "Are both *Coldplay* and *Pierre Bouvier* ...", "Are *X* and *Y*
+    both American?", "Is *Velvetpark* or *Shape* magazine written more for ...", "..., *Lucie
+    Hradecká* or *Raffaella Reggi*?".  Both must be names (capitalised); a list's last item ("MS,
+    M.S., or ScM") and lower-case alternatives ("a musical or comedy") are not compared.  (More
+    forms, "Were X and Y of the same ...", moved one dev case and were deleted in issue 22.)"""
     tokens = question.split()
     for i, tok in enumerate(tokens):
         if tok.lower() not in ("and", "or") or i == 0 or tokens[i - 1][-1:] in ",;:":

@@ -3,8 +3,7 @@
 A name's word is found as written, stemmed, or as its place/demonym form (:func:`place_forms`:
 "Ukrainian officials" for "Ukraine"; :func:`name_word_in`), in the support checker's missing
 names and the answer path's checks alike.  A title is named when every content word and number
-of it is in the text (:func:`names`) or by its head (:func:`names_head`); :func:`names_given`
-asks whether texts name one of the names a question gives.  :func:`lead_name` and
+of it is in the text (:func:`names`) or by its head (:func:`names_head`).  :func:`lead_name` and
 :func:`capitalised_inside` catch the name a claim begins with, which
 :func:`service.verify.text.analyze` cannot tell from any capitalised first word.
 """
@@ -12,11 +11,10 @@ asks whether texts name one of the names a question gives.  :func:`lead_name` an
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from functools import lru_cache
 
 from service.rules import enabled
-from service.verify.text import analyze, is_stopword, normalize_text, stem, vocabulary
+from service.verify.text import analyze, is_stopword, stem, vocabulary
 
 _IRREGULAR_DEMONYMS = {
     "britain": "british", "france": "french", "netherlands": "dutch", "holland": "dutch", "switzerland": "swiss",
@@ -79,19 +77,15 @@ def capitalised_inside(word: str, text: str) -> bool:
 
 
 def names(text: str, title: str) -> bool:
-    """Whether ``text`` mentions what ``title`` names: every content word and number of the title,
-    less a parenthesised qualifier ("Creed (band)" -> creed), appears in it ("the 1978 FIFA World
-    Cup" does not name "2002 FIFA World Cup")."""
+    """Whether ``text`` mentions what ``title`` names: every content word of the title, less a
+    parenthesised qualifier ("Creed (band)" -> creed), appears in it."""
     t = analyze(bare_title(title))
     if not t.content:
         return False
     have = vocabulary([text])
     if not all(w in have for w in t.content):
         return False
-    if t.numbers and not enabled("title_numbers"):
-        return True
-    numbers = {k for m in analyze(text).numbers for k in m.keys} if t.numbers else set()
-    return all(m.keys & numbers for m in t.numbers)
+    return True
 
 
 def bare_title(title: str) -> str:
@@ -102,34 +96,7 @@ def bare_title(title: str) -> str:
 def names_head(text: str, title: str) -> bool:
     """Whether a name in ``text`` is the head of ``title``: at least half of its words from the
     first ("the Stedelijk Museum" for "Stedelijk Museum Amsterdam", "through Interscope" for
-    "Interscope Records"), or all before its comma ("Frederick Lindemann, Baron Cherwell" for
-    "Frederick Lindemann, 1st Viscount Cherwell"); not "Hawaii" for "Hawaii County, Hawaii"."""
-    bare = bare_title(title).lower()
-    whole, lead = bare.replace(",", " ").split(), bare.split(",")[0].split()
-    for m in analyze(text).names:
-        said = m.surface.lower().split()
-        if said == whole[:len(said)] and 2 * len(said) >= len(whole):
-            return True
-        if lead != whole and said[:len(lead)] == lead and enabled("head_before_comma"):  # a run may go past a comma
-            return True
-    return False
-
-
-def names_given(question: str, texts: Sequence[str]) -> bool:
-    """Whether ``texts`` name one of the names the question gives (a word of one, in any of its
-    forms: "Ukrainian" for "Ukraine"), or the question gives none."""
-    given = [set(m.keys) for m in analyze(question).names]
-    quoted = _QUOTED if enabled("curly_quoted_titles") else _STRAIGHT_QUOTED
-    given += [set(analyze(q).content) for q in quoted.findall(normalize_text(question))]
-    if not any(given):
-        return True
-    t = analyze(" ".join(texts))
-    keys = set(t.words) | set(t.stems)
-    return any(name_word_in(w, keys) for name in given for w in name if not is_stopword(w))
-
-
-_QUOTED = re.compile(r'["\u201c]([^"\u201c\u201d]+)["\u201d]')
-"""A title the question quotes is a name it gives ("best known for which role on "'Allo
-'Allo!"?"), though its words are not capitalised as a name's."""
-_STRAIGHT_QUOTED = re.compile(r'"([^"]+)"')
-"""... in straight quotes only, as before 171875d (the ``curly_quoted_titles`` rule off)."""
+    "Interscope Records"); not "Hawaii" for "Hawaii County, Hawaii"."""
+    whole = bare_title(title).lower().replace(",", " ").split()
+    return any((said := m.surface.lower().split()) == whole[:len(said)] and 2 * len(said) >= len(whole)
+               for m in analyze(text).names)

@@ -15,9 +15,8 @@ Word-level and cheap (no embeddings), over :func:`service.verify.text.analyze`.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
-from service.rules import enabled
 from service.verify.names import name_word_in
 from service.verify.text import Mention, analyze, is_stopword, normalize_text, raw_tokens, stem, vocabulary
 
@@ -122,11 +121,7 @@ def relation_words(question: str) -> list[set[str]]:
     """What the question asks about the names it gives: its lower-case content words, each as the
     keys it may appear under ("Who did Ali *fight* next...", "which US *artist* *created* the
     *sculpture*"); a name's own words ("Fight of the Century") do not count."""
-    if enabled("contraction_heads"):
-        heads: Iterable[str] = (_CLITIC_TAIL.sub("", w) for w in _LOWER_WORD.findall(normalize_text(question))
-                                if not w.endswith("n't"))
-    else:  # as before 49d0f59: "it's" is a word of its own
-        heads = _LOWER_WORD.findall(question)
+    heads = (_CLITIC_TAIL.sub("", w) for w in _LOWER_WORD.findall(normalize_text(question)) if not w.endswith("n't"))
     words = dict.fromkeys(w for w in heads if not is_stopword(w) and len(w) > 1)
     return [_lemma_keys(w) for w in words]
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from service.errors import UpstreamUnavailable
@@ -14,13 +12,6 @@ from service.llm.fake import FakeBackend
 from service.runtime import Services
 
 TROOPS_Q = "How many troops did North Korea send to Russia, according to intelligence officials?"
-
-
-@pytest.fixture
-def seeded(services: Services, seed_text: str) -> Iterator[Services]:
-    services.store.ingest(ArticleInput(id="seed", title="North Korea troops", text=seed_text,
-                                       source="Fox News", published_at="2025-04-28"))
-    yield services
 
 
 def _marker_of(shown: Evidence | None, needle: str) -> str:
@@ -458,24 +449,6 @@ def test_a_written_answer_needs_the_models_vote_for_some_sentence(seeded: Servic
     assert "on Monday thanked" in res.citations[0].quote
 
 
-def test_a_number_the_question_asks_for_stands_though_the_vote_is_thin(seeded: Services) -> None:
-    # Several sentences repeat a figure, so the vote spreads; a verified answer that states the
-    # number asked for is still written.
-    from service.generation.answer import WRITE_AT
-
-    backend = fake(seeded)
-    prep = prepare(seeded, AskParams(TROOPS_Q))
-    assert prep.writer is not None
-    n = len(prep.writer.hits)
-    spread = [0.99 / n] * n
-    assert max(spread) < WRITE_AT
-    backend.push_choices([0.01, *spread])
-    m = _marker_of(prep.writer, "10,000-12,000")
-    backend.push(f"Intelligence officials said North Korea deployed 10,000-12,000 troops to Russia. [{m}]")
-    res = answer(seeded, AskParams(TROOPS_Q, model="fake"))
-    assert res.mode == "written" and "10,000-12,000" in res.citations[0].quote
-
-
 @pytest.mark.parametrize("relation_min", [99, 1])
 def test_a_quote_for_the_drafts_name_must_share_what_the_question_asks(
         seeded: Services, monkeypatch: pytest.MonkeyPatch, relation_min: int) -> None:
@@ -498,77 +471,6 @@ def test_a_quote_for_the_drafts_name_must_share_what_the_question_asks(
         assert res.mode == "abstained" or "denied" in quoted
     else:  # the control (a question never has 99 such words): the name alone was quoted
         assert res.mode == "quoted" and "North Korea" in quoted and "denied" not in quoted
-
-
-@pytest.mark.parametrize(("asked", "winner"), [("born first", "Bea Lind"), ("younger", "Anna Kovar"),
-                                               ("the better player", None)])
-def test_a_comparison_by_date_names_its_winner_as_the_short_answer(services: Services, asked: str,
-                                                                    winner: str | None) -> None:
-    sides(services, ("kovar", "Anna Kovar", "Anna Kovar (born 21 May 1985 in Prague) is a tennis player."),
-          ("lind", "Bea Lind", "Bea Lind (born 27 November 1965) is a former tennis player from Italy."))
-    fake(services).push("INSUFFICIENT")
-    verb = "was" if asked != "younger" else "is"
-    res = answer(services, AskParams(f"Which tennis player {verb} {asked}, Anna Kovar or Bea Lind?", model="fake"))
-    assert res.mode == "quoted" and len(res.citations) == 2
-    if winner is None:  # nothing to count: the reader compares the two quotes
-        assert res.short_answer is None
-        return
-    assert res.short_answer is not None and res.short_answer.text == winner
-    article = services.catalog.get_article(res.short_answer.hit.article_id)
-    assert article is not None and article["text"][res.short_answer.start:res.short_answer.end] == winner
-
-
-def test_dates_too_coarse_to_compare_name_no_winner() -> None:
-    from service.generation.compare import earliest_side
-    from service.retrieval.search import SentenceHit
-
-    def hit(text: str) -> SentenceHit:
-        return SentenceHit("a", 0, text, 0, len(text), "A", None, "Wire", None)
-
-    q = "Which band was formed first, Alpha or Beta?"
-    same_year = [("Alpha", hit("Alpha was formed in 1996 in London.")), ("Beta", hit("Beta was formed in 1996."))]
-    assert earliest_side(q, same_year) is None
-    apart = [("Alpha", hit("Alpha was formed in March 1996.")), ("Beta", hit("Beta was formed in 1994."))]
-    assert earliest_side(q, apart) == apart[1]
-
-
-@pytest.mark.parametrize("hop_words", [2, 99])
-def test_the_entry_of_the_questions_own_subject_is_cited_as_the_first_hop(
-        services: Services, monkeypatch: pytest.MonkeyPatch, hop_words: int) -> None:
-    # The answer sentence is on topic by itself and no shown sentence names its article, so no
-    # bridge links it; the question names "Operation Sea Lark", whose entry says how the two meet.
-    import service.generation.chain as chain_module
-
-    monkeypatch.setattr(chain_module, "HOP_WORDS", hop_words)
-    sides(services, ("shs", "Special Harbor Service", "The SHS was founded in 1941 as a regiment."),
-          ("lark", "Operation Sea Lark", "During the war, Operation Sea Lark was a failed SHS raid on the coast."))
-    q = "Operation Sea Lark was a failed raid by a special forces unit founded in what year?"
-    fake(services).push(f"The SHS was founded in 1941. [{marker_for(services, q, 'regiment')}]")
-    res = answer(services, AskParams(q, model="fake"))
-    assert res.mode == "written" and res.short_answer is not None and res.short_answer.text == "1941"
-    assert [c.hit.article_id for c in res.citations] == (["shs", "lark"] if hop_words == 2 else ["shs"])
-
-
-def test_a_contested_answer_stands_though_the_vote_is_split_between_the_sides(seeded: Services) -> None:
-    # "Did Russia retake Kursk?": the claim and its denial share the vote, so no sentence reaches
-    # WRITE_AT; an answer citing a side of a contested claim is still written.
-    from service.generation.answer import WRITE_AT
-
-    q = "Did Russia retake Kursk?"
-    backend = fake(seeded)
-    prep = prepare(seeded, AskParams(q))
-    assert prep.writer is not None and prep.pairs
-    n = len(prep.writer.hits)
-    spread = [0.99 / n] * n
-    assert max(spread) < WRITE_AT
-    claim, denial = _marker_of(prep.writer, "fully reclaimed"), _marker_of(prep.writer, "have denied")
-    backend.push_choices([0.01, *spread])
-    backend.push(f"Russia said it had fully reclaimed the Kursk region. [{claim}] "
-                 f"Ukrainian officials have denied Russia’s claim. [{denial}]")
-    res = answer(seeded, AskParams(q, model="fake"))
-    assert res.mode == "written"
-    quotes = " ".join(c.quote for c in res.citations)
-    assert "fully reclaimed" in quotes and "denied Russia’s claim" in quotes
 
 
 def test_a_thin_vote_with_nothing_to_quote_says_so(seeded: Services, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -642,18 +544,9 @@ def test_a_bridge_may_name_an_entry_by_its_head(services: Services, monkeypatch:
     assert any("through Interscope" in c.quote for c in res.citations) is by_head
 
 
-def test_an_entry_with_a_qualifier_is_named_only_with_it() -> None:
-    from service.generation.chain import names_entry
-
-    assert names_entry("the former frontman of the band Creed", "Creed (band)")
-    assert not names_entry("Who did Muhammad Ali fight next?", "Ali (film)")  # the boxer, not the film
-    assert names_entry("Who did Ali fight after the Fight of the Century?", "Fight of the Century")
-    assert not names_entry("after the Fight of the Century", "Fight of the Century (disambiguation)")
-
-
 @pytest.mark.parametrize(("title", "entry"), [
     ("Romeo Montague", True), ("Creed (band)", True), ("Walk All over Me", True),
-    ("Maine gubernatorial election, 1820", True),  # a short noun phrase, lower-case words and all
+    ("Maine gubernatorial election, 1820", False),  # lower-case words: no entry title since issue 22
     ("Putin thanks North Korea for sending troops", False), ("Northwind Bank to cut jobs", False),
 ])
 def test_an_entry_title_names_one_thing(title: str, entry: bool) -> None:
@@ -662,51 +555,3 @@ def test_an_entry_title_names_one_thing(title: str, entry: bool) -> None:
     assert is_entry_title(title) is entry
 
 
-@pytest.mark.parametrize(("title", "mode"), [("Hardy Diagnostics", "abstained"),
-                                             ("Lab supplier keeps growing in California as sales rise", "quoted")])
-def test_a_quoted_entry_that_names_nothing_the_question_gives_abstains(services: Services, title: str,
-                                                                       mode: str) -> None:
-    # The draft's answer is in an entry about another company, and nothing cited ties it to
-    # Bisquick; a news story is exempt (its question may name what its sentences do not).
-    sides(services, ("hardy", title, "The company has manufacturing facilities, headquartered in Santa Maria, "
-                                     "California."),
-          ("bisquick", "Bisquick", "Bisquick is a pre-mixed baking mix sold under the Betty Crocker brand."))
-    q = "In what state is the manufacturer of Bisquick headquartered?"
-    fake(services).push("The manufacturer of Bisquick is headquartered in Santa Maria, California.")
-    res = answer(services, AskParams(q, model="fake"))
-    assert res.mode == mode
-    if mode == "abstained":
-        assert res.citations == []
-        assert res.abstain_reason == "the quoted entry speaks of none of the names the question gives"
-    else:
-        assert [c.hit.article_id for c in res.citations] == ["hardy"]
-
-
-def test_names_given_reads_a_quoted_title_as_a_name() -> None:
-    from service.verify.names import names_given
-
-    q = "Grown-Ups starred the actor who was best known for which role on \"'Allo 'Allo!\"?"
-    assert names_given(q, ["He is best known for his role as Captain Hans Geering in \"'Allo 'Allo!\"."])
-    assert not names_given("In what state is the manufacturer of Bisquick headquartered?",
-                           ["The company has facilities, headquartered in Santa Maria, California."])
-    assert names_given("what is the tallest mountain?", ["Everest is."])  # no name given: nothing to name
-    assert names_given("Which label released \u201clove incredible\u201d?", ["love incredible was a single."])
-    assert not names_given("Which label released \u201clove incredible\u201d?", ["It was a single."])
-
-
-@pytest.mark.parametrize("back_words", [2, 99])
-def test_two_sentences_lead_back_from_the_question_to_the_answer(services: Services, monkeypatch: pytest.MonkeyPatch,
-                                                                 back_words: int) -> None:
-    # The house is in Portville, Portville is in Harbor County: no single sentence ties the
-    # question's subject to the county the answer names.
-    import service.generation.chain as chain_module
-
-    monkeypatch.setattr(chain_module, "BACK_WORDS", back_words)
-    sides(services, ("county", "Harbor County, Vale", "Harbor County is a county in the state of Vale."),
-          ("town", "Portville, Vale", "Portville is the largest town in Harbor County, Vale."),
-          ("family", "William Shipley", "A historic house of his family is the Shipley House in Portville, Vale."))
-    res = ask_citing(services, "The Shipley House is in what Vale county?", "The Shipley House is in Harbor County.",
-                     "is a county")
-    assert res.mode != "abstained"
-    ids = [c.hit.article_id for c in res.citations]
-    assert ids == (["county", "family", "town"] if back_words == 2 else ["county"])

@@ -13,7 +13,7 @@ from service.config import REPO_ROOT
 from service.generation.answer import AskParams, answer
 from service.rules import ENV, RULES, enabled, rules_off
 from service.runtime import Services
-from tests.generation.test_answer_pipeline import ask_citing, fake, sides
+from tests.generation.test_answer_pipeline import fake, sides
 
 _CALL = re.compile(r"""enabled\(\s*["']([^"']+)["']\s*\)""")
 
@@ -45,17 +45,17 @@ def test_all_rules_are_on_unless_the_variable_lists_them(monkeypatch: pytest.Mon
     assert all(enabled(name) for name in RULES)
     monkeypatch.setenv(ENV, "")
     assert rules_off() == frozenset()
-    monkeypatch.setenv(ENV, " first_hop, ,padding ,")
-    assert rules_off() == {"first_hop", "padding"}
-    assert not enabled("first_hop") and not enabled("padding") and enabled("next_hop")
+    monkeypatch.setenv(ENV, " entry_rest, ,padding ,")
+    assert rules_off() == {"entry_rest", "padding"}
+    assert not enabled("entry_rest") and not enabled("padding") and enabled("next_hop")
 
 
 def test_an_unknown_name_is_an_error_that_lists_the_valid_ones(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(ENV, "first_hop,frist_hop")
-    with pytest.raises(ValueError, match="frist_hop") as err:
-        enabled("next_hop")
-    assert ENV in str(err.value) and "first_hop" in str(err.value) and "link_back" in str(err.value)
-    with pytest.raises(ValueError, match="frist_hop"):
+    monkeypatch.setenv(ENV, "next_hop,nxet_hop")
+    with pytest.raises(ValueError, match="nxet_hop") as err:
+        enabled("padding")
+    assert ENV in str(err.value) and "next_hop" in str(err.value) and "entry_rest" in str(err.value)
+    with pytest.raises(ValueError, match="nxet_hop"):
         rules_off()
     monkeypatch.delenv(ENV)
     with pytest.raises(ValueError, match="valid names"):
@@ -86,60 +86,14 @@ def _demonyms() -> bool:
     return holds_items("Ukrainian officials have denied Russia's claim.", [frozenset({"ukraine"})])
 
 
-def _curly_quoted_titles() -> bool:
-    from service.verify.names import names_given
-
-    return names_given("Which label released \u201clove incredible\u201d?", ["It was a single."])
-
-
-def _contraction_heads() -> int:
-    from service.verify.topic import relation_words
-
-    return len(relation_words("VIVA Media AG changed it's name in 2004. What does their new acronym stand for?"))
-
-
-def _compare_forms() -> object:
-    from service.retrieval.question import compared
-
-    return compared("Were Scott Derrickson and Ed Wood of the same nationality?")
-
-
-def _title_numbers() -> bool:
-    from service.verify.names import names
-
-    return names("He played at the 1978 FIFA World Cup.", "2002 FIFA World Cup")
-
-
-def _qualified_titles() -> bool:
-    from service.generation.chain import names_entry
-
-    return names_entry("Who did Muhammad Ali fight next?", "Ali (film)")
-
-
 def _bridge_by_head() -> bool:
     from service.generation.chain import leads_to
 
     return leads_to("The song was released in 2017 through Interscope.", "Interscope Records")
 
 
-def _lowercase_entry_titles() -> bool:
-    from service.generation.chain import is_entry_title
-
-    return is_entry_title("Maine gubernatorial election, 1820")
-
-
-def _head_before_comma() -> bool:
-    from service.verify.names import names_head
-
-    return names_head("Professor Frederick Lindemann, Baron Cherwell, sent a paper.",
-                      "Frederick Lindemann, 1st Viscount Cherwell")
-
-
 @pytest.mark.parametrize(("rule", "outcome"), [
-    ("number_roles", _number_roles), ("demonyms", _demonyms), ("curly_quoted_titles", _curly_quoted_titles),
-    ("contraction_heads", _contraction_heads), ("compare_forms", _compare_forms), ("title_numbers", _title_numbers),
-    ("qualified_titles", _qualified_titles), ("bridge_by_head", _bridge_by_head),
-    ("lowercase_entry_titles", _lowercase_entry_titles), ("head_before_comma", _head_before_comma),
+    ("number_roles", _number_roles), ("demonyms", _demonyms), ("bridge_by_head", _bridge_by_head),
 ])
 def test_a_rule_turned_off_alone_reads_as_before_its_commit(monkeypatch: pytest.MonkeyPatch, rule: str,
                                                             outcome: Callable[[], object]) -> None:
@@ -152,42 +106,11 @@ def test_a_rule_turned_off_alone_reads_as_before_its_commit(monkeypatch: pytest.
     assert outcome() != on
 
 
-@pytest.mark.parametrize("off", [False, True])
-def test_the_first_hop_switch(services: Services, monkeypatch: pytest.MonkeyPatch, off: bool) -> None:
-    # test_answer_pipeline's first-hop case: the "Operation Sea Lark" entry is cited beside the
-    # answer, unless the rule is off.
-    if off:
-        monkeypatch.setenv(ENV, "first_hop")
-    sides(services, ("shs", "Special Harbor Service", "The SHS was founded in 1941 as a regiment."),
-          ("lark", "Operation Sea Lark", "During the war, Operation Sea Lark was a failed SHS raid on the coast."))
-    q = "Operation Sea Lark was a failed raid by a special forces unit founded in what year?"
-    res = ask_citing(services, q, "The SHS was founded in 1941.", "regiment")
-    assert res.mode == "written" and res.short_answer is not None and res.short_answer.text == "1941"
-    assert [c.hit.article_id for c in res.citations] == (["shs"] if off else ["shs", "lark"])
-
-
-@pytest.mark.parametrize("off", [False, True])
-def test_the_quoted_entry_names_switch(services: Services, monkeypatch: pytest.MonkeyPatch, off: bool) -> None:
-    # An entry about another company, which nothing ties to Bisquick: it abstains, or with the
-    # rule off it is quoted as it was before b17de08.
-    if off:
-        monkeypatch.setenv(ENV, "quoted_entry_names")
-    sides(services, ("hardy", "Hardy Diagnostics", "The company has manufacturing facilities, headquartered in "
-                                                   "Santa Maria, California."),
-          ("bisquick", "Bisquick", "Bisquick is a pre-mixed baking mix sold under the Betty Crocker brand."))
-    fake(services).push("The manufacturer of Bisquick is headquartered in Santa Maria, California.")
-    res = answer(services, AskParams("In what state is the manufacturer of Bisquick headquartered?", model="fake"))
-    if off:
-        assert res.mode == "quoted" and [c.hit.article_id for c in res.citations] == ["hardy"]
-    else:
-        assert res.mode == "abstained" and res.citations == []
-
-
-@pytest.mark.parametrize("off", ["", "compare_by_date", "compare_sides"])
+@pytest.mark.parametrize("off", ["", "compare_sides"])
 def test_the_comparison_switches(services: Services, monkeypatch: pytest.MonkeyPatch, off: str) -> None:
-    # Both sides quoted with the winner by date as the short answer; without the date rule no
-    # winner; without side-by-side comparisons the question is no comparison and, nothing
-    # written having verified, it abstains.
+    # Both sides quoted, with no winner as the short answer (the comparison is the reader's);
+    # without side-by-side comparisons the question is no comparison and, nothing written
+    # having verified, it abstains.
     monkeypatch.setenv(ENV, off)
     sides(services, ("kovar", "Anna Kovar", "Anna Kovar (born 21 May 1985 in Prague) is a tennis player."),
           ("lind", "Bea Lind", "Bea Lind (born 27 November 1965) is a former tennis player from Italy."))
@@ -197,4 +120,4 @@ def test_the_comparison_switches(services: Services, monkeypatch: pytest.MonkeyP
         assert res.mode == "abstained" and res.citations == []
         return
     assert res.mode == "quoted" and [c.hit.article_id for c in res.citations] == ["kovar", "lind"]
-    assert (res.short_answer.text if res.short_answer else None) == (None if off else "Bea Lind")
+    assert res.short_answer is None

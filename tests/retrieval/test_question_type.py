@@ -65,9 +65,8 @@ def test_states_amount(sentence: str, amount: bool) -> None:
     ("Which professional tennis player was born first, Lucie Hradecká or Raffaella Reggi?",
      ("Lucie Hradecká", "Raffaella Reggi")),
     ("Is the Bank of England or Nordea raising rates?", ("Bank of England", "Nordea")),
-    ("Were Scott Derrickson and Ed Wood of the same nationality?", ("Scott Derrickson", "Ed Wood")),
-    ("Woman's Era and Naj are what kind of magazines?", ("Woman's Era", "Naj")),
-    ("Which opened first: the Louvre or the Prado?", ("Louvre", "Prado")),
+    # forms read only by the deleted compare_forms rule (issue 22: one dev case)
+    ("Were Scott Derrickson and Ed Wood of the same nationality?", None),
     # not comparisons: lower-case alternatives, a list's last item, names asked about together
     ("Who won the award for best actress in a musical or comedy at the Golden Globes?", None),
     ("The party head holds a degree abbreviated MS, M.S., or ScM, in what field?", None),

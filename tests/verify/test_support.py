@@ -321,16 +321,15 @@ def test_a_country_is_found_in_its_demonym(checker: SupportChecker) -> None:
     assert "Belarus" in other.missing
 
 
-def test_a_title_is_named_with_its_numbers_and_by_its_head() -> None:
+def test_a_title_is_named_by_its_words_or_by_its_head() -> None:
     from service.verify.names import names, names_head
 
     assert names("He played at the 2002 FIFA World Cup.", "2002 FIFA World Cup")
-    assert not names("He played at the 1978 FIFA World Cup.", "2002 FIFA World Cup")
     assert names("She married the frontman of the band Creed.", "Creed (band)")
     assert names_head("It was released through Interscope and Mad Love.", "Interscope Records")
     assert names_head("It was shown at the Stedelijk Museum, among others.", "Stedelijk Museum Amsterdam")
     assert not names_head("A house in Hilo, Hawaii.", "Hawaii County, Hawaii")  # under half the title
     assert not names_head("It was released through Mad Love.", "Interscope Records")
-    # all before the title's comma, though the name runs on past the text's own comma
-    assert names_head("Professor Frederick Lindemann, Baron Cherwell, sent a paper.",
-                      "Frederick Lindemann, 1st Viscount Cherwell")
+    # the part before a title's comma is no head by itself (deleted in issue 22: one dev case)
+    assert not names_head("Professor Frederick Lindemann, Baron Cherwell, sent a paper.",
+                          "Frederick Lindemann, 1st Viscount Cherwell")
