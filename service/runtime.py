@@ -18,6 +18,7 @@ from service.llm.base import ChatBackend
 from service.llm.registry import available, create_backend
 from service.logs.calls import CallLog
 from service.ops.metrics import MeteredCallLog
+from service.retrieval.rerank import build_reranker
 from service.retrieval.search import Retriever
 from service.store.articles import ArticleStore
 from service.store.catalog import Catalog
@@ -95,7 +96,8 @@ def build_services(settings: Settings, *, embedder: Any | None = None) -> Servic
     repaired = store.repair()
     if repaired:
         log.warning("repaired %d interrupted article writes", repaired)
-    return Services(settings, catalog, client, embedder, store, Retriever(catalog, collections, embedder),
+    reranker = build_reranker(settings.reranker, threads=settings.embed_threads)
+    return Services(settings, catalog, client, embedder, store, Retriever(catalog, collections, embedder, reranker),
                     MeteredCallLog(settings.logs_path), SupportChecker(embedder),
                     keys=KeyStore(settings.catalog_path, busy_timeout_s=settings.sqlite_busy_timeout_s),
                     limiter=RateLimiter(settings.limits_path, busy_timeout_s=settings.sqlite_busy_timeout_s))

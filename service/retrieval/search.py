@@ -5,6 +5,10 @@ the catalogue's FTS5 index), fused, filtered to visible articles.
 :func:`fuse` turns them into one score.  The fusion in production (:data:`DEFAULT_FUSION`) was
 picked on the HotpotQA dev sentences with ``python -m evals.retrieval`` (docs/retrieval.md),
 which scores every fusion on the same candidates.
+
+With a :class:`~service.retrieval.rerank.Reranker` (``NEWSDESK_RERANKER=e5``), the top
+:data:`RERANK_TOP` of that fusion are scored by it too and re-ordered by :data:`RERANK_FUSION`;
+the rest follow, in their order, below them.
 """
 
 from __future__ import annotations
@@ -17,10 +21,15 @@ import numpy as np
 from chromadb.api.models.Collection import Collection
 
 from service.retrieval.question import QuestionType, answer_type_match, question_type
+from service.retrieval.rerank import Reranker
 from service.store.catalog import TITLE_WEIGHT, Catalog, Filters
 from vectorstore.client import CHUNKS, SENTENCES
 
 LEXICAL_MIN_SHARE = 0.15  # BM25 hits below this share of the best BM25 score are dropped
+RERANK_TOP = 40
+"""Candidates of the first fusion that a reranker scores (it embeds each: the cost grows with this)."""
+RERANK_TITLE = False
+"""The reranker reads "Title: sentence" instead of the sentence alone."""
 FIRST_HOP_KEEP = 5
 """Of the first hop, the best this many come before any second-hop sentence (:meth:`Retriever.second_hop`)."""
 
@@ -80,6 +89,8 @@ class Candidate:
     chunk_ranks: list[int] = field(default_factory=list)
     type_match: bool = False
     """The sentence holds the kind of item the question asks for (a number for "how many")."""
+    e5: float | None = None
+    """The reranker's score (only the first fusion's top :data:`RERANK_TOP` have one)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,19 +99,24 @@ class Fusion:
 
     ``rrf``: sum of ``weight / (k + rank)`` over the rankers that returned the sentence.
     ``minmax``: per query, min-max-normalised cosine plus ``lexical`` x min-max-normalised BM25
-    (a sentence BM25 did not return scores 0 there).  Both add ``chunk`` x the reciprocal-rank
+    (a sentence BM25 did not return scores 0 there).  ``e5``: the same over the reranker's score,
+    ``lexical`` x BM25 and ``dense`` x the MiniLM cosine.  All add ``chunk`` x the reciprocal-rank
     vote of the top chunks that contain the sentence, and ``answer_type`` when the sentence holds
     what the question asks for.
     """
 
-    method: Literal["rrf", "minmax", "dense", "lexical"] = "rrf"
+    method: Literal["rrf", "minmax", "dense", "lexical", "e5"] = "rrf"
     k: int = 10
     lexical: float = 1.0
+    dense: float = 0.0
+    """Weight of the min-max MiniLM cosine in ``e5`` (``minmax`` always weighs it 1)."""
     chunk: float = 0.1
     answer_type: float = 0.0
 
 
 DEFAULT_FUSION = Fusion("rrf", k=10, lexical=1.0, chunk=0.1, answer_type=0.5)
+RERANK_FUSION = Fusion("e5", lexical=1.0, chunk=0.0, answer_type=0.0)
+"""How the reranked head is ordered: min-max(e5) + min-max(BM25) (docs/retrieval.md)."""
 
 
 def _minmax(values: Mapping[Key, float]) -> dict[Key, float]:
@@ -119,6 +135,13 @@ def fuse(cands: Mapping[Key, Candidate], fusion: Fusion) -> dict[Key, float]:
         lex = _minmax({k: c.bm25 for k, c in cands.items() if c.bm25 is not None})
         for key in cands:
             out[key] = cos.get(key, 0.0) + fusion.lexical * lex.get(key, 0.0)
+        type_unit = 1.0
+    elif fusion.method == "e5":
+        e5 = _minmax({k: c.e5 for k, c in cands.items() if c.e5 is not None})
+        cos = _minmax({k: c.cos for k, c in cands.items() if c.cos is not None}) if fusion.dense else {}
+        lex = _minmax({k: c.bm25 for k, c in cands.items() if c.bm25 is not None})
+        for key in cands:
+            out[key] = e5.get(key, 0.0) + fusion.lexical * lex.get(key, 0.0) + fusion.dense * cos.get(key, 0.0)
         type_unit = 1.0
     elif fusion.method == "dense":
         out = {k: (c.cos if c.cos is not None else -1.0) for k, c in cands.items()}
@@ -143,12 +166,34 @@ def fuse(cands: Mapping[Key, Candidate], fusion: Fusion) -> dict[Key, float]:
     return out
 
 
+def rerank_order(cands: Mapping[Key, Candidate], fused: Mapping[Key, float], head: list[Key],
+                 fusion: Fusion = RERANK_FUSION) -> dict[Key, float]:
+    """Every candidate of ``fused``, best first: ``head`` (which carry reranker scores) ordered by
+    ``fusion`` over the head alone, then the rest in ``fused``'s order with scores scaled below
+    the head's last (as :meth:`Retriever.second_hop` does), so callers may compare scores."""
+    inner = fuse({key: cands[key] for key in head}, fusion)
+    out = {key: inner[key] for key in sorted(inner, key=lambda key: -inner[key])}
+    rest = sorted((key for key in fused if key not in out), key=lambda key: -fused[key])
+    if rest:
+        floor = min(out.values(), default=1.0)
+        top = max(fused[rest[0]], 1e-9)
+        out.update((key, floor * max(fused[key], 0.0) / top * 0.999) for key in rest)
+    return out
+
+
+def passage_text(row: Mapping[str, Any], title: bool = RERANK_TITLE) -> str:
+    """What a reranker reads of a sentence row."""
+    return f"{row['title']}: {row['text']}" if title and row["title"] else row["text"]
+
+
 class Retriever:
-    def __init__(self, catalog: Catalog, collections: dict[str, Collection], embedder: Any) -> None:
+    def __init__(self, catalog: Catalog, collections: dict[str, Collection], embedder: Any,
+                 reranker: Reranker | None = None) -> None:
         self.catalog = catalog
         self.chunks = collections[CHUNKS]
         self.sentences = collections[SENTENCES]
         self.embedder = embedder
+        self.reranker = reranker
 
     def search(self, query: str, *, k: int = 8, filters: Filters | None = None,
                candidates: int = 40, fusion: Fusion = DEFAULT_FUSION) -> SearchResult:
@@ -156,6 +201,8 @@ class Retriever:
         qvec = np.asarray(self.embedder.embed([query])[0], dtype=np.float32)
         cands, chunk_rows, visible = self.candidates(query, qvec, filters, candidates, chunks=max(k, 10))
         fused = fuse(cands, fusion)
+        if self.reranker is not None:
+            fused = self.rerank(query, cands, fused)
         top = sorted(fused, key=lambda key: -fused[key])[: max(k, 1) * 3]
         self.fill_cosines(top, cands, qvec, visible)
         rows = self.catalog.sentences_by_key(top)
@@ -169,6 +216,18 @@ class Retriever:
         chunks = [ChunkHit(cid, meta["article_id"], doc, meta["sentence_ids"].split(","), round(sim, 6))
                   for cid, meta, doc, sim in chunk_rows[:k]]
         return SearchResult(query, hits, chunks)
+
+    def rerank(self, query: str, cands: Mapping[Key, Candidate], fused: Mapping[Key, float]) -> dict[Key, float]:
+        """Score the best :data:`RERANK_TOP` of ``fused`` (boilerplate left out) with the reranker,
+        filling their ``e5``; :func:`rerank_order` of all of them."""
+        assert self.reranker is not None
+        head = sorted(fused, key=lambda key: -fused[key])[:RERANK_TOP]
+        rows = self.catalog.sentences_by_key(head)
+        head = [key for key in head if (r := rows.get(key)) is not None and r["boilerplate"] is None]
+        scores = self.reranker.score(query, [passage_text(rows[key]) for key in head])
+        for key, value in zip(head, scores, strict=True):
+            cands[key].e5 = value
+        return rerank_order(cands, fused, head)
 
     def second_hop(self, question: str, first: list[SentenceHit], *, k: int, filters: Filters | None = None,
                    keep: int = FIRST_HOP_KEEP, min_dense: float = 0.0) -> list[SentenceHit]:
