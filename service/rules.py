@@ -8,7 +8,7 @@ and the earlier ones the audit names) can be turned off alone, by name, without 
 With a rule off, its code path behaves as it did before the rule's commit, as closely as a
 switch allows (docs/rules_audit_switches.md says where each switch is and what it restores).
 With the variable unset or empty every rule is on and nothing changes.  The issue-22 audit
-turned each off alone; the 12 whose whole gain was at most two dev cases and that are not
+turned each off alone; the 11 whose whole gain was at most two dev cases and that are not
 general were deleted, with their code, switches and tests, and three that covered for each
 other became one (``relation``); docs/rules_audit_switches.md lists them.
 
@@ -41,6 +41,7 @@ RULES: dict[str, str] = {
                              "sentence (QUOTE_TYPED_TOP), not only the vote's top QUOTE_TOP",
     "write_at": "c439f22: a written answer needs the model's vote for some sentence (WRITE_AT = 0.3); below it the "
                 "draft is set aside and only a quote can answer",
+    "write_at_contested": "2fa240f: WRITE_AT exempts an answer that cites a side of a contested claim",
     "thin_vote_reason": "0d2794f: an abstention after a thin vote says so, instead of calling the draft off topic "
                         "(the abstention reason's wording only)",
     # --- on topic ------------------------------------------------------------------------------

@@ -555,3 +555,25 @@ def test_an_entry_title_names_one_thing(title: str, entry: bool) -> None:
     assert is_entry_title(title) is entry
 
 
+
+
+def test_a_contested_answer_stands_though_the_vote_is_split_between_the_sides(seeded: Services) -> None:
+    # "Did Russia retake Kursk?": the claim and its denial share the vote, so no sentence reaches
+    # WRITE_AT; an answer citing a side of a contested claim is still written.
+    from service.generation.answer import WRITE_AT
+
+    q = "Did Russia retake Kursk?"
+    backend = fake(seeded)
+    prep = prepare(seeded, AskParams(q))
+    assert prep.writer is not None and prep.pairs
+    n = len(prep.writer.hits)
+    spread = [0.99 / n] * n
+    assert max(spread) < WRITE_AT
+    claim, denial = _marker_of(prep.writer, "fully reclaimed"), _marker_of(prep.writer, "have denied")
+    backend.push_choices([0.01, *spread])
+    backend.push(f"Russia said it had fully reclaimed the Kursk region. [{claim}] "
+                 f"Ukrainian officials have denied Russia’s claim. [{denial}]")
+    res = answer(seeded, AskParams(q, model="fake"))
+    assert res.mode == "written"
+    quotes = " ".join(c.quote for c in res.citations)
+    assert "fully reclaimed" in quotes and "denied Russia’s claim" in quotes
