@@ -40,13 +40,12 @@ from service.retrieval.rerank import E5Reranker
 from service.retrieval.search import (
     DEFAULT_FUSION,
     RERANK_FUSION,
-    RERANK_TOP,
     Candidate,
     Fusion,
     Key,
     fuse,
-    passage_text,
     rerank_order,
+    score_head,
 )
 from service.runtime import Services, build_services
 from service.store.catalog import TITLE_WEIGHT, Filters
@@ -185,13 +184,7 @@ def reranked(services: Services, reranker: E5Reranker, question: str, cands: dic
     production fusion's scores, and that head (what :meth:`Retriever.rerank` does)."""
     cands = copy.deepcopy(cands)
     fused = fuse(cands, DEFAULT_FUSION)
-    head = sorted(fused, key=lambda key: -fused[key])[:RERANK_TOP]
-    rows = services.catalog.sentences_by_key(head)
-    head = [key for key in head if (r := rows.get(key)) is not None and r["boilerplate"] is None]
-    for key, value in zip(head, reranker.score(question, [passage_text(rows[k], title) for k in head]),
-                          strict=True):
-        cands[key].e5 = value
-    return cands, fused, head
+    return cands, fused, score_head(services.catalog, reranker, question, cands, fused, title=title)
 
 
 def run_set(name: str, data_dir: Path | None, work: Path, limit: int | None, *, e5: bool = True) -> SetResult:

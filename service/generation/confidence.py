@@ -96,10 +96,7 @@ class AbstainGate:
         unknown = sorted(set(m["feature_names"]) - set(FEATURES))
         if unknown:
             raise ValueError(f"abstention gate parameters name unknown signals: {', '.join(unknown)}")
-        model = SupportParams(feature_names=list(m["feature_names"]), weights=[float(w) for w in m["weights"]],
-                              bias=float(m["bias"]), mean=[float(v) for v in m["mean"]],
-                              scale=[float(v) for v in m["scale"]], l2=float(m.get("l2", 1.0)))
-        return cls(model, float(raw["threshold"]), raw.get("meta", {}))
+        return cls(SupportParams.from_model_dict(m), float(raw["threshold"]), raw.get("meta", {}))
 
 
 @lru_cache(maxsize=4)

@@ -186,6 +186,19 @@ def passage_text(row: Mapping[str, Any], title: bool = RERANK_TITLE) -> str:
     return f"{row['title']}: {row['text']}" if title and row["title"] else row["text"]
 
 
+def score_head(catalog: Catalog, reranker: Reranker, query: str, cands: Mapping[Key, Candidate],
+               fused: Mapping[Key, float], *, title: bool = RERANK_TITLE) -> list[Key]:
+    """Score the best :data:`RERANK_TOP` of ``fused`` (boilerplate left out) with ``reranker``,
+    filling their ``e5``; that head, best first by ``fused``."""
+    head = sorted(fused, key=lambda key: -fused[key])[:RERANK_TOP]
+    rows = catalog.sentences_by_key(head)
+    head = [key for key in head if (r := rows.get(key)) is not None and r["boilerplate"] is None]
+    scores = reranker.score(query, [passage_text(rows[key], title) for key in head])
+    for key, value in zip(head, scores, strict=True):
+        cands[key].e5 = value
+    return head
+
+
 class Retriever:
     def __init__(self, catalog: Catalog, collections: dict[str, Collection], embedder: Any,
                  reranker: Reranker | None = None) -> None:
@@ -218,16 +231,9 @@ class Retriever:
         return SearchResult(query, hits, chunks)
 
     def rerank(self, query: str, cands: Mapping[Key, Candidate], fused: Mapping[Key, float]) -> dict[Key, float]:
-        """Score the best :data:`RERANK_TOP` of ``fused`` (boilerplate left out) with the reranker,
-        filling their ``e5``; :func:`rerank_order` of all of them."""
+        """:func:`score_head` with this retriever's reranker; :func:`rerank_order` of all of them."""
         assert self.reranker is not None
-        head = sorted(fused, key=lambda key: -fused[key])[:RERANK_TOP]
-        rows = self.catalog.sentences_by_key(head)
-        head = [key for key in head if (r := rows.get(key)) is not None and r["boilerplate"] is None]
-        scores = self.reranker.score(query, [passage_text(rows[key]) for key in head])
-        for key, value in zip(head, scores, strict=True):
-            cands[key].e5 = value
-        return rerank_order(cands, fused, head)
+        return rerank_order(cands, fused, score_head(self.catalog, self.reranker, query, cands, fused))
 
     def second_hop(self, question: str, first: list[SentenceHit], *, k: int, filters: Filters | None = None,
                    keep: int = FIRST_HOP_KEEP, min_dense: float = 0.0) -> list[SentenceHit]:

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Protocol
@@ -240,17 +240,22 @@ class SupportParams:
             raise ModelMissing(
                 f"support checker parameters {path} are missing; run `python -m evals.calibrate_support`"
             ) from exc
-        model = raw["model"]
+        params = cls.from_model_dict(raw["model"])
+        params.threshold = float(raw["threshold"]["value"])
+        params.missing_cap = None if raw.get("missing_gate") is None else float(raw["missing_gate"]["cap"])
+        params.meta = raw
+        return params
+
+    @classmethod
+    def from_model_dict(cls, model: Mapping[str, Any]) -> SupportParams:
+        """The regression that :meth:`model_dict` wrote (threshold, gate and meta at their defaults)."""
         return cls(
             feature_names=list(model["feature_names"]),
             weights=[float(w) for w in model["weights"]],
             bias=float(model["bias"]),
             mean=[float(v) for v in model["mean"]],
             scale=[float(v) for v in model["scale"]],
-            threshold=float(raw["threshold"]["value"]),
             l2=float(model.get("l2", 1.0)),
-            missing_cap=None if raw.get("missing_gate") is None else float(raw["missing_gate"]["cap"]),
-            meta=raw,
         )
 
     @classmethod
