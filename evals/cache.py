@@ -166,7 +166,9 @@ class CachingBackend(ChatBackend):
 
     def choice_probs(self, messages: Sequence[ChatMessage], prefill: str,
                      numbers: Sequence[int]) -> list[float] | None:
-        params = {"prefill": prefill, "numbers": list(numbers)}
+        params: dict[str, Any] = {"prefill": prefill, "numbers": list(numbers)}
+        if self.inner.scoring:  # a backend that asks for the vote in words: a new ask is a new vote
+            params["scoring"] = self.inner.scoring
         key = cache_key(self.name, self.model, messages, params)
         hit = self._hit(key)
         if hit is not None:

@@ -127,6 +127,9 @@ class ChatBackend(ABC):
 
     name: str = "abstract"
     model: str = ""
+    scoring: str = ""
+    """How :meth:`choice_probs` asks for the vote when the backend cannot pre-fill (the words it
+    adds); part of a cached vote's key.  Empty for backends that read the logits directly."""
 
     @abstractmethod
     def complete(

@@ -15,6 +15,13 @@
   ``UpstreamUnavailable`` without retry.
 * Streams are retried only while opening; once text has been yielded a failure is raised
   as is (re-sending would duplicate text).
+* The API has no pre-filled replies.  A last ``assistant`` message (the beginning of the reply,
+  see :mod:`service.llm.base`) is appended to the last user turn instead, and an echo of it at
+  the start of the reply is cut, so the text returned is what follows it, as on the local model.
+* :meth:`OpenAIBackend.choice_probs` asks for the marker alone and reads the vote from the
+  reply's ``top_logprobs`` (:mod:`service.llm.logprob_vote`).  A server that gives none (or
+  refuses the parameters) is remembered, and the pipeline falls back to retrieval order.  Both
+  calls keep the rendered prompt as their prefix, so a server's prompt cache re-uses it.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ import email.utils
 import logging
 import math
 import random
+import re
 import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
@@ -35,12 +43,24 @@ from openai.types.chat import ChatCompletion, ChatCompletionChunk, ChatCompletio
 from service.config import Settings
 from service.errors import ConfigError, NewsdeskError, UpstreamTimeout, UpstreamUnavailable
 from service.llm.base import ChatBackend, ChatMessage, Completion, StreamGen, Usage, elapsed_ms
+from service.llm.logprob_vote import Position, number_votes
 
 log = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "gpt-4o-mini"
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 RETRYABLE_STATUS = frozenset({408, 409, 429})
+VOTE_ASK = "Which sentence answers the question? Reply with its marker only."
+"""Appended to the last user turn of a scoring call (the local model is pre-filled instead).
+Against the local model's exact vote on 12 HotpotQA dev prompts (2026-12-07): same top
+candidate 6/12, in the top two 9/12.  Having the reply begin with the local pre-fill ("...
+Begin your reply with: The sentence that answers the question is [S") agreed more (7/12) but
+answered no better on 26 HotpotQA questions and took 1.40x the embedded p50 against 1.10x;
+asking for "[S0] if none does" agreed on 4/12 (docs/selection.md)."""
+VOTE_TOKENS = 6
+"""Room for "[S10]" in any tokenizer: the digits, and the token after them that ends the number."""
+TOP_LOGPROBS = 20
+"""The most OpenAI's API gives; ten digits and what else competes with them fit."""
 T = TypeVar("T")
 
 
@@ -76,6 +96,7 @@ def parse_retry_after(headers: httpx2.Headers | dict[str, str] | None) -> float 
 
 class OpenAIBackend(ChatBackend):
     name = "openai"
+    scoring = VOTE_ASK
 
     def __init__(self, settings: Settings, model: str | None = None) -> None:
         key = settings.openai_api_key()
@@ -92,6 +113,7 @@ class OpenAIBackend(ChatBackend):
         self.backoff_s = settings.llm_retry_backoff_s
         self.backoff_max_s = settings.llm_retry_backoff_max_s
         self._stream_usage = True
+        self._logprobs = True
         self._client = openai.OpenAI(
             api_key=key or "unused",
             base_url=self.base_url,
@@ -166,7 +188,7 @@ class OpenAIBackend(ChatBackend):
     ) -> dict[str, Any]:
         params: dict[str, Any] = {
             "model": self.model,
-            "messages": cast(list[ChatCompletionMessageParam], [m.as_dict() for m in messages]),
+            "messages": cast(list[ChatCompletionMessageParam], [m.as_dict() for m in fold_prefill(messages)]),
             "temperature": temperature,
             "max_tokens": max_tokens,
         }
@@ -192,7 +214,7 @@ class OpenAIBackend(ChatBackend):
         choice = response.choices[0]
         usage = response.usage
         return Completion(
-            text=choice.message.content or "",
+            text=cut_echo(choice.message.content or "", _prefill(messages)),
             model=response.model or self.model,
             backend=self.name,
             usage=Usage(usage.prompt_tokens, usage.completion_tokens) if usage else Usage(),
@@ -229,6 +251,7 @@ class OpenAIBackend(ChatBackend):
         finish: str | None = None
         model = self.model
         usage = Usage()
+        echo = EchoCutter(_prefill(messages))
         try:
             for chunk in _chunks(stream):
                 model = chunk.model or model
@@ -237,10 +260,14 @@ class OpenAIBackend(ChatBackend):
                 for choice in chunk.choices:
                     if choice.finish_reason:
                         finish = choice.finish_reason
-                    delta = choice.delta.content if choice.delta else None
+                    delta = echo.feed(choice.delta.content) if choice.delta and choice.delta.content else None
                     if delta:
                         parts.append(delta)
                         yield delta
+            rest = echo.flush()
+            if rest:
+                parts.append(rest)
+                yield rest
         finally:
             stream.close()
         return Completion(
@@ -251,6 +278,103 @@ class OpenAIBackend(ChatBackend):
             latency_ms=elapsed_ms(start),
             finish_reason=finish,
         )
+
+    def choice_probs(self, messages: Sequence[ChatMessage], prefill: str,
+                     numbers: Sequence[int]) -> list[float] | None:
+        """The vote from the reply's ``top_logprobs``; ``None`` once the server has shown it gives none.
+
+        Streamed: llama-cpp-python's server turns logprobs into log-softmax over *every prompt
+        token* for a whole reply (17 s against 11-15 s streamed for an 1,100-token prompt,
+        2026-12-07), but only over the reply's tokens when it streams."""
+        if not self._logprobs:
+            return None
+        params = self._params(vote_messages(messages), 0.0, VOTE_TOKENS, None)
+        params.update(logprobs=True, top_logprobs=TOP_LOGPROBS, stream=True)
+        stream = self._retrying("scoring completion", lambda: self._scoring_call(params))
+        positions: list[Position] = []
+        if stream is not None:
+            try:
+                for chunk in _chunks(stream):
+                    for choice in chunk.choices[:1]:
+                        for t in (choice.logprobs.content or []) if choice.logprobs else []:
+                            positions.append(Position(t.token, tuple((a.token, a.logprob) for a in t.top_logprobs)))
+            finally:
+                stream.close()
+        if not positions:
+            log.info("%s gave no logprobs: candidates are ranked by retrieval alone", self.base_url)
+            self._logprobs = False
+            return None
+        return number_votes(positions, numbers)
+
+    def _scoring_call(self, params: dict[str, Any]) -> openai.Stream[ChatCompletionChunk] | None:
+        try:
+            return cast(openai.Stream[ChatCompletionChunk], self._client.chat.completions.create(**params))
+        except openai.BadRequestError as exc:  # e.g. a reasoning model: "logprobs are not supported"
+            log.info("%s refused logprobs (%s)", self.base_url, _describe(exc))
+            return None
+
+
+def vote_messages(messages: Sequence[ChatMessage]) -> list[ChatMessage]:
+    """The scoring request: the rendered prompt, its last user turn ending with the ask for the marker."""
+    return _with_tail(messages, VOTE_ASK)
+
+
+def fold_prefill(messages: Sequence[ChatMessage]) -> list[ChatMessage]:
+    """A last ``assistant`` message (the reply's beginning) joined to the user turn before it."""
+    if len(messages) < 2 or messages[-1].role != "assistant" or messages[-2].role != "user":
+        return list(messages)
+    return _with_tail(messages[:-1], messages[-1].content)
+
+
+def _with_tail(messages: Sequence[ChatMessage], tail: str) -> list[ChatMessage]:
+    """``tail`` as the last paragraph of the last user turn: the rendered prompt stays the prefix."""
+    if not messages or messages[-1].role != "user":
+        return [*messages, ChatMessage("user", tail)]
+    return [*messages[:-1], ChatMessage("user", messages[-1].content.rstrip("\n") + "\n\n" + tail)]
+
+
+def _prefill(messages: Sequence[ChatMessage]) -> str:
+    return messages[-1].content if messages and messages[-1].role == "assistant" else ""
+
+
+def _echoes(prefill: str) -> list[str]:
+    """What a reply may repeat of the pre-fill before going on: all of it, or its last line."""
+    whole = prefill.strip()
+    if not whole:
+        return []
+    last = whole.splitlines()[-1].strip()
+    return [whole] if last == whole else [whole, last]
+
+
+def cut_echo(text: str, prefill: str) -> str:
+    """``text`` without a repeat of ``prefill`` (or of its last line) at its start; spacing may differ."""
+    for echo in _echoes(prefill):
+        match = re.match(r"\s*" + r"\s+".join(map(re.escape, echo.split())), text)
+        if match:
+            return " " + text[match.end():].lstrip(" ")
+    return text
+
+
+class EchoCutter:
+    """:func:`cut_echo` over a stream: holds the first deltas back until the echo is decided."""
+
+    def __init__(self, prefill: str) -> None:
+        self._prefill = prefill
+        self._echoes = [" ".join(e.split()) for e in _echoes(prefill)]
+        self._held: str | None = "" if self._echoes else None
+
+    def feed(self, delta: str) -> str:
+        if self._held is None:
+            return delta
+        self._held += delta
+        body = " ".join(self._held.split())
+        if any(e.startswith(body) and e != body for e in self._echoes):
+            return ""  # may still be the echo
+        return self.flush()
+
+    def flush(self) -> str:
+        held, self._held = self._held, None
+        return cut_echo(held, self._prefill) if held else ""
 
 
 def _chunks(stream: openai.Stream[ChatCompletionChunk]) -> Iterator[ChatCompletionChunk]:

@@ -47,3 +47,15 @@ def test_streaming_goes_through_the_cache(tmp_path: Path) -> None:
         assert "".join(handle) == "The sky is blue. [S1]"
         assert handle.completion.text == "The sky is blue. [S1]"
     assert len(inner.calls) == 1 and ledger.hits == 1
+
+
+def test_a_cached_vote_is_keyed_by_how_the_backend_asked_for_it(tmp_path: Path) -> None:
+    cache, ledger = ResponseCache(tmp_path / "c.sqlite3"), CacheLedger()
+    inner = FakeBackend()
+    backend = CachingBackend(inner, cache, ledger)
+    inner.push_choices([0.1, 0.9], [0.7, 0.3])
+    assert backend.choice_probs(MSGS, "is [S", [0, 1]) == [0.1, 0.9]
+    assert backend.choice_probs(MSGS, "is [S", [0, 1]) == [0.1, 0.9]  # a hit
+    inner.scoring = "Reply with the marker only."  # an openai-style backend changed its ask
+    assert backend.choice_probs(MSGS, "is [S", [0, 1]) == [0.7, 0.3]
+    assert (ledger.hits, ledger.misses) == (1, 2)

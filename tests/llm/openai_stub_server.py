@@ -34,6 +34,8 @@ class Reply:
     stall_after_chunks: int | None = None
     """Streams only: sleep ``stall_s`` after this many content chunks."""
     stall_s: float = 0.0
+    logprobs: list[dict[str, Any]] | None = None
+    """``choices[0].logprobs.content`` of a completion (``{"token", "logprob", "top_logprobs"}`` each)."""
 
 
 @dataclass
@@ -152,6 +154,7 @@ class OpenAIStub:
                             "index": 0,
                             "message": {"role": "assistant", "content": reply.text},
                             "finish_reason": reply.finish_reason,
+                            "logprobs": None if reply.logprobs is None else {"content": reply.logprobs},
                         }
                     ],
                     "usage": {
@@ -169,18 +172,25 @@ class OpenAIStub:
                 self.send_header("Cache-Control", "no-cache")
                 self.end_headers()
 
-                def chunk(delta: dict[str, Any], finish: str | None = None) -> None:
+                def chunk(delta: dict[str, Any], finish: str | None = None,
+                          logprobs: dict[str, Any] | None = None) -> None:
                     payload: dict[str, Any] = {
                         "id": "chatcmpl-stub",
                         "object": "chat.completion.chunk",
                         "created": int(time.time()),
                         "model": reply.model,
-                        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+                        "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": logprobs}],
                     }
                     self.wfile.write(f"data: {json.dumps(payload)}\n\n".encode())
                     self.wfile.flush()
 
                 chunk({"role": "assistant", "content": ""})
+                if reply.logprobs is not None:  # one token a chunk, each with its logprobs
+                    for entry in reply.logprobs:
+                        chunk({"content": entry["token"]}, logprobs={"content": [entry]})
+                    chunk({}, reply.finish_reason)
+                    self.wfile.write(b"data: [DONE]\n\n")
+                    return
                 words = reply.text.split(" ")
                 for index, word in enumerate(words):
                     if reply.stall_after_chunks is not None and index == reply.stall_after_chunks:

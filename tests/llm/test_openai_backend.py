@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,7 +13,7 @@ import pytest
 from service.config import Settings
 from service.errors import ConfigError, UpstreamTimeout, UpstreamUnavailable
 from service.llm.base import ChatMessage
-from service.llm.openai_backend import OpenAIBackend, parse_retry_after
+from service.llm.openai_backend import VOTE_ASK, OpenAIBackend, parse_retry_after
 from service.llm.registry import create_backend
 from tests.llm.openai_stub_server import OpenAIStub, Reply, Status
 
@@ -211,3 +212,66 @@ def test_parse_retry_after() -> None:
     assert parse_retry_after({"Retry-After": "soon"}) is None
     assert parse_retry_after({"Retry-After": "-3"}) is None
     assert parse_retry_after({}) is None
+
+
+# --- the vote from top_logprobs, and pre-filled replies --------------------------------------
+PROMPT = [ChatMessage("system", "Pick the sentence."), ChatMessage("user", "[S1] a\n[S2] b\n[S0] none\nQuestion: q")]
+PREFILL = "The sentence that answers the question is [S"
+
+
+def lp(token: str, *top: tuple[str, float]) -> dict[str, Any]:
+    return {"token": token, "logprob": top[0][1] if top else 0.0, "bytes": None,
+            "top_logprobs": [{"token": t, "logprob": x, "bytes": None} for t, x in top]}
+
+
+def test_choice_probs_reads_the_vote_from_top_logprobs(stub: OpenAIStub, tmp_path: Path) -> None:
+    stub.push(Reply("[S2]", logprobs=[lp("[S", ("[S", -0.1)), lp("2", ("2", math.log(0.7)), ("1", math.log(0.2)),
+                                                                      ("0", math.log(0.1))), lp("]", ("]", 0.0))]))
+    probs = backend_for(stub, tmp_path).choice_probs(PROMPT, PREFILL, [0, 1, 2])
+
+    assert probs == pytest.approx([0.1, 0.2, 0.7])
+    [request] = stub.requests
+    assert request.body["logprobs"] is True and request.body["top_logprobs"] == 20
+    assert request.body["stream"] is True
+    assert request.body["temperature"] == 0.0
+    # the rendered prompt is the request's prefix (a server's prompt cache re-uses it); the ask ends it
+    sent = request.body["messages"]
+    assert sent[0] == PROMPT[0].as_dict() and sent[1]["content"].startswith(PROMPT[1].content)
+    assert sent[1]["content"].endswith(VOTE_ASK) and len(sent) == 2
+
+
+def test_a_server_without_logprobs_is_asked_once(stub: OpenAIStub, tmp_path: Path) -> None:
+    backend = backend_for(stub, tmp_path)
+    stub.push(Reply("[S2]"))  # no logprobs in the reply (an older Ollama, say)
+    assert backend.choice_probs(PROMPT, PREFILL, [0, 1, 2]) is None
+    assert backend.choice_probs(PROMPT, PREFILL, [0, 1, 2]) is None
+    assert len(stub.requests) == 1
+
+
+def test_a_server_that_refuses_logprobs_is_not_retried(stub: OpenAIStub, tmp_path: Path) -> None:
+    stub.push(Status(400, "logprobs are not supported with this model"))
+    backend = backend_for(stub, tmp_path)
+    assert backend.choice_probs(PROMPT, PREFILL, [0, 1]) is None
+    assert len(stub.requests) == 1
+    assert backend.complete(MESSAGES).text == "stub reply"  # the backend still writes
+
+
+def test_a_prefilled_reply_is_joined_to_the_user_turn_and_its_echo_cut(stub: OpenAIStub, tmp_path: Path) -> None:
+    start = ChatMessage("assistant", "Evidence: [S2]\nAnswer:")
+    stub.push(Reply("Answer: B happened. [S2]"))
+    completion = backend_for(stub, tmp_path).complete([*PROMPT, start])
+
+    assert completion.text.strip() == "B happened. [S2]"
+    sent = stub.requests[0].body["messages"]
+    assert [m["role"] for m in sent] == ["system", "user"]
+    assert sent[1]["content"] == PROMPT[1].content + "\n\nEvidence: [S2]\nAnswer:"
+
+
+def test_a_streamed_prefilled_reply_loses_its_echo(stub: OpenAIStub, tmp_path: Path) -> None:
+    start = ChatMessage("assistant", "Evidence: [S2]\nAnswer:")
+    stub.push(Reply("Evidence: [S2] Answer: B happened. [S2]"), Reply("B happened. [S2]"))
+    backend = backend_for(stub, tmp_path)
+    echoed = backend.stream([*PROMPT, start]).consume()
+    plain = backend.stream([*PROMPT, start]).consume()
+    assert echoed.text.strip() == "B happened. [S2]"  # whole pre-fill repeated (newline as a space)
+    assert plain.text.strip() == "B happened. [S2]"
