@@ -12,7 +12,6 @@ The server comes with the ``local`` extra (``llama-cpp-python[server]``).  It ke
 from __future__ import annotations
 
 import contextlib
-import socket
 import subprocess
 import sys
 import time
@@ -23,15 +22,10 @@ import httpx2
 
 from service.config import Settings
 from service.llm.weights import ensure_local_model
+from vectorstore.server import free_port
 
 ALIAS = "qwen-server"
 """The model name the server answers to (``--model openai:qwen-server``)."""
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @contextlib.contextmanager

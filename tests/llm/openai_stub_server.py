@@ -185,17 +185,15 @@ class OpenAIStub:
                     self.wfile.flush()
 
                 chunk({"role": "assistant", "content": ""})
+                pieces: list[tuple[str, dict[str, Any] | None]]
                 if reply.logprobs is not None:  # one token a chunk, each with its logprobs
-                    for entry in reply.logprobs:
-                        chunk({"content": entry["token"]}, logprobs={"content": [entry]})
-                    chunk({}, reply.finish_reason)
-                    self.wfile.write(b"data: [DONE]\n\n")
-                    return
-                words = reply.text.split(" ")
-                for index, word in enumerate(words):
+                    pieces = [(entry["token"], {"content": [entry]}) for entry in reply.logprobs]
+                else:  # word by word
+                    pieces = [(word if i == 0 else " " + word, None) for i, word in enumerate(reply.text.split(" "))]
+                for index, (text, logprobs) in enumerate(pieces):
                     if reply.stall_after_chunks is not None and index == reply.stall_after_chunks:
                         time.sleep(reply.stall_s)
-                    chunk({"content": word if index == 0 else " " + word})
+                    chunk({"content": text}, logprobs=logprobs)
                 chunk({}, reply.finish_reason)
                 if (body.get("stream_options") or {}).get("include_usage"):
                     usage = {
