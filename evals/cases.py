@@ -20,6 +20,7 @@ class Gold:
     support: tuple[Span, ...] = ()  # gold evidence as character spans of article texts
     forbidden: tuple[str, ...] = ()  # must not appear in the output (injection payloads, leaks)
     reference: str | None = None  # reference summary
+    standalone: str | None = None  # a follow-up question written to stand alone (the rewrite's gold)
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +32,8 @@ class Case:
     tags: tuple[str, ...] = ()
     asked_at: str | None = None
     """ISO date the question was asked (RealTimeQA's question date): the ask runs as of it."""
+    history: tuple[tuple[str, str], ...] = ()
+    """Earlier (role, content) turns of a conversation: ``question`` follows up on them."""
 
 
 @dataclass(slots=True)
@@ -39,16 +42,23 @@ class Dataset:
     articles: dict[str, dict[str, Any]]  # id -> ArticleInput fields
     shared_corpus: bool = False
     """True: every case searches the union of the selected cases' articles (one news corpus)."""
+    whole_corpus: bool = False
+    """True: every case searches every article of the data set, whichever cases are selected (a desk's
+    whole archive as the haystack)."""
 
     def select(self, limit: int | None) -> list[Case]:
-        """The first ``limit`` cases, each scoped to the articles it may search."""
+        """The first ``limit`` cases, each scoped to the articles it may search (none: all of them)."""
         cases = self.cases[:limit] if limit else list(self.cases)
+        if self.whole_corpus:
+            return [replace(c, article_ids=()) for c in cases]
         if not self.shared_corpus:
             return cases
         union = tuple(dict.fromkeys(a for c in cases for a in c.article_ids))
         return [replace(c, article_ids=union) for c in cases]
 
     def corpus(self, cases: list[Case]) -> list[dict[str, Any]]:
+        if self.whole_corpus:
+            return list(self.articles.values())
         wanted = dict.fromkeys(a for c in cases for a in c.article_ids)
         return [self.articles[a] for a in wanted]
 

@@ -30,7 +30,7 @@ from evals.metrics.registry import METRICS
 from evals.report import write_report
 from evals.runs import SUMMARY, RunDir, new_run, resumable
 from evals.suite import Suite
-from evals.tasks import ask, summarize
+from evals.tasks import ask, followup, summarize
 from evals.tasks.common import TaskContext, Variant
 from service.config import REPO_ROOT, Settings, get_settings
 from service.errors import ConfigError, FieldError, InvalidInput, ModelMissing, NewsdeskError
@@ -39,7 +39,7 @@ from service.prompts import prompt_hashes
 from service.runtime import Services, build_services
 
 TaskFn = Callable[[TaskContext, Case, Variant], dict[str, Any]]
-TASKS: dict[str, TaskFn] = {"ask": ask.run_case, "summarize": summarize.run_case}
+TASKS: dict[str, TaskFn] = {"ask": ask.run_case, "summarize": summarize.run_case, "followup": followup.run_case}
 
 
 class ProgressSink(Protocol):
@@ -140,7 +140,7 @@ def run_suite(opts: RunOptions, *, embedder: Any | None = None, progress: Progre
         raise ConfigError(f"suite {suite.id}: the {suite.task!r} task has no runner yet (known: {sorted(TASKS)})")
     variants = opts.variants()
     dataset_path = suite.dataset_path(opts.data_dir)
-    dataset = load_dataset(suite.dataset.format, dataset_path)
+    dataset = load_dataset(suite.dataset.format, dataset_path, suite.dataset.haystack)
     cases = dataset.select(opts.limit or suite.limit)
     hashes = prompt_hashes([v.prompt for v in variants])
     fingerprint = {"suite": suite.id, "variants": [v.label for v in variants], "dataset": str(dataset_path),

@@ -27,10 +27,13 @@ class Strict(BaseModel):
 
 
 class DatasetSpec(Strict):
-    format: Literal["hotpotqa", "realtimeqa", "cases", "frank"]
+    format: Literal["hotpotqa", "realtimeqa", "cases", "frank", "conversations"]
     path: str = Field(description="JSONL file relative to the repo root (the dev sample).")
     full: str | None = Field(default=None, description="The complete file, relative to --data-dir.")
     source: str = Field(description="Where the data comes from, and its licence.")
+    haystack: Literal["cases", "corpus"] = Field(
+        default="cases", description="What a question searches: its cases' own documents, or every document of "
+                                     "the data set's corpus (realtimeqa only).")
 
 
 class MetricSpec(Strict):
@@ -64,7 +67,7 @@ class CompareSpec(Strict):
 class Suite(Strict):
     id: str
     description: str
-    task: Literal["ask", "summarize", "briefing"]
+    task: Literal["ask", "summarize", "briefing", "followup"]
     dataset: DatasetSpec
     metrics: list[MetricSpec] = Field(min_length=1)
     primary: str = Field(description="The metric that decides wins, losses and the most-changed cases.")

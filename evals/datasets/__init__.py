@@ -7,17 +7,23 @@ from pathlib import Path
 
 from evals.cases import Dataset
 from evals.datasets import frank, hotpotqa, native, realtimeqa
-from service.errors import NotFound
+from service.errors import ConfigError, NotFound
 
 Loader = Callable[[Path], Dataset]
 LOADERS: dict[str, Loader] = {
     "hotpotqa": hotpotqa.load, "realtimeqa": realtimeqa.load, "cases": native.load, "frank": frank.load,
+    "conversations": native.load_conversations,
 }
 
 
-def load_dataset(fmt: str, path: Path) -> Dataset:
+def load_dataset(fmt: str, path: Path, haystack: str = "cases") -> Dataset:
+    """``haystack="corpus"``: every case searches the data set's whole corpus (formats that have one)."""
     if not path.exists():
         raise NotFound(f"dataset file {path} does not exist")
     if fmt not in LOADERS:
         raise NotFound(f"no reader for dataset format {fmt!r}")
-    return LOADERS[fmt](path)
+    if haystack == "cases":
+        return LOADERS[fmt](path)
+    if fmt != "realtimeqa":
+        raise ConfigError(f"dataset format {fmt!r} has no corpus beyond its cases' documents (haystack: {haystack})")
+    return realtimeqa.load(path, whole_corpus=True)

@@ -7,7 +7,9 @@ answerable when some document of the corpus holds its answer text verbatim (the 
 definition); the others measure abstention, with the retrieved documents as plausible distractors.
 
 All questions of a run search the union of their documents (one news corpus, as in production),
-not just their own.
+not just their own.  With ``whole_corpus`` they search every document of ``docs_gcs.jsonl`` (January
+and February 2023, 1,501 articles in the full file), as a desk searches its archive; the ask's
+``as_of`` still hides what was published after the question date.
 """
 
 from __future__ import annotations
@@ -58,13 +60,16 @@ def answer_docs(question: dict[str, Any], docs: dict[str, dict[str, Any]], ranke
     return sorted(holding, key=key)[:ANSWER_DOCS]
 
 
-def load(path: Path) -> Dataset:
+def load(path: Path, *, whole_corpus: bool = False) -> Dataset:
     docs = {d["doc_id"]: d for d in read_jsonl(path.parent / DOCS_FILE) if (d.get("text") or "").strip()}
     ranked: dict[str, list[str]] = {}
     for f in sorted(path.parent.glob(RETRIEVAL_GLOB)):
         for row in read_jsonl(f):
             ranked[row["question_id"]] = [d for d in row["doc_ids_ranked"] if d in docs]
     articles: dict[str, dict[str, Any]] = {}
+    if whole_corpus:
+        for doc in docs.values():
+            add_article(articles, to_article(doc))
     cases: list[Case] = []
     for q in read_jsonl(path):
         top = ranked.get(q["question_id"], [])
@@ -76,4 +81,4 @@ def load(path: Path) -> Dataset:
                           Gold(answers=tuple(q["answer_text"]), answerable=bool(holding)),
                           tags=("answerable" if holding else "unanswerable",),
                           asked_at=_date(q.get("question_date"))))
-    return Dataset(cases, articles, shared_corpus=True)
+    return Dataset(cases, articles, shared_corpus=True, whole_corpus=whole_corpus)

@@ -55,5 +55,12 @@ METRICS: dict[str, MetricInfo] = {m.name: m for m in [
     _m("mode_quoted", "answers that quote the chosen source sentence (nothing written verified)"),
     _m("mode_abstained", "abstentions, answerable or not", higher=False),
     _m("prompt_tokens", "prompt tokens per case", higher=False),
+    _m("overlap_none", "follow-up as typed: share of the standalone question's top-k sentences it retrieves"),
+    _m("overlap_joined", "earlier question + follow-up: share of the standalone question's top-k it retrieves"),
+    _m("overlap_model", "the model's rewrite: share of the standalone question's top-k sentences it retrieves"),
+    _m("gold_hit_none", "follow-up as typed: a gold sentence is in its top k (answerable cases)"),
+    _m("gold_hit_joined", "earlier question + follow-up: a gold sentence is in its top k (answerable cases)"),
+    _m("gold_hit_model", "the model's rewrite: a gold sentence is in its top k (answerable cases)"),
+    _m("rewrite_used", "follow-ups whose model rewrite was usable (else the joined question is asked)"),
     _m("completion_tokens", "completion tokens per case", higher=False),
 ]}

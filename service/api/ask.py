@@ -15,6 +15,7 @@ from service.deps import ServicesDep
 from service.errors import NewsdeskError
 from service.generation.answer import AnswerResult, AskParams, answer, answer_stream
 from service.generation.core import Citation
+from service.generation.followup import Turn
 from service.retrieval.question import Period
 from service.schemas import (
     AnswerSentenceOut,
@@ -42,7 +43,7 @@ def to_filters(f: FiltersIn | None) -> Filters:
 def to_params(req: AskRequest) -> AskParams:
     return AskParams(question=req.question, filters=to_filters(req.filters), top_k=req.top_k,
                      prompt_version=req.prompt_version, model=req.model, flag_unsupported=req.flag_unsupported,
-                     as_of=parse_as_of(req.as_of))
+                     as_of=parse_as_of(req.as_of), history=tuple(Turn(t.role, t.content) for t in req.history))
 
 
 def short_model(res: AnswerResult) -> ShortAnswerOut | None:
@@ -89,6 +90,7 @@ def to_response(res: AnswerResult) -> AskResponse:
         model=res.model, backend=res.backend, prompt=res.prompt, usage=res.usage, timings=res.timings,
         dropped_sentences=res.dropped, invalid_markers=res.invalid_markers, neutrality_fixes=res.neutrality_fixes,
         period=period_model(res.period), short_answer=short_model(res),
+        standalone_question=res.standalone.question if res.standalone is not None else None,
     )
 
 

@@ -15,7 +15,7 @@ from service.deps import ServicesDep
 from service.feeds.interval import format_interval
 from service.feeds.manage import add_feed, get_feed, list_feeds, remove_feed
 from service.feeds.poll import PollReport, poll_feed
-from service.schemas import FeedIn, FeedList, FeedOut, PollOut
+from service.schemas_feeds import FeedIn, FeedList, FeedOut, PollOut
 
 router = APIRouter(prefix="/v1/feeds", tags=["feeds"])
 WORKER = f"api:{socket.gethostname()}:{os.getpid()}"

@@ -38,6 +38,7 @@ from service.generation.core import (
     verify_completion,
 )
 from service.generation.evidence import Evidence, select_evidence
+from service.generation.followup import Standalone, Turn, standalone
 from service.generation.quote import QUOTE_RELATION_MIN, frame_quote, quote_fallback
 from service.generation.select import CANDIDATES, Selection, select, selection_messages
 from service.generation.selection import sentence_vectors
@@ -88,6 +89,9 @@ class AskParams:
     as_of: int | None = None
     """When the question is asked (epoch seconds; ``None``: now).  Given, nothing published after
     that day is used; "this week" and the like always count back from it."""
+    history: tuple[Turn, ...] = ()
+    """Earlier turns of the conversation: ``question`` is a follow-up, made to stand alone first
+    (:mod:`service.generation.followup`)."""
 
 
 @dataclass(slots=True)
@@ -117,6 +121,8 @@ class AnswerResult:
     an answer the path gave (also when the gate then withdrew it)."""
     confidence: float | None = None
     """The gate's probability that the answer is right, when a fitted gate is in force."""
+    standalone: Standalone | None = None
+    """A follow-up's rewrite: the question that was retrieved for and answered."""
 
 
 def _ms(start: float) -> float:
@@ -219,28 +225,45 @@ def _extra_values(tpl: PromptTemplate) -> dict[str, str]:
     return {"today": datetime.now(UTC).date().isoformat()} if "today" in tpl.variables else {}
 
 
+def _stand_alone(services: Services, backend: ChatBackend, params: AskParams) -> tuple[AskParams, Standalone | None]:
+    """A follow-up (``params.history``) rewritten to stand alone; the params to answer it with."""
+    if not params.history:
+        return params, None
+    followup = standalone(backend, params.history, params.question, log=services.call_log)
+    return replace(params, question=followup.question), followup
+
+
+def _with(res: AnswerResult, followup: Standalone | None) -> AnswerResult:
+    if followup is not None:
+        res.standalone = followup
+        res.timings["rewrite_ms"] = followup.elapsed_ms
+    return res
+
+
 def answer(services: Services, params: AskParams) -> AnswerResult:
     t0 = time.perf_counter()
     backend = services.backend(params.model)  # an unknown model is an error even when we abstain
+    params, followup = _stand_alone(services, backend, params)
     prep = prepare(services, params)
     if below_floor(services, prep):
-        return _abstain(services, prep, _nothing_relevant(prep), t0)
+        return _with(_abstain(services, prep, _nothing_relevant(prep), t0), followup)
     choose(services, backend, prep)
     t1 = time.perf_counter()
     completion = call_model(backend, prep.messages, log=services.call_log, prompt_name=prep.tpl.name,
                             prompt_version=prep.tpl.version, retrieved_ids=_ids(prep),
                             temperature=prep.tpl.temperature, max_tokens=prep.tpl.max_tokens)
     prep.timings["generate_ms"] = _ms(t1)
-    return finish(services, prep, completion, t0)
+    return _with(finish(services, prep, completion, t0), followup)
 
 
 def answer_stream(services: Services, params: AskParams) -> Iterator[str | AnswerResult]:
     """Yield text deltas as the model writes, then the verified :class:`AnswerResult`."""
     t0 = time.perf_counter()
     backend = services.backend(params.model)
+    params, followup = _stand_alone(services, backend, params)
     prep = prepare(services, params)
     if below_floor(services, prep):
-        yield _abstain(services, prep, _nothing_relevant(prep), t0)
+        yield _with(_abstain(services, prep, _nothing_relevant(prep), t0), followup)
         return
     choose(services, backend, prep)
     t1 = time.perf_counter()
@@ -256,7 +279,7 @@ def answer_stream(services: Services, params: AskParams) -> Iterator[str | Answe
             yield delta
         completion = handle.completion
     prep.timings["generate_ms"] = _ms(t1)
-    yield finish(services, prep, completion, t0)
+    yield _with(finish(services, prep, completion, t0), followup)
 
 
 def _nothing_relevant(prep: Prepared) -> str:

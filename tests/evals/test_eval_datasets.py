@@ -103,3 +103,20 @@ def test_native_cases_locate_gold_quotes_and_reuse_articles() -> None:
     assert by_id["injection-unanswerable"].article_ids == ("injection-wire",)
     tags = {t for c in data.cases for t in c.tags}
     assert {"contested", "numbers", "unanswerable", "injection", "two-articles"} <= tags
+
+
+def test_realtimeqa_desk_searches_every_article_of_the_corpus() -> None:
+    suite = load_suite("realtimeqa-desk@1")
+    assert suite.dataset.haystack == "corpus"
+    data = load_dataset("realtimeqa", suite.dataset_path(None), suite.dataset.haystack)
+    per_case = load_dataset("realtimeqa", suite.dataset_path(None))
+    assert [c.id for c in data.cases] == [c.id for c in per_case.cases]
+    assert len(data.articles) == 83 > len(per_case.corpus(per_case.select(4)))
+    cases = data.select(4)
+    assert all(c.article_ids == () for c in cases)  # no filter: the whole store
+    assert len(data.corpus(cases)) == 83
+
+
+def test_a_corpus_haystack_needs_a_format_that_has_a_corpus() -> None:
+    with pytest.raises(ConfigError, match="no corpus"):
+        load_dataset("hotpotqa", HOTPOT, "corpus")

@@ -7,22 +7,18 @@ tests loudly; set NEWSDESK_SKIP_BROWSER=1 to skip them on purpose where it canno
 from __future__ import annotations
 
 import os
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
-import uvicorn
 
 from service.briefing_runs import start_seed_briefings
 from service.cli import gather, run_ingest
 from service.config import REPO_ROOT, Settings
 from service.main import create_app
 from service.runtime import Services, build_services
+from tests.live_server import serve
 from tests.web.live import CHROMIUM, CHROMIUM_ARGS, DELTA_DELAY_S, SKIP_BROWSER, Live, SlowStreamFake
 
 
@@ -44,27 +40,8 @@ def live(tmp_path_factory: pytest.TempPathFactory, embedder: Any) -> Iterator[Li
         thread.join(120)
 
     app = create_app(settings, services_factory=factory, on_startup=seed)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))  # a free port chosen by the OS
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the live server did not start")
-        time.sleep(0.2)
-    yield Live(url, holder["services"])
-    server.should_exit = True
-    thread.join(15)
-    sock.close()
+    with serve(app) as url:
+        yield Live(url, holder["services"])
 
 
 @pytest.fixture(scope="session")

@@ -96,6 +96,30 @@ def test_ask_then_a_marker_opens_its_sentence_highlighted_by_its_offsets(page: P
     expect(page.locator("#pane")).to_be_hidden()
 
 
+def test_a_follow_up_carries_the_conversation_and_says_what_it_searched_for(page: Page, live: Live) -> None:
+    ask(page, ASK_Q)
+    settled_markers(page)
+    fake = live.services.backend("fake")
+    before = len(fake.calls)  # type: ignore[attr-defined]
+    follow = page.locator("#answer form.follow-up input")
+    expect(follow).to_be_visible()
+    follow.fill("And what did Russia say about Kursk?")
+    follow.press("Enter")
+    expect(page.locator("#answer .standalone")).to_contain_text("Searched for:")
+    expect(page.locator("#answer .earlier li")).to_have_text([ASK_Q])
+    settled_markers(page)
+    # the rewrite call saw the first question and the follow-up
+    rewrite = fake.calls[before]  # type: ignore[attr-defined]
+    shown = rewrite.messages[-1].content
+    assert ASK_Q in shown and "And what did Russia say about Kursk?" in shown
+    # a question in the main box starts over
+    page.fill("#question", ASK_Q)
+    page.press("#question", "Enter")
+    expect(page.locator("#answer .standalone")).to_have_count(0)
+    expect(page.locator("#answer .earlier")).to_have_count(0)
+    settled_markers(page)
+
+
 def test_the_draft_streams_in_before_the_verified_answer(page: Page) -> None:
     page.goto("/")
     page.evaluate("""() => {

@@ -3,6 +3,9 @@
  * - Ask: POSTs /v1/ask with stream: true and reads the Server-Sent Events with fetch() and a
  *   stream reader (EventSource cannot POST). The draft is shown as it is written; the one
  *   `final` event replaces it with the verified answer and its numbered markers.
+ * - Follow-ups: under an answer, a box asks the next question of the same conversation (the
+ *   earlier turns go as `history`; the server rewrites the follow-up to stand alone and says
+ *   what it searched for). A question asked in the main box starts a new conversation.
  * - Markers (a.marker, on every page): hover or focus shows the quote, outlet, date and support;
  *   a click or Enter opens the article beside the text, scrolled to the cited sentence, which is
  *   highlighted (class "cited") once its offsets match the citation's. Escape closes the pane.
@@ -218,6 +221,7 @@
   const answer = $("#answer");
   const question = $("#question");
   let asking = null;
+  let conversation = [];  // earlier turns: {role, content}, oldest first
 
   function setState(state, busy) {
     answer.dataset.state = state;
@@ -240,8 +244,37 @@
     answer.replaceChildren(el("p", { class: "error", role: "alert", text: problem.detail ? `${title}: ${problem.detail}` : title }));
   }
 
-  function showFinal(r) {
+  function earlierTurns() {
+    const asked = conversation.filter((t) => t.role === "user");
+    if (!asked.length) return null;
+    const list = el("ol");
+    for (const t of asked) list.append(el("li", { text: t.content }));
+    return el("section", { class: "earlier", "aria-label": "Earlier in this conversation" },
+      el("h2", { class: "meta", text: "Earlier in this conversation" }), list);
+  }
+
+  function followUpForm() {
+    const box = el("form", { class: "follow-up", "aria-label": "Ask a follow-up question" });
+    const input = el("input", { id: "follow-up", type: "text", "aria-label": "Follow-up question" });
+    input.required = true;
+    input.maxLength = 2000;
+    input.autocomplete = "off";
+    input.placeholder = "Ask a follow-up, e.g. “And what did the other side say?”";
+    box.append(el("label", { class: "ask-label", text: "Follow up" }), el("div", { class: "ask-row" },
+      input, el("button", { type: "submit", class: "primary", text: "Ask" })));
+    box.querySelector("label").htmlFor = "follow-up";
+    box.addEventListener("submit", (event) => {
+      event.preventDefault();
+      const text = input.value.trim();
+      if (text) ask(text, { followUp: true });
+    });
+    return box;
+  }
+
+  function showFinal(r, asked) {
     const parts = [];
+    const earlier = earlierTurns();
+    if (earlier) parts.push(earlier);
     if (r.mode === "abstained" || r.abstained) {
       parts.push(el("p", { class: "mode", text: "No answer" }),
         el("p", { class: "abstention", text: r.answer || "The indexed sources do not answer this question." }));
@@ -280,6 +313,11 @@
     const p = r.period;
     const period = p ? ` · searched articles ${p.since ? `from ${p.since} ` : ""}up to ${p.until}` : "";
     parts.push(el("p", { class: "meta", text: `${r.backend}/${r.model} · ${r.prompt}${ms}${period}` }));
+    if (r.standalone_question) {
+      parts.push(el("p", { class: "meta standalone", text: `Searched for: “${r.standalone_question}”` }));
+    }
+    conversation.push({ role: "user", content: asked }, { role: "assistant", content: r.answer });
+    parts.push(followUpForm());
     answer.replaceChildren(...parts);
     setState(r.mode || (r.abstained ? "abstained" : "written"), false);
   }
@@ -323,12 +361,13 @@
     }
   }
 
-  async function ask() {
-    const text = question.value.trim();
+  async function ask(typed = null, { followUp = false } = {}) {
+    const text = (typed ?? question.value).trim();
     if (!text) {
       question.focus();
       return;
     }
+    if (!followUp) conversation = [];
     if (asking) asking.abort();
     const mine = new AbortController();
     asking = mine;
@@ -337,6 +376,7 @@
     setState("searching", true);
     answer.replaceChildren(el("p", { class: "state", text: "Looking for the sentences that answer…" }));
     const payload = { question: text, stream: true };
+    if (followUp && conversation.length) payload.history = conversation.slice(-12);
     const chosen = filters();
     if (chosen) payload.filters = chosen;
     let response;
@@ -369,7 +409,7 @@
           draft.append(JSON.parse(event.data).text);
         } else if (event.event === "final") {
           settled = true;
-          showFinal(JSON.parse(event.data));
+          showFinal(JSON.parse(event.data), text);
         } else if (event.event === "error") {
           settled = true;
           showProblem(JSON.parse(event.data));
