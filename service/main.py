@@ -11,7 +11,7 @@ from datetime import date
 import anyio.to_thread
 from fastapi import FastAPI
 
-from service.api import articles, ask, briefings, feeds, health, keys, metrics, problems, search, summaries
+from service.api import articles, ask, briefings, chat, feeds, health, keys, metrics, problems, search, summaries
 from service.api.guard import GUARD_RESPONSES, GUARDS, ModelGate
 from service.briefing_runs import start_day_briefings
 from service.config import Settings, get_settings
@@ -63,7 +63,7 @@ def create_app(settings: Settings | None = None, *,
     )
     problems.install(app)
     app.include_router(health.router)  # probes stay open
-    for module in (articles, search, ask, summaries, briefings, feeds, keys, metrics):
+    for module in (articles, search, ask, chat, summaries, briefings, feeds, keys, metrics):
         # keys, scopes, rate limits, model slots
         app.include_router(module.router, dependencies=GUARDS, responses=GUARD_RESPONSES)
     app.add_middleware(EdgeMiddleware)  # request id, access log, metrics, shedding, body limit

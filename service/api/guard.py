@@ -34,7 +34,8 @@ bearer = HTTPBearer(auto_error=False, scheme_name="apiKey", bearerFormat="ndk_<i
                                 "Scopes: read (ask, search, summaries, GETs), write (ingest, delete, "
                                 "build briefings), admin (keys, metrics).")
 
-MODEL_ROUTES = frozenset({("POST", "/v1/ask"), ("POST", "/v1/summaries"), ("POST", "/v1/briefings")})
+MODEL_ROUTES = frozenset({("POST", "/v1/ask"), ("POST", "/v1/chat/completions"), ("POST", "/v1/summaries"),
+                          ("POST", "/v1/briefings")})
 WRITE_ROUTES = frozenset({("POST", "/v1/articles"), ("DELETE", "/v1/articles/{article_id}"),
                           ("POST", "/v1/briefings"), ("POST", "/v1/feeds"), ("DELETE", "/v1/feeds/{feed_id}"),
                           ("POST", "/v1/feeds/{feed_id}/poll")})

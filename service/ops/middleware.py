@@ -28,7 +28,7 @@ from typing import Any
 
 from starlette.datastructures import MutableHeaders
 
-from service.api.problems import problem
+from service.api.problems import respond
 from service.errors import FieldError
 from service.ops.logging import REQUEST_ID
 from service.ops.metrics import HTTP_LATENCY, HTTP_REQUESTS, SHED
@@ -161,7 +161,7 @@ class EdgeMiddleware:
 
         limit = settings.max_body_bytes
         declared = _header(scope, b"content-length")
-        too_large = problem(413, "payload-too-large", "Payload too large",
+        too_large = respond(scope.get("path"), 413, "payload-too-large", "Payload too large",
                             f"the body exceeds the limit of {limit} bytes",
                             [FieldError("body", f"larger than the limit of {limit} bytes")])
         if declared is not None and declared.strip().isdigit():

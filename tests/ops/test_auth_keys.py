@@ -208,3 +208,15 @@ def test_serve_says_at_once_when_its_port_is_taken(cli: CliRunner) -> None:
         r = cli.invoke(cli_app, ["serve", "--host", "127.0.0.1", "--port", str(port), "--no-seed"])
     assert r.exit_code == ConfigError.exit_code
     assert f"cannot listen on 127.0.0.1:{port}" in r.output and "--port" in r.output
+
+
+def test_the_openai_routes_take_the_same_keys_and_answer_in_openais_shape(secured: TestClient,
+                                                                          cli: CliRunner) -> None:
+    chat = {"model": "newsdesk", "messages": [{"role": "user", "content": "Who approved the budget?"}]}
+    r = secured.post("/v1/chat/completions", json=chat)
+    assert r.status_code == 401 and r.headers["www-authenticate"].startswith("Bearer")
+    assert r.json()["error"]["type"] == "authentication_error"
+    assert secured.get("/v1/models", headers=bearer("not-a-key")).json()["error"]["code"] == "unauthorized"
+    key = create_key(cli, "chat-client", "read")["key"]
+    assert secured.get("/v1/models", headers=bearer(key)).status_code == 200
+    assert secured.post("/v1/chat/completions", json=chat, headers=bearer(key)).status_code == 200

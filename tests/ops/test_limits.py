@@ -139,6 +139,11 @@ def test_429_with_retry_after_per_bucket(tmp_path: Path, embedder) -> None:
         assert c.post("/v1/ask", json=ask).status_code == 200
         r = c.post("/v1/ask", json=ask)
         assert r.status_code == 429 and 30 <= int(r.headers["retry-after"]) <= 60
+        # the chat endpoint spends the same model bucket, and says so in OpenAI's shape
+        chat = {"model": "newsdesk", "messages": [{"role": "user", "content": "What happened?"}]}
+        r = c.post("/v1/chat/completions", json=chat)
+        assert r.status_code == 429 and 30 <= int(r.headers["retry-after"]) <= 60
+        assert r.json()["error"]["type"] == "rate_limit_error"
         assert c.get("/healthz").status_code == 200  # probes are never limited
 
 
