@@ -58,7 +58,7 @@ def _chat(c: httpx.Client, q: str, stream: bool) -> None:
 
 
 def measure(workdir: Path, rounds: int) -> dict[str, Any]:
-    svc = start_service(workdir / "chat-overhead", seed=True, nice=0)
+    svc = start_service(workdir / "chat-overhead", seed=True, nice=0, rate_limit_default="off", rate_limit_model="off")
     times: dict[str, list[float]] = {k: [] for k in ("ask", "chat", "ask_stream", "chat_stream")}
     try:
         with svc.client(timeout=60) as c:

@@ -7,9 +7,10 @@ model (prompt ``rewrite``, one short logged call) to rewrite it with what the ea
 asked as any other, and the answer reports it, so a reader can see what was searched for.
 
 No earlier user turn, no call.  A reply that is not one plausible question (empty, several lines,
-far longer than the conversation could justify, or the fake backend's ``INSUFFICIENT``) is not
-used: the question is then asked with the earlier question before it (:func:`joined`), the cheap
-rewrite that the follow-up eval measures the model against.
+far longer than the conversation could justify, a statement where a question was asked, or the
+fake backend's ``INSUFFICIENT``) is not used: the question is then asked with the earlier
+question before it (:func:`joined`), the cheap rewrite that the follow-up eval measures the
+model against (``evals/suites/followups.yaml``).
 """
 
 from __future__ import annotations
@@ -80,10 +81,15 @@ def joined(history: Sequence[Turn], question: str) -> str:
 
 
 def usable(reply: str, question: str) -> str | None:
+    """The rewrite, or ``None`` when it is not one.  A question must stay a question: a small
+    model sometimes answers instead ("Mississippi filed the petition."), and that statement
+    would be searched for and then asked as if it were the user's question."""
     text = reply.strip().strip('"“”').strip()
     if not text or "\n" in text or text.upper() == "INSUFFICIENT":
         return None
     if len(text) > len(question) + MAX_GROWTH:
+        return None
+    if question.rstrip().endswith("?") and not text.endswith("?"):
         return None
     return text
 

@@ -37,7 +37,8 @@ class Desk:
 
 @pytest.fixture(scope="session")
 def desk(tmp_path_factory: pytest.TempPathFactory, embedder: Any) -> Iterator[Desk]:
-    settings = Settings(data_dir=tmp_path_factory.mktemp("chat-desk"), llm_backend="fake")
+    # no feed poller: this desk lives for the whole session, and the feed tests count pollers
+    settings = Settings(data_dir=tmp_path_factory.mktemp("chat-desk"), llm_backend="fake", feed_poll=False)
     holder: dict[str, Services] = {}
 
     def factory(s: Settings) -> Services:

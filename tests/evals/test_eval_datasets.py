@@ -120,3 +120,20 @@ def test_realtimeqa_desk_searches_every_article_of_the_corpus() -> None:
 def test_a_corpus_haystack_needs_a_format_that_has_a_corpus() -> None:
     with pytest.raises(ConfigError, match="no corpus"):
         load_dataset("hotpotqa", HOTPOT, "corpus")
+
+
+def test_followup_conversations_load_with_history_and_one_shared_corpus() -> None:
+    suite = load_suite("followups@1")
+    data = load_dataset(suite.dataset.format, suite.dataset_path(None))
+    by_id = {c.id: c for c in data.cases}
+    case = by_id["kursk-casualties"]
+    assert case.history[0] == ("user", "How many troops did North Korea send to Russia?")
+    assert case.gold.standalone and case.question == "And how many were killed or wounded?"
+    quote = data.articles["kursk"]["text"][case.gold.support[0].start:case.gold.support[0].end]
+    assert "roughly 4,000 North Korean soldiers" in quote
+    # articles read "from" a JSON Lines file: an AllSides record by id, a RealTimeQA document by doc_id
+    assert data.articles["weekly-jobless-claims-rise-419000-left"]["source"] == "Bloomberg"
+    assert data.articles["37de0b561146239f"]["published_at"]
+    selected = data.select(None)
+    assert len({c.article_ids for c in selected}) == 1  # every conversation searches all their articles
+    assert all(c.history and c.gold.standalone for c in data.cases)

@@ -44,7 +44,8 @@ def test_the_model_rewrites_the_follow_up_and_the_call_is_logged(tmp_path: Path)
         assert db.execute("SELECT prompt_name, prompt_version FROM calls").fetchall() == [("rewrite", "v1")]
 
 
-@pytest.mark.parametrize("reply", ["INSUFFICIENT", "", "One line\nand another?", "x" * 400])
+@pytest.mark.parametrize("reply", ["INSUFFICIENT", "", "One line\nand another?", "x" * 400,
+                                   "About 4,000 were killed or wounded."])
 def test_an_unusable_rewrite_falls_back_to_the_joined_question(reply: str) -> None:
     got = standalone(FakeBackend([reply]), HISTORY, "And how many were killed?", log=None)
     assert got.method == "joined"
