@@ -149,19 +149,15 @@ def ask(
     as_of: Annotated[str | None, typer.Option("--as-of", help="Answer as of this ISO date: nothing later is used, "
                                               "and 'this week' counts back from it.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the API response shape.")] = False,
-    after: Annotated[list[str] | None, typer.Option(
-        "--after", help="An earlier question of the conversation (repeat, oldest first): QUESTION follows up on "
-                        "them and is rewritten to stand alone.")] = None,
 ) -> None:
     """Answer a question with verified, numbered citations."""
     from service.api.ask import to_response
     from service.generation.answer import AskParams, answer
-    from service.generation.followup import Turn
 
     filters = Filters(sources=tuple(source or ()), article_ids=tuple(article or ()),
                       since=parse_bound(since, "since"), until=parse_bound(until, "until", upper=True))
     params = AskParams(question, filters, top_k, prompt_version, model, flag_unsupported,
-                       as_of=parse_as_of(as_of), history=tuple(Turn("user", q) for q in after or ()))
+                       as_of=parse_as_of(as_of))
     with services() as svc:
         res = answer(svc, params)
     if as_json:
@@ -179,8 +175,6 @@ def ask(
         support = f" · support {c.support:.2f}" if c.support is not None else ""
         out.print(f"[{c.marker}] “{c.quote}”")
         out.print(f"    [dim]{c.hit.title} · {c.hit.source} · {date} · {c.hit.id}{support}[/]")
-    if res.standalone is not None and res.standalone.rewritten:
-        out.print(f"[dim]searched for: {rich_escape(res.standalone.question)}[/]")
     took = res.timings.get("total_ms", 0)
     p = res.period
     window = f" · searched {p.first_day or 'up'} to {p.last_day}" if p is not None else ""
