@@ -113,7 +113,8 @@ def log(msg: str) -> None:
 
 
 def bench_clustering(args: argparse.Namespace) -> dict[str, Any]:
-    from service.generation.clustering import article_docs, cluster, pairwise_scores
+    from evals.folds import FOLDS, fold_of
+    from service.generation.clustering import SAME_STORY_AT, article_docs, cluster, pairwise_scores
     from service.generation.selection import article_hits, sentence_vectors
 
     days = allsides_by_day(allsides_records(Path(args.allsides)))
@@ -135,18 +136,30 @@ def bench_clustering(args: argparse.Namespace) -> dict[str, Any]:
                 groups = cluster(docs, t)
                 per_threshold[t].append(pairwise_scores([[d.article_id for d in g] for g in groups], gold))
             log(f"  day {n + 1}/{len(days)}: {len(arts)} articles")
-    table = []
-    for t, scores in per_threshold.items():
-        tp = sum(s["pairs_true"] * s["recall"] for s in scores)
-        pred = sum(s["pairs_predicted"] for s in scores)
-        true = sum(s["pairs_true"] for s in scores)
-        correct = sum(s["pairs_predicted"] * s["precision"] for s in scores)
-        p = correct / pred if pred else 1.0
-        r = tp / true if true else 1.0
-        table.append({"threshold": t, "precision": round(p, 4), "recall": round(r, 4),
-                      "f1": round(2 * p * r / (p + r), 4) if p + r else 0.0,
-                      "mean_day_f1": round(statistics.mean(s["f1"] for s in scores), 4)})
-    return {"days": len(days), "articles": n_articles, "thresholds": table}
+    day_names = list(days)
+    folds = {d: fold_of(f"allsides-day-{d}") for d in day_names}
+    table = [{"threshold": t, **_micro(scores)} for t, scores in per_threshold.items()]
+    by_fold = {f: [{"threshold": t, **_micro([s for d, s in zip(day_names, scores, strict=True) if folds[d] == f])}
+                   for t, scores in per_threshold.items()] for f in FOLDS}
+    chosen = max(by_fold["tune"], key=lambda row: (row["f1"], -abs(row["threshold"] - SAME_STORY_AT)))["threshold"]
+    at_service = per_threshold.get(SAME_STORY_AT, [])
+    worst = sorted((round(s["f1"], 3), d, folds[d]) for d, s in zip(day_names, at_service, strict=False))[:5]
+    return {"days": len(days), "articles": n_articles, "thresholds": table, "folds": by_fold,
+            "fold_days": {f: sum(1 for d in day_names if folds[d] == f) for f in FOLDS},
+            "tune_best_threshold": chosen, "service_threshold": SAME_STORY_AT,
+            "worst_days": [{"f1": f1, "day": d, "fold": f} for f1, d, f in worst]}
+
+
+def _micro(scores: Sequence[dict[str, float]]) -> dict[str, float]:
+    """Pairwise precision, recall and F1 micro-averaged over days, and the mean F1 per day."""
+    tp = sum(s["pairs_true"] * s["recall"] for s in scores)
+    pred = sum(s["pairs_predicted"] for s in scores)
+    true = sum(s["pairs_true"] for s in scores)
+    correct = sum(s["pairs_predicted"] * s["precision"] for s in scores)
+    p = correct / pred if pred else 1.0
+    r = tp / true if true else 1.0
+    return {"precision": round(p, 4), "recall": round(r, 4), "f1": round(2 * p * r / (p + r), 4) if p + r else 0.0,
+            "mean_day_f1": round(statistics.mean(s["f1"] for s in scores), 4) if scores else 0.0}
 
 
 # --------------------------------------------------------------------------------------------
@@ -358,10 +371,21 @@ def render_report(results: dict[str, Any]) -> str:
                 "| threshold | precision | recall | F1 | mean F1 per day |", "|---|---|---|---|---|"]
         out += [f"| {t['threshold']} | {t['precision']:.3f} | {t['recall']:.3f} | {t['f1']:.3f} | "
                 f"{t['mean_day_f1']:.3f} |" for t in c["thresholds"]]
-        out += ["", "The service uses 0.5 (`SAME_STORY_AT`, set before this run; it is also the best F1 here, on "
-                "the same days: there is no held-out split). AllSides sometimes runs two stories on one topic on "
-                "the same day (Israel–Gaza, the 100-days coverage); the gold counts them apart, which caps "
-                "precision.", ""]
+        if "folds" in c:
+            tune, check = c["folds"]["tune"], c["folds"]["check"]
+            out += ["", f"By fold (a day's fold is a hash of its date, `evals/folds.py`; {c['fold_days']['tune']} tune "
+                        f"days, {c['fold_days']['check']} check days): pairwise P / R / F1.", "",
+                    "| threshold | tune | check |", "|---|---|---|"]
+            out += [f"| {a['threshold']}{' (service)' if a['threshold'] == c['service_threshold'] else ''}"
+                    f"{' (best on tune)' if a['threshold'] == c['tune_best_threshold'] else ''} | "
+                    f"{a['precision']:.3f} / {a['recall']:.3f} / {a['f1']:.3f} | "
+                    f"{b['precision']:.3f} / {b['recall']:.3f} / {b['f1']:.3f} |"
+                    for a, b in zip(tune, check, strict=True)]
+            out += ["", "Worst days at the service's threshold (day F1, fold): " + "; ".join(
+                f"{w['day']} {w['f1']:.3f} ({w['fold']})" for w in c["worst_days"]) + "."]
+        out += ["", "The service uses 0.5 (`SAME_STORY_AT`, set on all days before folds existed). AllSides "
+                "sometimes runs two stories on one topic on the same day (Israel–Gaza, the 100-days coverage); "
+                "the gold counts them apart, which caps precision.", ""]
     rouge_parts = [("frank", "FRANK CNN/DM (single article, `short`)", results.get("frank"))]
     multi = results.get("multi") or {}
     rouge_parts += [("neus", "NeuS AllSides val (3 outlets, `short`)", multi.get("neus")),
