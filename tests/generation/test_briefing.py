@@ -221,3 +221,21 @@ def test_one_call_names_every_story_and_key_points_are_quoted(two_days: Services
             (sid,) = kp["sentence_ids"]
             assert kp["text"] == " ".join(cited[sid]["quote"].split())  # the sentence itself
     assert b["neutrality"]["loaded_introduced"] == []
+
+
+def test_the_clustering_benchmark_reports_both_folds_and_picks_on_tune_only() -> None:
+    import argparse
+
+    from benchmarks.summaries_bench import bench_clustering
+    from evals.folds import fold_of
+
+    res = bench_clustering(argparse.Namespace(allsides=str(ALLSIDES_SAMPLE), thresholds="0.3,0.5,0.9"))
+    days = res["days"]
+    assert days == 3 and sum(res["fold_days"].values()) == days
+    tune_days = sum(1 for d in ("2021-05-26", "2021-05-27", "2021-05-28") if fold_of(f"allsides-day-{d}") == "tune")
+    assert res["fold_days"]["tune"] == tune_days
+    assert [r["threshold"] for r in res["folds"]["check"]] == [0.3, 0.5, 0.9]
+    best = max(res["folds"]["tune"], key=lambda r: r["f1"])["f1"]
+    chosen = next(r for r in res["folds"]["tune"] if r["threshold"] == res["tune_best_threshold"])
+    assert chosen["f1"] == best
+    assert all(0 <= r[k] <= 1 for f in res["folds"].values() for r in f for k in ("precision", "recall", "f1"))
