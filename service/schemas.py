@@ -363,6 +363,10 @@ class StoryOut(BaseModel):
     id: str
     headline: str
     headline_from: str
+    headline_rejected: str | None = Field(
+        default=None, description="The model's headline and why it was replaced by an extract (headline_from 'title' "
+                                  "or 'key_point'): a name, number or date its sources do not give, a contested "
+                                  "claim without attribution, a loaded word of our own, or its length.")
     key_points: list[KeyPointOut]
     perspectives: list[PerspectiveOut]
     sources: list[SourceCountOut]

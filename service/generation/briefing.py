@@ -53,15 +53,16 @@ from service.runtime import Services
 from service.store.briefings import BriefingStore, scope_key
 from service.store.catalog import Filters
 from service.verify.citations import VerifiedSentence
+from service.verify.headline import headline_problem
 from service.verify.neutrality import (
     complete_pairs,
     enforce,
     find_contested_pairs,
-    introduced_loaded,
     loaded_words,
     report,
     restate,
 )
+from service.verify.text import analyze
 
 STORY_TOKENS = 600
 """Source tokens per story call: small, so a briefing stays fast on the local model."""
@@ -100,6 +101,8 @@ class StoryDraft:
     centroid: np.ndarray
     headline: str = ""
     headline_from: str = "model"
+    headline_rejected: str | None = None
+    """The model's headline and why it was replaced (:func:`service.verify.headline.headline_problem`)."""
     points: list[VerifiedSentence] = field(default_factory=list)
     perspectives: list[tuple[str, VerifiedSentence]] = field(default_factory=list)
     fixes: dict[str, int] = field(default_factory=dict)
@@ -180,19 +183,41 @@ def drop_headline(text: str) -> str:
     return strip_bullets(_HEADLINE.sub("", text))
 
 
-def _headline_ok(headline: str, story: StoryDraft) -> bool:
+def set_headline(services: Services, story: StoryDraft, headline: str) -> None:
+    """The model's headline if it passes the checks of :mod:`service.verify.headline`, else the
+    neutral extract, with the reason kept."""
     sources = [h.text for h in story.pool.hits] + [d.title for d in story.docs]
-    n = len(headline.split())
-    return 2 <= n <= HEADLINE_WORDS and not introduced_loaded(headline, sources)
+    cited = list({h.id: h for v in story.points for h in v.citations}.values())
+    problem = headline_problem(headline, cited, story.pool.pairs, sources, services.checker,
+                               max_words=HEADLINE_WORDS)
+    if problem is None:
+        story.headline, story.headline_from, story.headline_rejected = headline, "model", None
+    else:
+        rejected = f"“{headline}”: {problem}" if headline else problem
+        (story.headline, story.headline_from), story.headline_rejected = fallback_headline(story), rejected
+
+
+TITLE_COVERS = 0.5
+"""An outlet title stands in for a refused headline only when at least this share of its content
+words is in the story's key points: a title about the story, not an opinion page's slogan ("When
+Wokeness Becomes Weakness" shares none)."""
 
 
 def fallback_headline(story: StoryDraft) -> tuple[str, str]:
-    """The most central outlet title without loaded words, else the first key point."""
-    titles = sorted(story.docs, key=lambda d: -float(d.centroid @ story.centroid))
-    for d in titles:
-        if d.title and not loaded_words(d.title) and len(d.title.split()) <= HEADLINE_WORDS:
-            return d.title, "title"
-    return (story.points[0].text if story.points else titles[0].title), "key_point"
+    """The outlet title without loaded words that the key points cover best (at least
+    :data:`TITLE_COVERS`; the most central on ties), else the first key point."""
+    said = {w for v in story.points for w in analyze(v.text).content}
+
+    def covered(title: str) -> float:
+        words = set(analyze(title).content)
+        return len(words & said) / len(words) if words else 0.0
+
+    central = sorted(story.docs, key=lambda d: -float(d.centroid @ story.centroid))
+    titles = [d.title for d in central if d.title and not loaded_words(d.title)
+              and len(d.title.split()) <= HEADLINE_WORDS and covered(d.title) >= TITLE_COVERS]
+    if titles:
+        return max(titles, key=covered), "title"
+    return (story.points[0].text if story.points else central[0].title), "key_point"
 
 
 def write_story(services: Services, story: StoryDraft, tpl: PromptTemplate, model: str | None) -> None:
@@ -211,11 +236,7 @@ def write_story(services: Services, story: StoryDraft, tpl: PromptTemplate, mode
         extra = [story.pool.hits[i] for i in picked if story.pool.hits[i].id not in cited]
         points += restate(extra[: MIN_POINTS - len(points)], services.checker)
     story.points = points[:MAX_POINTS]
-    headline = parse_headline(gen.completion.text)
-    if _headline_ok(headline, story):
-        story.headline, story.headline_from = headline, "model"
-    else:
-        story.headline, story.headline_from = fallback_headline(story)
+    set_headline(services, story, parse_headline(gen.completion.text))
 
 
 EXTRACT_TOKENS = 260
@@ -244,8 +265,8 @@ def render_stories(stories: Sequence[StoryDraft]) -> str:
 
 def write_headlines(services: Services, stories: Sequence[StoryDraft], tpl: PromptTemplate,
                     model: str | None) -> Completion | None:
-    """One model call names every story; a headline that is missing, too long or loaded falls
-    back to the most central outlet title."""
+    """One model call names every story; a headline that fails its checks (missing, too long,
+    unsupported, unattributed or loaded) falls back to the most central outlet title."""
     if not stories:
         return None
     messages = tpl.render(stories=render_stories(stories))
@@ -256,11 +277,7 @@ def write_headlines(services: Services, stories: Sequence[StoryDraft], tpl: Prom
     written = {int(m.group("n")): " ".join(_MARKERS.sub(" ", m.group("text")).strip(" *\"'").split())
                for m in _NUMBERED_LINE.finditer(completion.text)}
     for n, story in enumerate(stories, 1):
-        headline = written.get(n, "")
-        if _headline_ok(headline, story):
-            story.headline, story.headline_from = headline, "model"
-        else:
-            story.headline, story.headline_from = fallback_headline(story)
+        set_headline(services, story, written.get(n, ""))
     return completion
 
 
@@ -304,6 +321,7 @@ def story_record(n: int, story: StoryDraft, markers: dict[int, list[int]]) -> di
         "id": f"s{n + 1}",
         "headline": story.headline,
         "headline_from": story.headline_from,
+        "headline_rejected": story.headline_rejected,
         "key_points": [_point(v, markers[id(v)]) for v in story.points],
         "perspectives": [{"source": s, "emphasis": _point(v, markers[id(v)])} for s, v in story.perspectives],
         "sources": [{"source": s, "articles": articles[s], "sentences": story.sentence_counts[s]}

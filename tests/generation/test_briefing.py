@@ -239,3 +239,35 @@ def test_the_clustering_benchmark_reports_both_folds_and_picks_on_tune_only() ->
     chosen = next(r for r in res["folds"]["tune"] if r["threshold"] == res["tune_best_threshold"])
     assert chosen["f1"] == best
     assert all(0 <= r[k] <= 1 for f in res["folds"].values() for r in f for k in ("precision", "recall", "f1"))
+
+
+def test_a_refused_headline_falls_back_to_a_title_the_key_points_cover_not_a_slogan(services: Services) -> None:
+    from collections import Counter
+
+    import numpy as np
+
+    from service.generation.briefing import StoryDraft, set_headline
+    from service.generation.clustering import ArticleDoc
+    from service.generation.summarize import Pool
+    from service.retrieval.search import SentenceHit
+    from service.verify.citations import VerifiedSentence
+
+    text = "New COVID-19 cases fell to their lowest level since October, federal data showed on Monday."
+    point = SentenceHit("a", 0, text, 0, len(text), "t", None, "Wire", None)
+    up, side = np.array([1.0, 0.0]), np.array([0.6, 0.8])
+
+    def doc(i: str, title: str, centroid: np.ndarray) -> ArticleDoc:
+        return ArticleDoc(i, "Outlet " + i, title, None, None, centroid)
+
+    docs = [doc("opinion", "When Wokeness Becomes Weakness", up),  # the most central, and a slogan
+            doc("news", "COVID cases fall to lowest level since October", side)]
+    story = StoryDraft(docs, Pool([point], np.zeros((1, 2)), []), Counter(), up,
+                       points=[VerifiedSentence(text, [point], 1.0)])
+    set_headline(services, story, "Vaccine sales soar 70% as cases fall")  # 70% is in no sentence
+    assert (story.headline, story.headline_from) == ("COVID cases fall to lowest level since October", "title")
+    assert story.headline_rejected is not None and "70" in story.headline_rejected
+    docs.pop()  # no title is about the story: the key point stands in
+    set_headline(services, story, "Vaccine sales soar 70% as cases fall")
+    assert (story.headline, story.headline_from) == (text, "key_point")
+    set_headline(services, story, "COVID-19 cases fall to lowest level since October")
+    assert story.headline_from == "model" and story.headline_rejected is None
