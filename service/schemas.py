@@ -147,8 +147,12 @@ class TurnIn(Strict):
     content: str = Field(min_length=1, max_length=20000)
 
 
+QUESTION_CHARS = 2000
+"""The longest question (``/v1/ask``, and the last user message of ``/v1/chat/completions``)."""
+
+
 class AskRequest(Strict):
-    question: str = Field(min_length=1, max_length=2000)
+    question: str = Field(min_length=1, max_length=QUESTION_CHARS)
     history: list[TurnIn] = Field(
         default_factory=list, max_length=40,
         description="Earlier turns of the conversation, oldest first. The question is then a follow-up: it is "

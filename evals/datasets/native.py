@@ -19,6 +19,7 @@ ISO date) runs the question as of that day, so "this year" means the year it was
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -47,12 +48,22 @@ def _article(spec: dict[str, Any], articles: dict[str, dict[str, Any]]) -> str:
 
 
 def _record(file: str, article_id: str) -> dict[str, Any]:
+    found = _records(file).get(article_id)
+    if found is None:
+        raise InvalidInput.for_field("dataset", f"no article {article_id!r} in {file}")
+    return dict(found)
+
+
+@lru_cache(maxsize=4)
+def _records(file: str) -> dict[str, dict[str, Any]]:
+    """The articles of a JSON Lines file by id, read once however many cases use them."""
+    out: dict[str, dict[str, Any]] = {}
     for row in read_jsonl(REPO_ROOT / file):
-        if row.get("id") == article_id:
-            return {k: v for k, v in row.items() if k in ARTICLE_FIELDS}
-        if row.get("doc_id") == article_id:
-            return to_article(row)
-    raise InvalidInput.for_field("dataset", f"no article {article_id!r} in {file}")
+        if "doc_id" in row:
+            out.setdefault(str(row["doc_id"]), to_article(row))
+        elif "id" in row:
+            out.setdefault(str(row["id"]), {k: v for k, v in row.items() if k in ARTICLE_FIELDS})
+    return out
 
 
 def load(path: Path) -> Dataset:

@@ -39,6 +39,7 @@ from service.errors import FieldError, InvalidInput, NewsdeskError, NotFound
 from service.generation.answer import AnswerResult, AskParams, answer, answer_stream
 from service.generation.followup import Turn
 from service.generation.reply import Reply, permalink, render, source_title, without_sources
+from service.schemas import QUESTION_CHARS
 from service.schemas_chat import ChatRequest, ModelList, ModelOut
 from service.timeutil import parse_as_of
 from service.tokens import count_tokens
@@ -52,6 +53,9 @@ class DeskModel:
     id: str
     sources: bool
     description: str
+
+    def out(self) -> ModelOut:
+        return ModelOut(id=self.id, created=CREATED, description=self.description)
 
 
 MODELS = {m.id: m for m in (
@@ -79,8 +83,8 @@ def to_params(req: ChatRequest) -> AskParams:
     if not turns or turns[-1].role != "user" or not turns[-1].text().strip():
         raise InvalidInput.for_field("messages", "the last user or assistant message must be the user's question")
     question = turns[-1].text().strip()
-    if len(question) > 2000:
-        raise InvalidInput.for_field("messages", "the question is longer than 2000 characters")
+    if len(question) > QUESTION_CHARS:
+        raise InvalidInput.for_field("messages", f"the question is longer than {QUESTION_CHARS} characters")
     history = tuple(Turn(m.role, without_sources(m.text()) if m.role == "assistant" else m.text())
                     for m in turns[:-1] if m.text().strip())
     return AskParams(question=question, filters=to_filters(req.filters), as_of=parse_as_of(req.as_of),
@@ -155,9 +159,14 @@ class Envelope:
         return self.chunk([{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}], **extra)
 
 
+def _reply(req: ChatRequest, model: DeskModel, res: AnswerResult, base_url: str) -> tuple[Reply, str]:
+    """The answer as the model's text, cut at ``max_tokens``; and the finish reason."""
+    return _cut(render(res, base_url, sources=model.sources), req.token_limit())
+
+
 def completion(env: Envelope, req: ChatRequest, model: DeskModel, res: AnswerResult, base_url: str
                ) -> dict[str, Any]:
-    reply, finish = _cut(render(res, base_url, sources=model.sources), req.token_limit())
+    reply, finish = _reply(req, model, res, base_url)
     message = {"role": "assistant", "content": reply.text, "refusal": None,
                "annotations": annotations(reply, base_url)}
     return {"id": env.id, "object": "chat.completion", "created": env.created, "model": env.model,
@@ -170,7 +179,7 @@ def chunks(env: Envelope, req: ChatRequest, model: DeskModel, res: AnswerResult,
            ) -> Generator[str, None, None]:
     """After the role chunk: the content a part at a time, every annotation in one chunk (the SDK's
     stream helper cannot join annotations split across chunks), the finish, the usage, [DONE]."""
-    reply, finish = _cut(render(res, base_url, sources=model.sources), req.token_limit())
+    reply, finish = _reply(req, model, res, base_url)
     for part in reply.parts:
         yield env.delta({"content": part})
     yield env.delta({"annotations": annotations(reply, base_url)}, newsdesk=extension(res))
@@ -196,13 +205,12 @@ def _stream(services: ServicesDep, req: ChatRequest, model: DeskModel, params: A
 
 @router.get("/models", response_model=ModelList)
 def models() -> ModelList:
-    return ModelList(data=[ModelOut(id=m.id, created=CREATED, description=m.description) for m in MODELS.values()])
+    return ModelList(data=[m.out() for m in MODELS.values()])
 
 
 @router.get("/models/{model_id}", response_model=ModelOut)
 def model(model_id: str) -> ModelOut:
-    m = desk_model(model_id)
-    return ModelOut(id=m.id, created=CREATED, description=m.description)
+    return desk_model(model_id).out()
 
 
 @router.post("/chat/completions", response_model=None,

@@ -213,10 +213,11 @@ def fallback_headline(story: StoryDraft) -> tuple[str, str]:
         return len(words & said) / len(words) if words else 0.0
 
     central = sorted(story.docs, key=lambda d: -float(d.centroid @ story.centroid))
-    titles = [d.title for d in central if d.title and not loaded_words(d.title)
-              and len(d.title.split()) <= HEADLINE_WORDS and covered(d.title) >= TITLE_COVERS]
-    if titles:
-        return max(titles, key=covered), "title"
+    titles = [(covered(d.title), d.title) for d in central
+              if d.title and not loaded_words(d.title) and len(d.title.split()) <= HEADLINE_WORDS]
+    best = max(titles, key=lambda t: t[0], default=None)  # max keeps the first (most central) of ties
+    if best is not None and best[0] >= TITLE_COVERS:
+        return best[1], "title"
     return (story.points[0].text if story.points else central[0].title), "key_point"
 
 
@@ -266,7 +267,7 @@ def render_stories(stories: Sequence[StoryDraft]) -> str:
 def write_headlines(services: Services, stories: Sequence[StoryDraft], tpl: PromptTemplate,
                     model: str | None) -> Completion | None:
     """One model call names every story; a headline that fails its checks (missing, too long,
-    unsupported, unattributed or loaded) falls back to the most central outlet title."""
+    unsupported, unattributed or loaded) falls back to :func:`fallback_headline`."""
     if not stories:
         return None
     messages = tpl.render(stories=render_stories(stories))

@@ -1,7 +1,8 @@
 """An answer as chat text: its verified sentences with ``[n]`` markers, and where each marker is.
 
 Chat clients show text, and only some of them read citation fields, so the text itself carries
-the sources (:data:`SOURCES` mode appends a numbered list: linked title, outlet, date, quote).
+the sources (``render(..., sources=True)`` appends a numbered list: linked title, outlet, date,
+quote).
 Every ``[n]`` in the text is a :class:`Mark`: its span in the text and the citation it points
 at, so that an API can hand out annotations whose offsets are right by construction.
 
@@ -12,7 +13,6 @@ Multilingual Plane (an emoji), and :func:`utf16_offset` converts.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from service.generation.answer import AnswerResult
@@ -54,10 +54,14 @@ def permalink(base_url: str, citation: Citation) -> str:
     return f"{base_url.rstrip('/')}/articles/{citation.hit.article_id}#s{citation.hit.index}"
 
 
+def _outlet(citation: Citation) -> str:
+    """The outlet and the day, "Fox News, 2025-04-28" (the outlet alone when undated)."""
+    when = (citation.hit.published_at or "")[:10]
+    return f"{citation.hit.source}, {when}" if when else citation.hit.source
+
+
 def source_title(citation: Citation) -> str:
-    hit = citation.hit
-    when = (hit.published_at or "")[:10]
-    return f"{hit.title} ({hit.source}{', ' + when if when else ''})"
+    return f"{citation.hit.title} ({_outlet(citation)})"
 
 
 def render(res: AnswerResult, base_url: str, *, sources: bool) -> Reply:
@@ -67,10 +71,10 @@ def render(res: AnswerResult, base_url: str, *, sources: bool) -> Reply:
     if res.abstained or not res.sentences:
         reply._add([(res.answer, None)])
         return reply
-    for i, (sentence, numbers) in enumerate(res.sentences):
+    for sentence, numbers in res.sentences:
         if sentence.flagged:
             continue
-        pieces: list[tuple[str, Citation | None]] = [(("" if i == 0 else " ") + sentence.text, None)]
+        pieces: list[tuple[str, Citation | None]] = [((" " if reply.parts else "") + sentence.text, None)]
         cited = [by_marker[n] for n in numbers if n in by_marker]
         if cited:
             pieces.append((" ", None))
@@ -79,22 +83,10 @@ def render(res: AnswerResult, base_url: str, *, sources: bool) -> Reply:
     if sources and res.citations:
         reply._add([("\n\n" + SOURCES_HEADING, None)])
         for c in sorted(res.citations, key=lambda c: c.marker):
-            hit = c.hit
-            when = (hit.published_at or "")[:10]
-            title = hit.title.replace("[", "(").replace("]", ")")  # a bracket would end the link text
+            title = c.hit.title.replace("[", "(").replace("]", ")")  # a bracket would end the link text
             reply._add([("\n", None), (f"[{c.marker}]", c),
-                        (f" [{title}]({permalink(base_url, c)}), {hit.source}{', ' + when if when else ''}: "
-                         f"“{c.quote}”", None)])
+                        (f" [{title}]({permalink(base_url, c)}), {_outlet(c)}: “{c.quote}”", None)])
     return reply
-
-
-def cited_in_order(reply: Reply) -> Iterator[Citation]:
-    """Each cited sentence once, in the order the text first cites it."""
-    seen: set[str] = set()
-    for m in reply.marks:
-        if m.citation.hit.id not in seen:
-            seen.add(m.citation.hit.id)
-            yield m.citation
 
 
 def without_sources(content: str) -> str:

@@ -53,11 +53,10 @@ def headline_problem(headline: str, cited: Sequence[SentenceHit], pairs: Sequenc
     missing = checker.score(sentence_case(headline), texts).missing if texts else []
     if missing:
         return "not in the story's sentences: " + ", ".join(missing)
-    restated = primary_source(headline, list(cited))
     disputed = {h.id for p in pairs for h in (p.claim, p.counter)}
-    shared = len(set(analyze(headline).content) & set(analyze(restated.text).content)) if restated else 0
-    if (restated is not None and shared >= RESTATES and restated.id in disputed and is_attributed(restated.text)
-            and not is_attributed(headline)):
+    restated = primary_source(headline, list(cited)) if disputed and not is_attributed(headline) else None
+    if (restated is not None and restated.id in disputed and is_attributed(restated.text)
+            and len(set(analyze(headline).content) & set(analyze(restated.text).content)) >= RESTATES):
         return f"states a contested claim without saying who makes it ({restated.id})"
     loaded = introduced_loaded(headline, sources)
     if loaded:

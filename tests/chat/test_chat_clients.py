@@ -3,10 +3,6 @@ LangChain's ChatOpenAI. Each must show the answer with its sources."""
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import openai
@@ -15,6 +11,7 @@ from langchain_core.messages import AIMessage, HumanMessage
 from langchain_openai import ChatOpenAI
 
 from tests.chat.conftest import QUESTION, Desk
+from tests.llm_cli import llm_home, run_llm
 
 KEY = "unused-with-auth-off"
 
@@ -89,23 +86,14 @@ def test_openai_follow_up_is_rewritten_to_stand_alone(client: openai.OpenAI, des
     assert completion.choices[0].message.annotations
 
 
-def _llm(args: list[str], home: Path) -> subprocess.CompletedProcess[str]:
-    exe = shutil.which("llm", path=str(Path(sys.executable).parent))
-    assert exe, "the llm CLI is a test dependency"
-    env = {**os.environ, "LLM_USER_PATH": str(home), "OPENAI_API_KEY": KEY}
-    return subprocess.run([exe, *args], env=env, capture_output=True, text=True, timeout=120)
-
-
 @pytest.fixture
-def llm_home(tmp_path: Path, desk: Desk) -> Path:
-    (tmp_path / "extra-openai-models.yaml").write_text(
-        f"- model_id: newsdesk\n  model_name: newsdesk\n  api_base: \"{desk.v1}\"\n", encoding="utf-8")
-    return tmp_path
+def home(tmp_path: Path, desk: Desk) -> Path:
+    return llm_home(tmp_path, desk.v1)
 
 
 @pytest.mark.parametrize("flags", [[], ["--no-stream"]])
-def test_llm_cli_shows_the_answer_and_its_sources(llm_home: Path, flags: list[str]) -> None:
-    done = _llm(["-m", "newsdesk", *flags, QUESTION], llm_home)
+def test_llm_cli_shows_the_answer_and_its_sources(home: Path, flags: list[str]) -> None:
+    done = run_llm(["-m", "newsdesk", *flags, QUESTION], home)
     assert done.returncode == 0, done.stderr
     assert "[1]" in done.stdout and "\nSources:\n[1] [" in done.stdout and "Fox News" in done.stdout
 

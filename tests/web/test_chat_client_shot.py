@@ -5,15 +5,12 @@ sources, run for real against the live desk, its output rendered as a terminal a
 from __future__ import annotations
 
 import html
-import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page
 
+from tests.llm_cli import llm_home, run_llm
 from tests.web.live import Live
 from tests.web.test_desk_browser import shoot
 
@@ -24,12 +21,7 @@ QUESTION = "Did Russia retake Kursk?"
 
 def test_the_llm_cli_streams_an_answer_with_its_sources(page: Page, live: Live, tmp_path: Path,
                                                         screenshots: Path) -> None:
-    (tmp_path / "extra-openai-models.yaml").write_text(
-        f"- model_id: newsdesk\n  model_name: newsdesk\n  api_base: \"{live.url}/v1\"\n", encoding="utf-8")
-    exe = shutil.which("llm", path=str(Path(sys.executable).parent))
-    assert exe, "the llm CLI is a test dependency"
-    env = {**os.environ, "LLM_USER_PATH": str(tmp_path), "OPENAI_API_KEY": "unused"}
-    done = subprocess.run([exe, "-m", "newsdesk", QUESTION], env=env, capture_output=True, text=True, timeout=120)
+    done = run_llm(["-m", "newsdesk", QUESTION], llm_home(tmp_path, f"{live.url}/v1"))
     assert done.returncode == 0, done.stderr
     out = done.stdout
     assert "\nSources:\n[1] [" in out and "Fox News" in out and "[2]" in out
