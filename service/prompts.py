@@ -57,6 +57,10 @@ class PromptTemplate(BaseModel):
     temperature: float = 0.0
     max_tokens: int = Field(default=256, ge=1, le=8192)
     select: SelectSpec | None = None
+    input: Literal["budget", "key_sentences"] = "budget"
+    """What a summary prompt is given: as many central sentences as fit the input budget, which
+    the model selects from and rewrites (``budget``), or only the few key sentences chosen
+    beforehand, which the model fuses into prose (``key_sentences``, summary@v2)."""
     messages: list[PromptMessage] = Field(min_length=1)
 
     @model_validator(mode="after")

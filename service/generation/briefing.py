@@ -40,11 +40,18 @@ from service.generation.evidence import Evidence, sanitize
 from service.generation.selection import (
     Weights,
     article_hits,
-    near_duplicates,
     reading_order,
     sentence_vectors,
 )
-from service.generation.summarize import Pool, add_usage, generate_verified, input_budget, select, strip_bullets
+from service.generation.summarize import (
+    Pool,
+    add_usage,
+    distinct_pool,
+    generate_verified,
+    input_budget,
+    select,
+    strip_bullets,
+)
 from service.llm.base import Completion
 from service.logs.calls import call_model
 from service.prompts import PromptTemplate, load_prompt
@@ -57,7 +64,6 @@ from service.verify.headline import headline_problem
 from service.verify.neutrality import (
     complete_pairs,
     enforce,
-    find_contested_pairs,
     loaded_words,
     report,
     restate,
@@ -67,8 +73,6 @@ from service.verify.text import analyze
 STORY_TOKENS = 600
 """Source tokens per story call: small, so a briefing stays fast on the local model."""
 MAX_ARTICLES = 1000
-DUPLICATE_AT = 0.9
-"""Sentences of different outlets at or above this cosine are one fact, said once."""
 CONTINUING_AT = 0.65
 """Story centroid cosine from which a story continues one of the previous briefing."""
 REPEATED_POINT_AT = 0.85
@@ -150,13 +154,8 @@ def story_draft(docs: list[ArticleDoc], hits: Sequence[SentenceHit], vectors: np
     """The story's input: its sentences with cross-outlet near-duplicates merged."""
     rows = [r for d in docs for r in d.rows]
     story_hits = [hits[r] for r in rows]
-    story_vecs = vectors[rows]
-    reps = near_duplicates(story_vecs, DUPLICATE_AT)
-    keep = [i for i, rep in enumerate(reps) if rep == i]
-    kept_hits = [story_hits[i] for i in keep]
-    kept_vecs = story_vecs[keep]
     centroid = _unit(np.vstack([d.centroid for d in docs]).mean(axis=0))
-    pool = Pool(kept_hits, kept_vecs, find_contested_pairs(kept_hits, kept_vecs))
+    pool = distinct_pool(story_hits, vectors[rows])
     return StoryDraft(docs, pool, Counter(h.source for h in story_hits), centroid)
 
 

@@ -22,6 +22,8 @@ from service.store.catalog import Catalog
 from service.tokens import count_tokens
 
 MARKER_TOKENS = 4
+DUPLICATE_AT = 0.9
+"""Sentences (of different outlets) at or above this cosine are one fact, said once."""
 """What ``[S12] `` and the line break cost in the rendered evidence, on top of the text."""
 
 
@@ -97,26 +99,32 @@ def hit_tokens(hit: SentenceHit, encoding: str = "cl100k_base") -> int:
 
 
 def mmr_select(hits: Sequence[SentenceHit], vectors: np.ndarray, scores: np.ndarray, *, budget_tokens: int,
-               max_sentences: int, diversity: float, encoding: str = "cl100k_base") -> list[int]:
+               max_sentences: int, diversity: float, encoding: str = "cl100k_base",
+               cover_bonus: float = 0.0) -> list[int]:
     """Indexes picked by maximal marginal relevance until the token budget or count is reached.
 
     Deterministic: ties go to the earlier hit.  A sentence that alone exceeds the remaining
-    budget is skipped, so one very long sentence cannot starve the rest.
+    budget is skipped, so one very long sentence cannot starve the rest.  ``cover_bonus``: added
+    to the gain of a sentence whose outlet has nothing picked yet, so every outlet's view gets in
+    before a second sentence of one.
     """
     chosen: list[int] = []
     left = budget_tokens
     redundancy = np.zeros(len(hits), dtype=np.float32)
     available = np.ones(len(hits), dtype=bool)
     cost = [hit_tokens(h, encoding) for h in hits]
+    sources = np.array([h.source for h in hits], dtype=object)
+    uncovered = np.ones(len(hits), dtype=bool)
     while len(chosen) < max_sentences and available.any():
-        gain = np.where(available, (1 - diversity) * scores - diversity * redundancy, -np.inf)
-        best = int(np.argmax(gain))
+        gain = (1 - diversity) * scores - diversity * redundancy + cover_bonus * uncovered
+        best = int(np.argmax(np.where(available, gain, -np.inf)))
         available[best] = False
         if cost[best] > left:
             continue
         chosen.append(best)
         left -= cost[best]
         redundancy = np.maximum(redundancy, vectors @ vectors[best])
+        uncovered &= sources != hits[best].source
     return chosen
 
 

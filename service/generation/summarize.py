@@ -1,5 +1,15 @@
-"""Neutral summaries: gather sentences -> select central ones -> generate (map-reduce when the
-selection does not fit one call) -> verify -> enforce neutrality -> number citations.
+"""Neutral summaries: gather sentences -> select central ones -> generate -> verify -> enforce
+neutrality -> number citations.
+
+Two designs, chosen by the prompt file's ``input``:
+
+- ``key_sentences`` (summary@v2): selection decides *what* is said.  The few key sentences --
+  central across the articles, one per outlet before a second from any, near-duplicates merged,
+  both sides of a contested pair kept -- are chosen without the model; the model only fuses,
+  orders and connects them in one short call.  A written sentence that fails verification falls
+  back to the key sentences it meant to use, quoted.
+- ``budget`` (summary@v1): as many central sentences as fit the input budget go to the model,
+  which selects and writes (map-reduce when the selection does not fit one call).
 
 Shared by ``POST /v1/summaries``, ``newsdesk summarize`` and the benchmarks.  The model only
 ever sees indexed sentences (boilerplate is never indexed), numbered ``[S1]..``; every output
@@ -20,10 +30,12 @@ from service.errors import InvalidInput, NotFound
 from service.generation.core import Citation, Generated, number_citations, write_verified
 from service.generation.evidence import Evidence
 from service.generation.selection import (
+    DUPLICATE_AT,
     Weights,
     article_hits,
     hit_tokens,
     mmr_select,
+    near_duplicates,
     pack_groups,
     reading_order,
     relevance,
@@ -58,12 +70,14 @@ class LengthSpec:
     """How many calls' worth of input the selection may keep (more than one means map-reduce)."""
     max_sentences: int
     """Generated sentences kept (the small model overruns "2 to 3 sentences"); counter-claims come on top."""
+    key_sentences: int
+    """Sentences a ``key_sentences`` prompt is given to fuse."""
 
 
 LENGTHS: dict[str, LengthSpec] = {
-    "short": LengthSpec("2 to 3 sentences", 120, 1, 3),
-    "medium": LengthSpec("4 to 6 sentences", 280, 2, 6),
-    "long": LengthSpec("7 to 10 sentences", 420, 3, 10),
+    "short": LengthSpec("2 to 3 sentences", 120, 1, 3, 3),
+    "medium": LengthSpec("4 to 6 sentences", 280, 2, 6, 6),
+    "long": LengthSpec("7 to 10 sentences", 420, 3, 10, 10),
 }
 STYLES = {"paragraph": "as one paragraph", "bullets": "as a bulleted list, one sentence per line starting with '- '"}
 HEADER_TOKENS = 24
@@ -71,6 +85,9 @@ HEADER_TOKENS = 24
 MESSAGE_TOKENS = 8
 MAX_POOL_ARTICLES = 200
 QUERY_CANDIDATES = 60
+COVER_BONUS = 0.15
+"""Key sentences: MMR gain added to a sentence of an outlet not yet represented (set a priori,
+not tuned: about half the spread of the relevance scores' lead prior)."""
 _BULLET = re.compile(r"^[ \t]*(?:[-*\u2022]|\d{1,2}[.)])[ \t]+", re.MULTILINE)
 
 
@@ -147,6 +164,16 @@ def build_pool(services: Services, hits: list[SentenceHit], query_vector: np.nda
     return Pool(hits, vectors, find_contested_pairs(hits, vectors), query_vector)
 
 
+def distinct_pool(hits: Sequence[SentenceHit], vectors: np.ndarray, query_vector: np.ndarray | None = None) -> Pool:
+    """A pool with near-duplicates (cosine >= :data:`DUPLICATE_AT`, wire copies across outlets)
+    merged into their first occurrence *before* contested pairs are found, so a fact and its
+    denial are each said once however many outlets carried them."""
+    reps = near_duplicates(vectors, DUPLICATE_AT)
+    keep = [i for i, rep in enumerate(reps) if rep == i]
+    kept_hits, kept_vecs = [hits[i] for i in keep], vectors[keep]
+    return Pool(kept_hits, kept_vecs, find_contested_pairs(kept_hits, kept_vecs), query_vector)
+
+
 def input_budget(services: Services, tpl: PromptTemplate, max_tokens: int, **values: str) -> int:
     """Source tokens one call may carry: the configured cap, within the model's context."""
     frame = tpl.render(**{**values, "sources": ""})
@@ -173,6 +200,34 @@ def select(pool: Pool, *, budget_tokens: int, calls: int, weights: Weights) -> l
     picked = mmr_select(pool.hits, pool.vectors, scores, budget_tokens=max(total, budget_tokens // 2),
                         max_sentences=60 * calls, diversity=weights.diversity)
     return pack_groups(pool.hits, picked, budget_tokens)
+
+
+def key_sentences(pool: Pool, *, count: int, budget_tokens: int, weights: Weights,
+                  scores: np.ndarray | None = None) -> list[int]:
+    """The ``count`` sentences a summary is built on, most important first: central (and on the
+    query), each outlet represented before any has two.  ``pool`` is a :func:`distinct_pool`.
+
+    A neutral summary names what is disputed: when the sources hold a contested pair and none of
+    the picks belongs to one, the strongest pair's claim takes the last place (its counter-claim
+    joins it in :func:`fuse`).
+    """
+    if scores is None:
+        scores = relevance(pool.hits, pool.vectors, weights, pool.query_vector)
+    picked = mmr_select(pool.hits, pool.vectors, scores, budget_tokens=budget_tokens, max_sentences=count,
+                        diversity=weights.diversity, cover_bonus=COVER_BONUS)
+    sided = {h.id for p in pool.pairs for h in (p.claim, p.counter)}
+    if pool.pairs and count >= 2 and not any(pool.hits[i].id in sided for i in picked):
+        claim = max(pool.pairs, key=lambda p: p.score).claim.id
+        picked = [*picked[:count - 1], next(i for i, h in enumerate(pool.hits) if h.id == claim)]
+    return picked
+
+
+def by_article(hits: Sequence[SentenceHit], picked: Sequence[int]) -> list[int]:
+    """``picked`` grouped by article (articles in order of their first pick), each in text order."""
+    rank: dict[str, int] = {}
+    for i in picked:
+        rank.setdefault(hits[i].article_id, len(rank))
+    return sorted(picked, key=lambda i: (rank[hits[i].article_id], hits[i].index))
 
 
 # --------------------------------------------------------------------------------------------
@@ -235,37 +290,39 @@ def summarize(services: Services, params: SummaryParams) -> SummaryResult:
     if not hits:
         raise NotFound("no indexed sentences match the request")
     pool = build_pool(services, hits, qvec)
-    timings["select_ms"] = _ms(t0)
     spec = LENGTHS[params.length]
     tpl = load_prompt("summary", params.prompt_version or services.settings.summary_prompt_version)
     values = {"length": spec.words, "style": STYLES[params.style]}
     budget = input_budget(services, tpl, spec.max_tokens, **values)
     weights = Weights(centrality=0.35, lead=0.15, query=0.5) if qvec is not None else Weights()
-    groups = select(pool, budget_tokens=budget, calls=spec.calls, weights=weights)
-
-    t1 = time.perf_counter()
     usage: dict[str, int | None] = {"prompt_tokens": 0, "completion_tokens": 0}
-    partials: list[Generated] = []
-    if len(groups) > 1:  # map: summarise each group; reduce: summarise what the maps cited
-        for group in groups:
-            partials.append(generate_verified(services, _evidence(pool, group), tpl, model=params.model,
-                                              max_tokens=spec.max_tokens, values=values))
-            add_usage(usage, partials[-1].completion)
-        final_idx = _cited_indexes(pool, partials) or [i for g in groups for i in g]
+    t1 = time.perf_counter()
+    if tpl.input == "key_sentences":
+        pool = distinct_pool(pool.hits, pool.vectors, qvec)
+        picked = key_sentences(pool, count=spec.key_sentences, budget_tokens=budget, weights=weights)
+        timings["select_ms"] = _ms(t0)
+        t1 = time.perf_counter()
+        partials: list[Generated] = []
+        final, written = fuse(services, pool, picked, tpl, spec, values, params.model)
+        groups = [picked]
     else:
-        final_idx = groups[0] if groups else []
-    final = generate_verified(services, _evidence(pool, final_idx), tpl, model=params.model,
-                              max_tokens=spec.max_tokens, values=values)
+        groups = select(pool, budget_tokens=budget, calls=spec.calls, weights=weights)
+        timings["select_ms"] = _ms(t0)
+        t1 = time.perf_counter()
+        partials, final = map_reduce(services, pool, groups, tpl, spec, values, params.model, usage)
+        written = final.verified[: spec.max_sentences]
     add_usage(usage, final.completion)
     timings["generate_ms"] = _ms(t1)
 
     t2 = time.perf_counter()
     shown_ids = set(final.evidence.ids)
     surface = sorted((p for p in pool.pairs if p.claim.id in shown_ids), key=lambda p: -p.score)[: spec.calls]
-    kept, fixes = enforce(final.verified[: spec.max_sentences], pool.pairs, services.checker, surface=surface)
+    kept, fixes = enforce(written, pool.pairs, services.checker, surface=surface)
     fallback = not kept
     if fallback:
-        kept, fixes = enforce(extractive(services, pool, groups, 2), pool.pairs, services.checker, surface=surface)
+        quoted = spec.max_sentences if tpl.input == "key_sentences" else 2  # v2's key sentences are a summary
+        kept, fixes = enforce(extractive(services, pool, groups, quoted), pool.pairs, services.checker,
+                              surface=surface)
     numbered, citations, text = number_citations(services, kept)
     if params.style == "bullets":
         text = "\n".join(f"- {v.text} {''.join(f'[{n}]' for n in nums)}".rstrip() for v, nums in numbered)
@@ -280,3 +337,37 @@ def summarize(services: Services, params: SummaryParams) -> SummaryResult:
         calls=len(partials) + 1, dropped=len(final.draft.sentences) - len(final.verified),
         extractive_fallback=fallback,
     )
+
+
+def map_reduce(services: Services, pool: Pool, groups: list[list[int]], tpl: PromptTemplate, spec: LengthSpec,
+               values: dict[str, str], model: str | None, usage: dict[str, int | None]
+               ) -> tuple[list[Generated], Generated]:
+    """summary@v1: one call over the selection; over several groups, map each, then reduce what
+    the maps cited."""
+    partials: list[Generated] = []
+    if len(groups) > 1:
+        for group in groups:
+            partials.append(generate_verified(services, _evidence(pool, group), tpl, model=model,
+                                              max_tokens=spec.max_tokens, values=values))
+            add_usage(usage, partials[-1].completion)
+        final_idx = _cited_indexes(pool, partials) or [i for g in groups for i in g]
+    else:
+        final_idx = groups[0] if groups else []
+    final = generate_verified(services, _evidence(pool, final_idx), tpl, model=model,
+                              max_tokens=spec.max_tokens, values=values)
+    return partials, final
+
+
+def fuse(services: Services, pool: Pool, picked: Sequence[int], tpl: PromptTemplate, spec: LengthSpec,
+         values: dict[str, str], model: str | None) -> tuple[Generated, list[VerifiedSentence]]:
+    """summary@v2: the model fuses the key sentences (plus the other side of any contested pair
+    among them).  Selection decided what is said, so a key sentence that no verified sentence
+    cites -- its rewrite failed verification, or the model left it out -- is quoted after them:
+    a failed or lazy rewrite loses no content."""
+    chosen = [pool.hits[i] for i in by_article(pool.hits, picked)]
+    evidence = Evidence(tuple(complete_pairs(chosen, pool.pairs)))
+    gen = generate_verified(services, evidence, tpl, model=model, max_tokens=spec.max_tokens, values=values)
+    kept = gen.verified[: spec.max_sentences]
+    cited = {h.id for v in kept for h in v.citations}
+    lost = [pool.hits[i] for i in picked if pool.hits[i].id not in cited]
+    return gen, kept + restate(lost, services.checker)

@@ -1,4 +1,6 @@
-"""The summary pipeline through the fake backend, real Chroma, embedder and support checker."""
+"""summary@v1's pipeline (the model selects and writes over a token budget; map-reduce when the
+input is large) through the fake backend, real Chroma, embedder and support checker.  The
+default, summary@v2, is tested in test_summary_v2.py."""
 
 from __future__ import annotations
 
@@ -21,6 +23,11 @@ BOILERPLATE = ("TRUMP BLASTS PUTIN", "READY TO MAKE A DEAL", "Read the full arti
                "The Associated Press contributed")
 CLAIM = "Russia said two days earlier that its troops had fully reclaimed the Kursk region"
 DENIAL = "Ukrainian officials have denied Russia’s claim"
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(data_dir=tmp_path / "data", llm_backend="fake", summary_prompt_version="v1")
 
 
 def ingest_seed(services: Services, seed_text: str) -> None:
