@@ -155,7 +155,7 @@ def run_suite(opts: RunOptions, *, embedder: Any | None = None, progress: Progre
     services = open_services(opts, dataset_path, ledger, embedder)
     try:
         ingest_corpus(services, dataset.corpus(cases), sink)
-        ctx = TaskContext(services, dataset, ledger, suite.top_k)
+        ctx = TaskContext(services, dataset, ledger, suite.top_k, suite.summary_length)
         done = run.done()
         todo = [(c, v) for c in cases for v in variants if (v.label, c.id) not in done]
         sink.start("cases", len(todo))

@@ -27,7 +27,8 @@ class Strict(BaseModel):
 
 
 class DatasetSpec(Strict):
-    format: Literal["hotpotqa", "realtimeqa", "cases", "frank", "conversations"]
+    format: Literal["hotpotqa", "realtimeqa", "cases", "frank", "frank-cnndm", "conversations", "multinews", "neus",
+                    "allsides"]
     path: str = Field(description="JSONL file relative to the repo root (the dev sample).")
     full: str | None = Field(default=None, description="The complete file, relative to --data-dir.")
     source: str = Field(description="Where the data comes from, and its licence.")
@@ -73,6 +74,9 @@ class Suite(Strict):
     primary: str = Field(description="The metric that decides wins, losses and the most-changed cases.")
     compare: CompareSpec
     top_k: int = Field(default=8, ge=1, le=50)
+    summary_length: Literal["short", "medium", "long"] | None = Field(
+        default=None, description="Summary length the summarize task asks for (None: short); it also sets how "
+                                  "many sentences the lead baseline takes.")
     limit: int | None = Field(default=None, ge=1, description="Default number of cases.")
     requires: list[Literal["local_model"]] = Field(default_factory=list)
 

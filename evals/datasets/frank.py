@@ -29,3 +29,11 @@ def load(path: Path) -> Dataset:
         cases.append(Case(r["hash"], (aid,), gold=Gold(reference=r["reference"].replace(" .", ".")),
                           tags=(r["dataset"],)))
     return Dataset(cases, articles)
+
+
+def load_cnndm(path: Path) -> Dataset:
+    """The CNN/Daily Mail articles only (multi-sentence highlights as references, unlike XSum's one line)."""
+    data = load(path)
+    cases = [c for c in data.cases if "cnndm" in c.tags]
+    wanted = {a for c in cases for a in c.article_ids}
+    return Dataset(cases, {k: v for k, v in data.articles.items() if k in wanted})

@@ -16,7 +16,7 @@ from evals.metrics.citations import Statement, alce
 from evals.metrics.faithfulness import faithfulness
 from evals.metrics.support import Span, support_prf
 from evals.metrics.tokens import token_metrics
-from evals.tasks.common import TaskContext, Variant, base_row, latency_ms, model_calls
+from evals.tasks.common import TaskContext, Variant, base_row, latency_ms, model_calls, quotes_faithful
 from service.errors import InvalidInput
 from service.generation.answer import AnswerResult, AskParams, answer_stream
 from service.store.catalog import Filters
@@ -73,17 +73,9 @@ def _answer(ctx: TaskContext, params: AskParams) -> AnswerResult:
 
 def quote_fidelity(ctx: TaskContext, res: AnswerResult) -> float:
     """1.0 when every citation's and evidence record's quote is exactly article.text[start:end]."""
-    texts: dict[str, str] = {}
-    for c in [*res.citations, *res.evidence]:
-        if c.hit.article_id not in texts:
-            art = ctx.services.catalog.get_article(c.hit.article_id)
-            texts[c.hit.article_id] = art["text"] if art else ""
-        if texts[c.hit.article_id][c.hit.start:c.hit.end] != c.quote:
-            return 0.0
     span = res.short_answer
-    if span is not None and texts.get(span.hit.article_id, "")[span.start:span.end] != span.text:
-        return 0.0
-    return 1.0
+    spans = [] if span is None else [(span.hit.article_id, span.start, span.end, span.text)]
+    return quotes_faithful(ctx, [*res.citations, *res.evidence], spans)
 
 
 def score(ctx: TaskContext, case: Case, res: AnswerResult, kept: list[VerifiedSentence],

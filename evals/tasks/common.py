@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from evals.cache import CacheEvent, CacheLedger
 from evals.cases import Case, Dataset
@@ -35,9 +36,48 @@ class TaskContext:
     dataset: Dataset
     ledger: CacheLedger
     top_k: int
+    summary_length: str | None = None
+    """The suite's ``summary_length`` (the summarize task's default when None)."""
 
     def quote(self, span: Span) -> str:
         return str(self.dataset.articles[span.article_id]["text"][span.start:span.end])
+
+
+class _Hit(Protocol):
+    article_id: str
+    start: int
+    end: int
+
+
+class Quoted(Protocol):
+    """A citation or evidence record: the sentence hit it quotes, and the quote shown."""
+
+    @property
+    def hit(self) -> _Hit: ...
+
+    @property
+    def quote(self) -> str: ...
+
+
+def quotes_faithful(ctx: TaskContext, quoted: Iterable[Quoted],
+                    spans: Iterable[tuple[str, int, int, str]] = ()) -> float:
+    """1.0 when every quote is exactly the stored article's ``text[start:end]`` (``spans``: more
+    ``(article_id, start, end, text)`` to check the same way), else 0.0."""
+    texts: dict[str, str] = {}
+
+    def text(aid: str) -> str:
+        if aid not in texts:
+            art = ctx.services.catalog.get_article(aid)
+            texts[aid] = art["text"] if art else ""
+        return texts[aid]
+
+    for c in quoted:
+        if text(c.hit.article_id)[c.hit.start:c.hit.end] != c.quote:
+            return 0.0
+    for aid, start, end, said in spans:
+        if text(aid)[start:end] != said:
+            return 0.0
+    return 1.0
 
 
 def model_calls(ledger: CacheLedger, since: int) -> list[CacheEvent]:
