@@ -4,6 +4,7 @@
     python -m benchmarks.summaries_bench frank --n 12          # ROUGE vs CNN/DM references
     python -m benchmarks.summaries_bench multi --n 6           # neus + multinews, with neutrality
     python -m benchmarks.summaries_bench latency               # one summary, one briefing
+    python -m benchmarks.summaries_bench speed                 # seed and 7-article summaries, v1 vs v2
     python -m benchmarks.summaries_bench report                # write the docs section
 
 Each part writes its numbers to ``--results`` (JSON, merged) and ``report`` renders them into
@@ -328,6 +329,50 @@ def bench_latency(args: argparse.Namespace) -> dict[str, Any]:
             "briefing_headlines_from_model": sum(s["headline_from"] == "model" for s in b["stories"])}
 
 
+def seven_article_cluster() -> tuple[list[ArticleInput], str]:
+    """The first Multi-News cluster with seven documents of 40 words or more."""
+    path = SHARED / "multinews" / "multinews_test_125a.jsonl"
+    for i, line in enumerate(path.read_text(encoding="utf-8").splitlines()):
+        r = json.loads(line)
+        docs = [d for d in r["documents"] if len(d.split()) >= 40]
+        if len(docs) == 7:
+            return ([ArticleInput(id=f"mn{i}-{k}", title=f"Multi-News cluster {i} document {k + 1}", text=d,
+                                  source=f"outlet {k + 1}") for k, d in enumerate(docs)], f"multinews line {i + 1}")
+    raise SystemExit("no seven-article cluster in the Multi-News file")
+
+
+def bench_speed(args: argparse.Namespace) -> dict[str, Any]:
+    """End-to-end summary time per prompt version: the seed (``short``) and a seven-article
+    cluster (``medium``, the API's default length), with the model already loaded by an unrelated
+    call -- as in a running service -- so no summary finds its prompt cached by another."""
+    from service.generation.summarize import SummaryParams, summarize
+    from service.llm.base import ChatMessage
+
+    seed = split_front_matter((REPO_ROOT / "seeds" / "north-korea-troops-kursk.txt").read_text(encoding="utf-8"))[1]
+    cluster_articles, cluster_from = seven_article_cluster()
+    rows: list[dict[str, Any]] = []
+    with fresh_services(args.backend) as svc:
+        svc.store.ingest(ArticleInput(id="seed", title="North Korea troops", text=seed, source="Fox News"))
+        svc.store.ingest_many(cluster_articles)
+        cases = [("seed", ("seed",), "short"), ("seven", tuple(str(a.id) for a in cluster_articles), "medium")]
+        backend = svc.backend(args.backend)
+        for version in args.versions.split(","):
+            for name, ids, length in cases:
+                if name == "seven" and version == "v1" and not args.v1_seven:
+                    continue
+                for rep in range(args.repeat):
+                    backend.complete([ChatMessage("user", f"Say OK {rep}.")], max_tokens=2)  # evict the prompt cache
+                    t0 = time.perf_counter()
+                    res = summarize(svc, SummaryParams(article_ids=ids, length=length,  # type: ignore[arg-type]
+                                                       prompt_version=version, model=args.backend))
+                    seconds = time.perf_counter() - t0
+                    rows.append({"case": name, "articles": len(ids), "length": length, "prompt": f"summary@{version}",
+                                 "seconds": round(seconds, 2), "usage": res.usage, "calls": res.calls,
+                                 "sentences": len(res.sentences), "text": res.summary})
+                    log(f"  {version} {name} {seconds:.1f}s {res.usage}")
+    return {"rows": rows, "seven_from": cluster_from, "load": os.getloadavg()}
+
+
 # --------------------------------------------------------------------------------------------
 # Report
 # --------------------------------------------------------------------------------------------
@@ -434,8 +479,38 @@ def render_report(results: dict[str, Any]) -> str:
                 f"(the rest fell back to the most central outlet title without loaded words). The rendered briefing "
                 f"is in `docs/examples/briefing-{lat['briefing_day']}.md`.", "",
                 "Seed summary as produced:", "", *[f"> {line}" for line in lat["summary_text"].splitlines()], ""]
+    if "speed" in results:
+        out += _speed_rows(results["speed"])
     out.append(END)
     return "\n".join(out)
+
+
+def _speed_rows(sp: dict[str, Any]) -> list[str]:
+    """Median seconds per case and prompt version, and v2's ratio to v1 where both ran."""
+    by: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    for r in sp["rows"]:
+        by[(r["case"], r["prompt"])].append(r)
+    load = ", ".join(f"{x:.2f}" for x in sp.get("load", []))
+    out = [f"### Summary speed, summary@v1 against summary@v2 ({sp['measured_at'][:16]} UTC, {sp['machine']})", "",
+           f"`python -m benchmarks.summaries_bench speed`: each summary timed end to end (gather, select, the model "
+           f"call, verify, cite) {len(next(iter(by.values())))} times, in one run, with the model loaded and its "
+           f"prompt cache taken by an unrelated call first; load average at the end {load}. *seed* is the Kursk "
+           f"article (`short`); *seven* is a seven-article Multi-News cluster ({sp['seven_from']}, "
+           "`medium`, the API default).",
+           "", "| case | prompt | median s | max s | prompt / completion tokens | sentences |",
+           "|---|---|---|---|---|---|"]
+    medians: dict[tuple[str, str], float] = {}
+    for (case, prompt), rows in by.items():
+        secs = [r["seconds"] for r in rows]
+        medians[(case, prompt)] = statistics.median(secs)
+        u = rows[0]["usage"]
+        out.append(f"| {case} | {prompt} | {medians[(case, prompt)]:.1f} | {max(secs):.1f} | "
+                   f"{u['prompt_tokens']} / {u['completion_tokens']} | {rows[0]['sentences']} |")
+    ratios = [f"{case}: v2 takes {medians[(case, 'summary@v2')] / medians[(case, 'summary@v1')]:.2f}× v1's time"
+              for case in ("seed", "seven") if (case, "summary@v1") in medians and (case, "summary@v2") in medians]
+    if ratios:
+        out += ["", "Same-run ratios: " + "; ".join(ratios) + "."]
+    return [*out, ""]
 
 
 def write_report(results_path: Path, doc: Path = DOC) -> None:
@@ -458,15 +533,19 @@ def write_report(results_path: Path, doc: Path = DOC) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("part", choices=["clustering", "frank", "multi", "latency", "report"])
+    parser.add_argument("part", choices=["clustering", "frank", "multi", "latency", "speed", "report"])
     parser.add_argument("--n", type=int, default=12)
     parser.add_argument("--allsides", default=str(ALLSIDES if ALLSIDES.exists() else ALLSIDES_SAMPLE))
     parser.add_argument("--thresholds", default="0.4,0.45,0.5,0.55,0.6,0.65,0.7")
     parser.add_argument("--backend", default=os.environ.get("NEWSDESK_LLM_BACKEND", "local"))
     parser.add_argument("--results", default=str(RESULTS))
     parser.add_argument("--day", default="2021-05-27", help="AllSides day of the latency briefing.")
+    parser.add_argument("--versions", default="v1,v2", help="speed: summary prompt versions, in this order.")
+    parser.add_argument("--repeat", type=int, default=3, help="speed: timed summaries per case and version.")
+    parser.add_argument("--v1-seven", action="store_true", help="speed: also time v1 on seven articles (minutes).")
     args = parser.parse_args(argv)
-    parts = {"clustering": bench_clustering, "frank": bench_frank, "multi": bench_multi, "latency": bench_latency}
+    parts = {"clustering": bench_clustering, "frank": bench_frank, "multi": bench_multi, "latency": bench_latency,
+             "speed": bench_speed}
     if args.part == "report":
         write_report(Path(args.results))
         return 0
