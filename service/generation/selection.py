@@ -22,9 +22,9 @@ from service.store.catalog import Catalog
 from service.tokens import count_tokens
 
 MARKER_TOKENS = 4
+"""What ``[S12] `` and the line break cost in the rendered evidence, on top of the text."""
 DUPLICATE_AT = 0.9
 """Sentences (of different outlets) at or above this cosine are one fact, said once."""
-"""What ``[S12] `` and the line break cost in the rendered evidence, on top of the text."""
 
 
 def row_to_hit(row: dict[str, Any]) -> SentenceHit:

@@ -6,8 +6,8 @@ Two designs, chosen by the prompt file's ``input``:
 - ``key_sentences`` (summary@v2): selection decides *what* is said.  The few key sentences --
   central across the articles, one per outlet before a second from any, near-duplicates merged,
   both sides of a contested pair kept -- are chosen without the model; the model only fuses,
-  orders and connects them in one short call.  A written sentence that fails verification falls
-  back to the key sentences it meant to use, quoted.
+  orders and connects them in one short call.  A key sentence that no verified sentence cites
+  (its rewrite failed verification, or the model left it out) is quoted.
 - ``budget`` (summary@v1): as many central sentences as fit the input budget go to the model,
   which selects and writes (map-reduce when the selection does not fit one call).
 
@@ -296,7 +296,6 @@ def summarize(services: Services, params: SummaryParams) -> SummaryResult:
     budget = input_budget(services, tpl, spec.max_tokens, **values)
     weights = Weights(centrality=0.35, lead=0.15, query=0.5) if qvec is not None else Weights()
     usage: dict[str, int | None] = {"prompt_tokens": 0, "completion_tokens": 0}
-    t1 = time.perf_counter()
     if tpl.input == "key_sentences":
         pool = distinct_pool(pool.hits, pool.vectors, qvec)
         picked = key_sentences(pool, count=spec.key_sentences, budget_tokens=budget, weights=weights)
