@@ -123,8 +123,7 @@ def collect(suite_ref: str, data_dir: Path | None, limit: int | None) -> list[di
                 hits = article_hits(svc.catalog, list(case.article_ids))
                 if not hits or not case.gold.reference:
                     continue
-                built = S.build_pool(svc, hits)
-                pool = S.distinct_pool(built.hits, built.vectors)  # as summary@v2 does
+                pool = S.build_pool(svc, hits, distinct=True)  # as summary@v2 does
                 ref = case.gold.reference
                 out.append({"suite": suite.name, "case": case.id, "fold": fold_of(case.id), "length": length,
                             "pool": pool, "x": features(pool.hits, pool.vectors),

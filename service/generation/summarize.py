@@ -159,8 +159,13 @@ def gather(services: Services, params: SummaryParams) -> tuple[list[SentenceHit]
     raise InvalidInput.for_field("article_ids", "give article_ids, a query, or since/until/sources")
 
 
-def build_pool(services: Services, hits: list[SentenceHit], query_vector: np.ndarray | None = None) -> Pool:
+def build_pool(services: Services, hits: list[SentenceHit], query_vector: np.ndarray | None = None, *,
+               distinct: bool = False) -> Pool:
+    """``hits`` with their vectors and contested pairs; ``distinct``: near-duplicates merged first
+    (:func:`distinct_pool`, what summary@v2 selects from)."""
     vectors = sentence_vectors(services.catalog, services.retriever.sentences, services.embedder, hits)
+    if distinct:
+        return distinct_pool(hits, vectors, query_vector)
     return Pool(hits, vectors, find_contested_pairs(hits, vectors), query_vector)
 
 
@@ -289,15 +294,14 @@ def summarize(services: Services, params: SummaryParams) -> SummaryResult:
     hits, qvec = gather(services, params)
     if not hits:
         raise NotFound("no indexed sentences match the request")
-    pool = build_pool(services, hits, qvec)
     spec = LENGTHS[params.length]
     tpl = load_prompt("summary", params.prompt_version or services.settings.summary_prompt_version)
+    pool = build_pool(services, hits, qvec, distinct=tpl.input == "key_sentences")
     values = {"length": spec.words, "style": STYLES[params.style]}
     budget = input_budget(services, tpl, spec.max_tokens, **values)
     weights = Weights(centrality=0.35, lead=0.15, query=0.5) if qvec is not None else Weights()
     usage: dict[str, int | None] = {"prompt_tokens": 0, "completion_tokens": 0}
     if tpl.input == "key_sentences":
-        pool = distinct_pool(pool.hits, pool.vectors, qvec)
         picked = key_sentences(pool, count=spec.key_sentences, budget_tokens=budget, weights=weights)
         timings["select_ms"] = _ms(t0)
         t1 = time.perf_counter()
