@@ -37,6 +37,7 @@ import numpy as np
 from evals.datasets import load_dataset
 from evals.folds import FOLDS, fold_of
 from evals.metrics.rouge import _scorer, rouge
+from evals.stats import bootstrap_ci
 from evals.suite import load_suite
 from evals.tasks.summarize import LEAD_SENTENCES, lead
 from service.config import Settings
@@ -192,12 +193,10 @@ def _mean(rows: list[dict[str, float]]) -> dict[str, float]:
 
 
 def _paired(a: list[dict[str, float]], b: list[dict[str, float]], key: str) -> dict[str, float]:
-    """Mean paired difference with a 95% bootstrap interval (2,000 resamples, seed 0)."""
-    d = np.array([x[key] - y[key] for x, y in zip(a, b, strict=True)])
-    rng = np.random.default_rng(0)
-    boots = rng.choice(d, size=(2000, len(d)), replace=True).mean(axis=1)
-    return {"mean": round(float(d.mean()), 4), "lo": round(float(np.percentile(boots, 2.5)), 4),
-            "hi": round(float(np.percentile(boots, 97.5)), 4)}
+    """Mean paired difference ``a - b`` with its 95% bootstrap interval (:func:`evals.stats.bootstrap_ci`)."""
+    est = bootstrap_ci([x[key] - y[key] for x, y in zip(a, b, strict=True)])
+    return {"mean": round(float(est.value or 0.0), 4), "lo": round(float(est.low or 0.0), 4),
+            "hi": round(float(est.high or 0.0), 4)}
 
 
 def main(argv: list[str] | None = None) -> int:
