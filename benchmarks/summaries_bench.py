@@ -15,6 +15,7 @@ the ``summaries`` marker section of docs/benchmarks.md.  ROUGE is Google's ``rou
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import platform
@@ -32,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from evals.metrics.rouge import rouge
 from service.config import REPO_ROOT, Settings
 from service.ingest.article import ArticleInput
 from service.ingest.parse import split_front_matter
@@ -168,13 +170,6 @@ def _micro(scores: Sequence[dict[str, float]]) -> dict[str, float]:
 # --------------------------------------------------------------------------------------------
 
 
-def rouge(prediction: str, reference: str) -> dict[str, float]:
-    from rouge_score import rouge_scorer  # type: ignore[import-untyped]
-
-    scorer = rouge_scorer.RougeScorer(["rouge1", "rouge2", "rougeL"], use_stemmer=True)
-    return {k: v.fmeasure for k, v in scorer.score(reference, prediction).items()}
-
-
 def mean_scores(rows: Sequence[dict[str, float]]) -> dict[str, float]:
     keys = rows[0].keys() if rows else []
     return {k: round(statistics.mean(r[k] for r in rows), 4) for k in keys}
@@ -273,16 +268,19 @@ def neus_items(n: int) -> list[tuple[list[ArticleInput], str]]:
             for i, r in enumerate(rows[:n])]
 
 
-def multinews_items(n: int) -> list[tuple[list[ArticleInput], str]]:
+def multinews_clusters() -> Iterator[tuple[int, list[ArticleInput], str]]:
+    """Every Multi-News cluster as (line index, its documents of 40+ words as articles, summary)."""
     path = SHARED / "multinews" / "multinews_test_125a.jsonl"
-    rows = [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
-    out = []
-    for i, r in enumerate(rows[:n]):
+    for i, line in enumerate(x for x in path.read_text().splitlines() if x.strip()):
+        r = json.loads(line)
         docs = [d for d in r["documents"] if len(d.split()) >= 40]
         arts = [ArticleInput(id=f"mn{i}-{k}", title=f"Multi-News cluster {i} document {k + 1}", text=d,
                              source=f"outlet {k + 1}") for k, d in enumerate(docs)]
-        out.append((arts, re.sub(r"^\W+", "", r["summary"]).strip()))
-    return [x for x in out if x[0]]
+        yield i, arts, re.sub(r"^\W+", "", r["summary"]).strip()
+
+
+def multinews_items(n: int) -> list[tuple[list[ArticleInput], str]]:
+    return [(arts, summary) for _, arts, summary in itertools.islice(multinews_clusters(), n) if arts]
 
 
 def bench_frank(args: argparse.Namespace) -> dict[str, Any]:
@@ -331,13 +329,9 @@ def bench_latency(args: argparse.Namespace) -> dict[str, Any]:
 
 def seven_article_cluster() -> tuple[list[ArticleInput], str]:
     """The first Multi-News cluster with seven documents of 40 words or more."""
-    path = SHARED / "multinews" / "multinews_test_125a.jsonl"
-    for i, line in enumerate(path.read_text(encoding="utf-8").splitlines()):
-        r = json.loads(line)
-        docs = [d for d in r["documents"] if len(d.split()) >= 40]
-        if len(docs) == 7:
-            return ([ArticleInput(id=f"mn{i}-{k}", title=f"Multi-News cluster {i} document {k + 1}", text=d,
-                                  source=f"outlet {k + 1}") for k, d in enumerate(docs)], f"multinews line {i + 1}")
+    for i, arts, _ in multinews_clusters():
+        if len(arts) == 7:
+            return arts, f"multinews line {i + 1}"
     raise SystemExit("no seven-article cluster in the Multi-News file")
 
 
