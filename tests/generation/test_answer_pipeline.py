@@ -8,8 +8,8 @@ from service.errors import UpstreamUnavailable
 from service.generation.answer import AnswerResult, AskParams, answer, answer_stream, choose, prepare
 from service.generation.evidence import Evidence
 from service.ingest.article import ArticleInput
-from service.llm.fake import FakeBackend
 from service.runtime import Services
+from tests.generation.fakes import fake
 
 TROOPS_Q = "How many troops did North Korea send to Russia, according to intelligence officials?"
 
@@ -25,12 +25,6 @@ def _marker_of(shown: Evidence | None, needle: str) -> str:
 
 def add(services: Services, aid: str, title: str, text: str, source: str = "Example Wire") -> None:
     services.store.ingest(ArticleInput(id=aid, title=title, text=text, source=source, published_at="2024-06-01"))
-
-
-def fake(services: Services) -> FakeBackend:
-    backend = services.backend("fake")
-    assert isinstance(backend, FakeBackend)
-    return backend
 
 
 def marker_for(services: Services, question: str, needle: str) -> str:

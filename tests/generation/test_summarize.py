@@ -14,10 +14,10 @@ from service.config import Settings
 from service.errors import InvalidInput, NotFound
 from service.generation.summarize import SummaryParams, summarize
 from service.ingest.article import ArticleInput
-from service.llm.fake import FakeBackend
 from service.runtime import Services, build_services
 from service.store.catalog import Filters
 from service.timeutil import parse_bound
+from tests.generation.fakes import fake, marker_of, prompt_markers
 
 BOILERPLATE = ("TRUMP BLASTS PUTIN", "READY TO MAKE A DEAL", "Read the full article here",
                "The Associated Press contributed")
@@ -41,21 +41,10 @@ def seeded(services: Services, seed_text: str) -> Iterator[Services]:
     yield services
 
 
-def fake(services: Services) -> FakeBackend:
-    backend = services.backend("fake")
-    assert isinstance(backend, FakeBackend)
-    return backend
-
-
 def shown_markers(services: Services, params: SummaryParams) -> dict[str, str]:
     """Run once with the default fake reply; return {sentence text: marker} of the last prompt."""
     summarize(services, params)
-    prompt = fake(services).calls[-1].messages[-1].content
-    return {m.group(2): m.group(1) for m in re.finditer(r"^\[(S\d+)\] (.+)$", prompt, re.M)}
-
-
-def marker_of(markers: dict[str, str], needle: str) -> str:
-    return next(m for text, m in markers.items() if needle in text)
+    return prompt_markers(services)
 
 
 def test_summary_cites_only_shown_sentences_with_exact_quotes(seeded: Services) -> None:

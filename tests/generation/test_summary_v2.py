@@ -3,37 +3,19 @@ real Chroma, embedder and support checker)."""
 
 from __future__ import annotations
 
-import re
-
 from service.generation.summarize import LENGTHS, SummaryParams, summarize
 from service.ingest.article import ArticleInput
-from service.llm.fake import FakeBackend
 from service.runtime import Services
+from tests.generation.fakes import fake, marker_of, prompt_markers
 
 CLAIM = "Russia said two days earlier that its troops had fully reclaimed the Kursk region"
 DENIAL = "Ukrainian officials have denied Russia’s claim"
 V2 = dict(prompt_version="v2", model="fake")  # the default, named so the tests say what they test
 
 
-def fake(services: Services) -> FakeBackend:
-    backend = services.backend("fake")
-    assert isinstance(backend, FakeBackend)
-    return backend
-
-
-def shown(services: Services) -> dict[str, str]:
-    """{sentence text: marker} of the last prompt."""
-    prompt = fake(services).calls[-1].messages[-1].content
-    return {m.group(2): m.group(1) for m in re.finditer(r"^\[(S\d+)\] (.+)$", prompt, re.M)}
-
-
-def marker(markers: dict[str, str], needle: str) -> str:
-    return next(m for text, m in markers.items() if needle in text)
-
-
 def test_the_model_sees_only_the_key_sentences_and_the_contested_pair(seeded: Services) -> None:
     res = summarize(seeded, SummaryParams(article_ids=("seed",), length="short", **V2))
-    markers = shown(seeded)
+    markers = prompt_markers(seeded)
     assert res.prompt == "summary@v2" and res.calls == 1
     # three key sentences; the seed's contested pair is among them, with its denial
     assert LENGTHS["short"].key_sentences <= len(markers) <= LENGTHS["short"].key_sentences + 1
@@ -51,8 +33,8 @@ def test_v2_prompt_is_a_fraction_of_v1s(seeded: Services) -> None:
 def test_a_fused_sentence_that_fails_falls_back_to_its_key_sentences_quoted(seeded: Services) -> None:
     params = SummaryParams(article_ids=("seed",), length="short", **V2)
     summarize(seeded, params)
-    markers = shown(seeded)
-    claim, denial = marker(markers, CLAIM), marker(markers, DENIAL)
+    markers = prompt_markers(seeded)
+    claim, denial = marker_of(markers, CLAIM), marker_of(markers, DENIAL)
     # a supported sentence, then one that invents a fact while citing the contested pair
     other = next(m for t, m in markers.items() if CLAIM not in t and DENIAL not in t)
     other_text = next(t for t, m in markers.items() if m == other)
@@ -91,8 +73,8 @@ def test_every_outlet_gets_a_key_sentence_and_repeats_are_said_once(services: Se
 def test_key_sentences_the_model_leaves_out_are_quoted_after_its_own(seeded: Services) -> None:
     params = SummaryParams(article_ids=("seed",), length="short", **V2)
     summarize(seeded, params)
-    markers = shown(seeded)
-    claim = marker(markers, CLAIM)
+    markers = prompt_markers(seeded)
+    claim = marker_of(markers, CLAIM)
     fake(seeded).push(f"Russia said its troops had fully reclaimed the Kursk region. [{claim}]")
     res = summarize(seeded, params)
     cited = {h.text for v, _ in res.sentences for h in v.citations}
