@@ -185,7 +185,9 @@ def drop_headline(text: str) -> str:
 def set_headline(services: Services, story: StoryDraft, headline: str) -> None:
     """The model's headline if it passes the checks of :mod:`service.verify.headline`, else the
     neutral extract, with the reason kept."""
-    sources = [h.text for h in story.pool.hits] + [d.title for d in story.docs]
+    sources: dict[str, list[str]] = {}
+    for source, text in [(h.source, h.text) for h in story.pool.hits] + [(d.source, d.title) for d in story.docs]:
+        sources.setdefault(source, []).append(text)
     cited = list({h.id: h for v in story.points for h in v.citations}.values())
     problem = headline_problem(headline, cited, story.pool.pairs, sources, services.checker,
                                max_words=HEADLINE_WORDS)

@@ -10,7 +10,9 @@ A headline stands only when:
 3. **it keeps the attribution of a contested claim**: when the cited sentence it restates is an
    attributed side of a contested pair ("Russia said it retook Kursk" / "Ukraine denied it"), the
    headline says who claims it;
-4. **it adds no loaded word**: none that the story's own sources do not use.
+4. **it adds no loaded word**: none that the story's own sources do not use;
+5. **it takes no side's word**: no loaded word that the outlets of only one side use, when the
+   story has more than one side (:mod:`service.verify.sides`).
 
 A failing headline is replaced by a neutral extract (``service.generation.briefing``); the
 reason is kept beside it, so a reader (and the eval) can see why.
@@ -18,11 +20,12 @@ reason is kept beside it, so a reader (and the eval) can see why.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from service.retrieval.search import SentenceHit
 from service.verify.lexicon import common_words
 from service.verify.neutrality import ContestedPair, introduced_loaded, is_attributed, primary_source
+from service.verify.sides import one_sided_words
 from service.verify.support import SupportChecker
 from service.verify.text import analyze
 
@@ -43,9 +46,10 @@ def sentence_case(headline: str) -> str:
 
 
 def headline_problem(headline: str, cited: Sequence[SentenceHit], pairs: Sequence[ContestedPair],
-                     sources: Sequence[str], checker: SupportChecker, *, max_words: int) -> str | None:
+                     sources: Mapping[str, Sequence[str]], checker: SupportChecker, *,
+                     max_words: int) -> str | None:
     """Why ``headline`` may not stand (``None``: it may).  ``cited``: the sentences the story's key
-    points cite; ``sources``: every text of the story (sentences and outlet titles)."""
+    points cite; ``sources``: every text of the story (sentences and titles), by outlet."""
     n = len(headline.split())
     if not 2 <= n <= max_words:
         return f"{n} words (2 to {max_words})" if headline else "no headline"
@@ -58,7 +62,10 @@ def headline_problem(headline: str, cited: Sequence[SentenceHit], pairs: Sequenc
     if (restated is not None and restated.id in disputed and is_attributed(restated.text)
             and len(set(analyze(headline).content) & set(analyze(restated.text).content)) >= RESTATES):
         return f"states a contested claim without saying who makes it ({restated.id})"
-    loaded = introduced_loaded(headline, sources)
+    loaded = introduced_loaded(headline, [t for texts in sources.values() for t in texts])
     if loaded:
         return "loaded words of our own: " + ", ".join(loaded)
+    sided = one_sided_words(headline, sources)
+    if sided:
+        return "one side's words: " + ", ".join(f"{w} (only {side})" for w, side in sided.items())
     return None

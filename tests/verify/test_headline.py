@@ -26,7 +26,10 @@ def checker(embedder: object) -> SupportChecker:
 
 def problem(checker: SupportChecker, headline: str, cited: list[SentenceHit],
             pairs: list[ContestedPair] | None = None) -> str | None:
-    return headline_problem(headline, cited, pairs or [], [h.text for h in cited], checker, max_words=16)
+    by_outlet: dict[str, list[str]] = {}
+    for h in cited:
+        by_outlet.setdefault(h.source, []).append(h.text)
+    return headline_problem(headline, cited, pairs or [], by_outlet, checker, max_words=16)
 
 
 def test_a_headline_its_sentences_support_stands(checker: SupportChecker) -> None:
@@ -63,3 +66,20 @@ def test_a_stated_fact_in_a_pair_and_title_case_are_not_refused(checker: Support
     assert problem(checker, "Senate Republicans unveil $568 billion infrastructure plan", [plan, reply], pairs) is None
     # Title Case is read as sentence case: only real names count as names
     assert problem(checker, "Senate Republicans Unveil Infrastructure Plan", [plan, reply], pairs) is None
+
+
+PLAN = "The administration unveiled a border plan on Tuesday that sends 500 more agents to Texas."
+FOX = "Critics called the disastrous border plan an invitation to more crossings."
+CNN = "Supporters said the plan would speed up asylum hearings."
+
+
+def test_a_loaded_word_only_one_side_uses_is_refused(checker: SupportChecker) -> None:
+    plan, fox, cnn = hit(0, PLAN, "Reuters"), hit(1, FOX, "Fox News (Online News)"), hit(2, CNN, "CNN")
+    why = problem(checker, "Administration unveils disastrous border plan", [plan, fox, cnn])
+    assert why == "one side's words: disastrous (only right)"
+    assert problem(checker, "Administration unveils border plan", [plan, fox, cnn]) is None
+    # the same word from both sides, or in a story only one side reports, is the story's word
+    both = hit(3, "Democrats also called the rollout disastrous.", "The Washington Post")
+    assert problem(checker, "Administration unveils disastrous border plan", [plan, fox, cnn, both]) is None
+    assert problem(checker, "Administration unveils disastrous border plan",
+                   [hit(0, PLAN, "Fox News"), hit(1, FOX, "Washington Examiner")]) is None
