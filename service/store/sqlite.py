@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -43,12 +44,27 @@ def create(path: Path, schema: Sequence[str], *, timeout_s: float = 30.0) -> Non
     path.parent.mkdir(parents=True, exist_ok=True)
     db = connect(path, timeout_s=timeout_s)
     try:
-        db.execute("PRAGMA journal_mode=WAL")
+        _wal(db, timeout_s)
         with transaction(db):
             for stmt in schema:
                 db.execute(stmt)
     finally:
         db.close()
+
+
+def _wal(db: sqlite3.Connection, timeout_s: float) -> None:
+    """``PRAGMA journal_mode=WAL``, retried: switching needs the file to itself, and SQLite reports
+    "database is locked" at once, without its busy timeout, while another connection opening the
+    same new file holds it for a moment (two stores created at once, in threads or workers)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
 
 
 class PerThread:
