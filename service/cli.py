@@ -359,11 +359,15 @@ keys_app = typer.Typer(add_completion=False, no_args_is_help=True,
 app.add_typer(keys_app, name="keys")
 
 
-def _key_store() -> Any:
-    from service.store.keys import KeyStore
+@contextmanager
+def _key_store() -> Iterator[Any]:
+    from service.store.engine import open_keys
 
-    settings = get_settings()
-    return KeyStore(settings.catalog_path, busy_timeout_s=settings.sqlite_busy_timeout_s)
+    keys = open_keys(get_settings())
+    try:
+        yield keys
+    finally:
+        keys.close()
 
 
 @keys_app.command("create")
@@ -374,7 +378,8 @@ def keys_create(
     as_json: Annotated[bool, typer.Option("--json", help='Print {"id", "name", "scope", "key"}.')] = False,
 ) -> None:
     """Create a key. It is printed once; only its hash is stored."""
-    new = _key_store().create(name, scope)
+    with _key_store() as store:
+        new = store.create(name, scope)
     if as_json:
         sys.stdout.write(json.dumps({"id": new.id, "name": new.name, "scope": new.scope, "key": new.key}) + "\n")
         return
@@ -386,7 +391,8 @@ def keys_create(
 @fail_on_domain_errors
 def keys_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Every key with its scope and state (never the key itself)."""
-    keys = _key_store().list()
+    with _key_store() as store:
+        keys = store.list()
     if as_json:
         sys.stdout.write(json.dumps([k.as_dict() for k in keys]) + "\n")
         return
@@ -399,8 +405,33 @@ def keys_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
 @fail_on_domain_errors
 def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key's id (the 8 characters after ndk_).")]) -> None:
     """Revoke a key: every worker refuses it from its next request on."""
-    info = _key_store().revoke(key_id)
+    with _key_store() as store:
+        info = store.revoke(key_id)
     out.print(f"revoked key {info.id} ({info.name})", markup=False)
+
+
+db_app = typer.Typer(add_completion=False, no_args_is_help=True,
+                     help="The PostgreSQL database of NEWSDESK_DATABASE_URL: upgrade its schema.")
+app.add_typer(db_app, name="db")
+
+
+@db_app.command("upgrade")
+@fail_on_domain_errors
+def db_upgrade() -> None:
+    """Apply pending PostgreSQL migrations; safe to run again, or on two nodes at once (each node also
+    applies them at start). They cover API keys and rate limits only for now: the catalogue, feeds,
+    briefings and the call log stay in SQLite under the data dir. Without NEWSDESK_DATABASE_URL there
+    is nothing to do."""
+    from service.store.engine import upgrade
+
+    state, before = upgrade(get_settings())
+    if before is None:
+        said = f"SQLite in {state.where}: nothing to upgrade (its stores create their tables when they open)"
+    elif before == state.version:
+        said = f"{state.where}: schema already at version {state.version}"
+    else:
+        said = f"{state.where}: schema upgraded from version {before} to {state.version}"
+    out.print(said, markup=False, soft_wrap=True)
 
 
 eval_app = typer.Typer(add_completion=False, no_args_is_help=True, help="Evaluation suites: run, compare, gate.")

@@ -206,6 +206,25 @@ def check_catalog(settings: Settings) -> Check:
                  [f"quick_check: {integrity}"], None if status == "ok" else "restore it from a backup")
 
 
+def check_database(settings: Settings) -> Check:
+    """Where keys, limits and the writer lock live; for PostgreSQL, that it answers and its schema."""
+    from service.store.engine import schema_state
+
+    if not settings.database_url:
+        return Check("database", "ok", f"SQLite in {settings.data_dir} (one machine; NEWSDESK_DATABASE_URL for more)")
+    try:
+        state = schema_state(settings)
+    except Exception as exc:  # a doctor reports every failure
+        detail = exc.detail if isinstance(exc, NewsdeskError) else f"{type(exc).__name__}: {exc}"
+        return Check("database", "fail", detail, [], "start PostgreSQL or fix NEWSDESK_DATABASE_URL")
+    summary = f"PostgreSQL at {state.where}: schema version {state.version} of {state.latest}"
+    if state.version == state.latest:
+        return Check("database", "ok", summary)
+    if (state.version or 0) < (state.latest or 0):
+        return Check("database", "warn", summary, [], "newsdesk db upgrade (serve also applies it at start)")
+    return Check("database", "fail", summary + " (newer than this Newsdesk)", [], "upgrade Newsdesk on this node")
+
+
 def check_disk(settings: Settings) -> Check:
     rows, low = [], []
     for label, folder in (("data", settings.data_dir), ("cache", settings.cache_dir)):
@@ -258,8 +277,8 @@ def run_checks(settings: Settings, *, model: bool = True, verify: bool = False,
         steps.append(lambda: check_model_file(settings, verify=verify))
         if model and info is not None:
             steps.append(lambda: check_model_run(settings))
-    steps += [lambda: check_chroma(settings), lambda: check_catalog(settings), lambda: check_disk(settings),
-              check_browser]
+    steps += [lambda: check_chroma(settings), lambda: check_catalog(settings), lambda: check_database(settings),
+              lambda: check_disk(settings), check_browser]
     checks = []
     for step in steps:
         check = step()

@@ -22,8 +22,9 @@ from service.retrieval.rerank import build_reranker
 from service.retrieval.search import Retriever
 from service.store.articles import ArticleStore
 from service.store.catalog import Catalog
-from service.store.keys import KeyStore
-from service.store.limits import RateLimiter
+from service.store.engine import open_keys, open_limiter, writer_lock
+from service.store.keys import Keys
+from service.store.limits import Limiter
 from service.tokens import seed_tiktoken_cache
 from service.verify.support import SupportChecker
 from vectorstore.client import make_client, open_collections
@@ -44,8 +45,8 @@ class Services:
     call_log: CallLog
     checker: SupportChecker
     backends: dict[str, ChatBackend] = field(default_factory=dict)
-    keys: KeyStore = None  # type: ignore[assignment]  # set by build_services
-    limiter: RateLimiter = None  # type: ignore[assignment]
+    keys: Keys = None  # type: ignore[assignment]  # set by build_services
+    limiter: Limiter = None  # type: ignore[assignment]
     _backend_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -75,6 +76,8 @@ class Services:
 
 def build_services(settings: Settings, *, embedder: Any | None = None) -> Services:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    keys = open_keys(settings)  # first: a bad NEWSDESK_DATABASE_URL fails before the models load
+    limiter = open_limiter(settings)
     seed_tiktoken_cache(settings.cache_dir / "tiktoken")
     embedder = embedder or build_embedder(
         settings.embedder, batch_size=settings.embed_batch_size, threads=settings.embed_threads,
@@ -91,7 +94,7 @@ def build_services(settings: Settings, *, embedder: Any | None = None) -> Servic
     catalog = Catalog(settings.catalog_path, busy_timeout_s=settings.sqlite_busy_timeout_s)
     store = ArticleStore(catalog, collections, embedder, chunk_tokens=settings.chunk_tokens,
                          overlap_tokens=settings.chunk_overlap_tokens, encoding=settings.encoding,
-                         lock_path=settings.data_dir / "ingest.lock", sentence_vectors=settings.sentence_vectors,
+                         lock=writer_lock(settings), sentence_vectors=settings.sentence_vectors,
                          late_window_tokens=settings.late_window_tokens)
     repaired = store.repair()
     if repaired:
@@ -99,5 +102,4 @@ def build_services(settings: Settings, *, embedder: Any | None = None) -> Servic
     reranker = build_reranker(settings.reranker, threads=settings.embed_threads)
     return Services(settings, catalog, client, embedder, store, Retriever(catalog, collections, embedder, reranker),
                     MeteredCallLog(settings.logs_path), SupportChecker(embedder),
-                    keys=KeyStore(settings.catalog_path, busy_timeout_s=settings.sqlite_busy_timeout_s),
-                    limiter=RateLimiter(settings.limits_path, busy_timeout_s=settings.sqlite_busy_timeout_s))
+                    keys=keys, limiter=limiter)

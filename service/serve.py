@@ -114,13 +114,15 @@ def run(settings: Settings, *, host: str, port: int, workers: int, insecure: boo
     if insecure and not is_loopback(host) and settings.auth != "required":
         log.warning("serving on %s WITHOUT authentication (--insecure)", host)
     if settings.auth == "required":
-        from service.store.keys import KeyStore
+        from service.store.engine import open_keys
 
-        keys = KeyStore(settings.catalog_path, busy_timeout_s=settings.sqlite_busy_timeout_s)
-        if not keys.list(include_revoked=False):
-            log.warning("NEWSDESK_AUTH=required but no active key exists: every /v1 request will get 401; "
-                        "create one with `newsdesk keys create --name NAME --scope admin`")
-        keys.close()
+        keys = open_keys(settings)
+        try:
+            if not keys.list(include_revoked=False):
+                log.warning("NEWSDESK_AUTH=required but no active key exists: every /v1 request will get 401; "
+                            "create one with `newsdesk keys create --name NAME --scope admin`")
+        finally:
+            keys.close()
     with ExitStack() as stack:
         model = start_model(settings)
         if model is not None:

@@ -28,7 +28,6 @@ import json
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Literal, cast
 
 import numpy as np
@@ -38,7 +37,7 @@ from chromadb.api.types import Where
 from service.errors import NotFound
 from service.ingest.article import ArticleInput, ProcessedArticle, join_sentences, process
 from service.store.catalog import Catalog, epoch
-from service.store.writelock import WriterLock
+from service.store.writelock import ExclusiveLock, WriterLock
 from vectorstore.client import CHUNKS, SENTENCES
 
 log = logging.getLogger(__name__)
@@ -69,7 +68,7 @@ def chunk_vector_id(article_id: str, version: str, n: int) -> str:
 class ArticleStore:
     def __init__(self, catalog: Catalog, collections: dict[str, Collection], embedder: Any, *,
                  chunk_tokens: int, overlap_tokens: int, encoding: str = "cl100k_base",
-                 lock_path: Path | None = None, sentence_vectors: SentenceVectors = "separate",
+                 lock: ExclusiveLock | None = None, sentence_vectors: SentenceVectors = "separate",
                  late_window_tokens: int = 64) -> None:
         self.catalog = catalog
         self.chunks = collections[CHUNKS]
@@ -80,8 +79,9 @@ class ArticleStore:
         self.encoding = encoding
         self.sentence_vectors = sentence_vectors
         self.late_window_tokens = late_window_tokens
-        # One writer at a time across threads and, with lock_path, across processes (workers).
-        self._write_lock = WriterLock(lock_path)
+        # One writer at a time across threads and, with a lock from service/store/engine.py, across
+        # processes (workers) or machines (nodes).
+        self._write_lock = lock if lock is not None else WriterLock(None)
         # Test seam: called between the vector writes and the publish transaction.
         self.before_publish: Callable[[ProcessedArticle], None] | None = None
 

@@ -7,13 +7,15 @@ arrival time" (TAT) of the next request; a hit moves it forward by period/N insi
 refused hit does not move it, and says how long until the next request fits (Retry-After).
 
 The file is separate from the catalogue so that per-request counter writes never queue behind
-an ingest's publish transaction.
+an ingest's publish transaction.  With ``NEWSDESK_DATABASE_URL`` the counters live in PostgreSQL
+instead (service/store/pg_limits.py), behind the same :class:`Limiter` contract.
 """
 
 from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Protocol
 
 from service.store import sqlite
 
@@ -21,7 +23,19 @@ _SCHEMA = """CREATE TABLE IF NOT EXISTS rate_limits (
     bucket TEXT NOT NULL, ident TEXT NOT NULL, tat REAL NOT NULL, PRIMARY KEY (bucket, ident))"""
 
 
+class Limiter(Protocol):
+    def hit(self, bucket: str, ident: str, limit: tuple[int, float], *, now: float | None = None) -> float | None:
+        """Count one request. None when it is allowed; else the seconds until one would be."""
+
+    def prune(self, *, now: float | None = None) -> int:
+        """Drop rows whose allowance is full again (their TAT is in the past)."""
+
+    def close(self) -> None: ...
+
+
 class RateLimiter:
+    """SQLite: one file shared by the workers of one machine."""
+
     def __init__(self, path: Path, *, busy_timeout_s: float = 30.0) -> None:
         self.path = path
         self.busy_timeout_s = busy_timeout_s

@@ -1,0 +1,97 @@
+"""PostgreSQL connections for the state that several nodes share (``NEWSDESK_DATABASE_URL``).
+
+Stores hit on every request (keys, limits) share a small pool each; a lock that must live as long
+as a session (the ingest writer's advisory lock) gets a connection of its own, never a pooled one.
+Connections are in autocommit mode and read rows by column name; a transaction is opened
+explicitly with ``conn.transaction()``.  A pool checks each connection before lending it (one
+empty round trip), so after a server restart the next call gets a fresh connection, not an error.
+psycopg is imported only by the ``pg*`` modules, and they only when a URL is set: SQLite needs
+none of it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit, urlunsplit
+
+from service.errors import ConfigError
+
+if TYPE_CHECKING:
+    import psycopg
+    from psycopg_pool import ConnectionPool
+
+POOL_MAX = 8
+"""Connections per pool and process: above the default threadpool of a worker (6)."""
+CONNECT_TIMEOUT_S = 10
+INSTALL_HINT = "install the PostgreSQL driver: pip install 'newsdesk[postgres]'"
+
+
+def redact(url: str) -> str:
+    """The URL without its password, for messages and logs."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    user = f"{parts.username}:***@" if parts.username else ":***@"
+    return urlunsplit(parts._replace(netloc=user + host))
+
+
+def lock_key(name: str) -> int:
+    """A stable 64-bit advisory-lock key for ``name`` (``pg_advisory_lock`` takes a bigint)."""
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+
+
+def require_driver() -> Any:
+    """psycopg, or a ConfigError that says how to install it."""
+    try:
+        import psycopg
+    except ImportError as exc:
+        raise ConfigError(f"NEWSDESK_DATABASE_URL is set but psycopg is missing: {INSTALL_HINT}") from exc
+    return psycopg
+
+
+def _reason(exc: Exception) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def connect(url: str, *, options: dict[str, str] | None = None) -> psycopg.Connection[dict[str, Any]]:
+    """A dedicated autocommit connection; a bad or unreachable URL is a ConfigError that says why.
+
+    ``options`` are server settings for this session only (``-c name=value`` at connect)."""
+    psycopg = require_driver()
+    from psycopg.rows import dict_row
+
+    extra = {"options": " ".join(f"-c {k}={v}" for k, v in options.items())} if options else {}
+    try:
+        conn: psycopg.Connection[dict[str, Any]] = psycopg.connect(
+            url, autocommit=True, row_factory=dict_row, connect_timeout=CONNECT_TIMEOUT_S, **extra)
+    except psycopg.Error as exc:
+        raise ConfigError(f"cannot connect to PostgreSQL at {redact(url)} (NEWSDESK_DATABASE_URL): "
+                          f"{_reason(exc)}") from exc
+    return conn
+
+
+def open_pool(url: str, *, name: str, session: tuple[str, ...] = ()) -> ConnectionPool:
+    """A pool of autocommit connections, open and checked; ``session`` statements run once on
+    each new connection (``SET synchronous_commit = off`` for bookkeeping-only stores)."""
+    connect(url).close()  # a bad URL fails here, with libpq's own reason
+    from psycopg.rows import dict_row
+    from psycopg_pool import ConnectionPool, PoolTimeout
+
+    configure: Callable[[Any], None] | None = None
+    if session:
+        def configure(conn: Any) -> None:
+            for stmt in session:
+                conn.execute(stmt)
+
+    pool = ConnectionPool(url, min_size=1, max_size=POOL_MAX, name=name, open=False, timeout=CONNECT_TIMEOUT_S,
+                          kwargs={"autocommit": True, "row_factory": dict_row, "connect_timeout": CONNECT_TIMEOUT_S},
+                          configure=configure, check=ConnectionPool.check_connection)
+    try:
+        pool.open(wait=True, timeout=CONNECT_TIMEOUT_S)
+    except PoolTimeout as exc:
+        pool.close()
+        raise ConfigError(f"cannot open a connection pool to PostgreSQL at {redact(url)}: {_reason(exc)}") from exc
+    return pool

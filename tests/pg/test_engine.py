@@ -1,0 +1,115 @@
+"""Engine selection: NEWSDESK_DATABASE_URL picks PostgreSQL, its absence SQLite, and nothing above
+service/store names an engine's classes; a bad URL is a clear ConfigError that hides the password."""
+
+from __future__ import annotations
+
+import ast
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from service.config import REPO_ROOT, Settings
+from service.doctor import check_database
+from service.errors import ConfigError
+from service.store import pg_schema
+from service.store.engine import open_keys, open_limiter, schema_state, writer_lock
+from service.store.keys import KeyStore
+from service.store.limits import RateLimiter
+from service.store.pg_keys import PgKeyStore
+from service.store.pg_limits import PgRateLimiter
+from service.store.pg_writelock import PgWriterLock
+from service.store.writelock import WriterLock
+from tests.pg.cluster import PgCluster
+from vectorstore.server import free_port
+
+
+def test_without_a_url_the_stores_are_sqlite(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NEWSDESK_DATABASE_URL", "  ")  # set but empty counts as unset
+    settings = Settings(data_dir=tmp_path / "data")
+    assert settings.database_url is None
+    with closing(open_keys(settings)) as keys, closing(open_limiter(settings)) as limiter:
+        assert type(keys) is KeyStore and keys.path == settings.catalog_path
+        assert type(limiter) is RateLimiter and limiter.path == settings.limits_path
+    lock = writer_lock(settings)
+    assert type(lock) is WriterLock and lock.path == settings.data_dir / "ingest.lock"
+    assert schema_state(settings).engine == "sqlite"
+
+
+def test_with_a_url_they_are_postgresql(tmp_path: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NEWSDESK_DATABASE_URL", pg_url)
+    settings = Settings(data_dir=tmp_path / "data")
+    with closing(open_keys(settings)) as keys, closing(open_limiter(settings)) as limiter:
+        assert type(keys) is PgKeyStore and type(limiter) is PgRateLimiter
+    assert type(writer_lock(settings)) is PgWriterLock
+    state = schema_state(settings)
+    assert (state.engine, state.where, state.version) == ("postgresql", pg_url, state.latest)
+    assert not (tmp_path / "data" / "limits.sqlite3").exists()  # nothing went to SQLite
+
+
+def test_the_url_is_checked_and_its_password_kept_out_of_sight(tmp_path: Path) -> None:
+    with pytest.raises(ValidationError, match="postgresql://"):
+        Settings(data_dir=tmp_path, database_url="mysql://desk@127.0.0.1/desk")
+    settings = Settings(data_dir=tmp_path, database_url="postgresql://desk:s3cret-pw@127.0.0.1:5/desk")
+    assert "s3cret-pw" not in repr(settings)
+
+
+@pytest.mark.parametrize("problem", ["nobody listening", "no such database"])
+def test_an_unusable_database_is_a_config_error(tmp_path: Path, pg_cluster: PgCluster, problem: str) -> None:
+    url = (f"postgresql://desk:s3cret-pw@127.0.0.1:{free_port()}/desk" if problem == "nobody listening"
+           else pg_cluster.url("no_such_db"))
+    settings = Settings(data_dir=tmp_path, database_url=url)
+    for opener in (open_keys, open_limiter):
+        with pytest.raises(ConfigError) as caught:
+            opener(settings)
+        detail = caught.value.detail
+        assert detail.startswith("cannot connect to PostgreSQL at ") and "NEWSDESK_DATABASE_URL" in detail
+        assert ("refused" if problem == "nobody listening" else 'database "no_such_db" does not exist') in detail
+        assert "s3cret-pw" not in detail
+    with pytest.raises(ConfigError), writer_lock(settings):
+        pass
+
+
+def test_the_stores_reconnect_after_postgresql_restarts(tmp_path: Path, pg_cluster: PgCluster, pg_url: str) -> None:
+    """Every pooled connection dies with the server; the next calls get fresh ones, not errors."""
+    settings = Settings(data_dir=tmp_path, database_url=pg_url)
+    with closing(open_keys(settings)) as keys, closing(open_limiter(settings)) as limiter:
+        made = keys.create("survivor", "read")
+        assert keys.verify(made.key).id == made.id and limiter.hit("b", "k", (2, 3600.0)) is None
+        pg_cluster.restart()
+        assert keys.verify(made.key).id == made.id
+        assert [limiter.hit("b", "k", (2, 3600.0)) is None for _ in range(2)] == [True, False]
+        with writer_lock(settings) as lock:
+            assert lock.locked()
+
+
+def test_doctor_reports_the_engine_and_the_schema(tmp_path: Path, pg_url: str) -> None:
+    assert check_database(Settings(data_dir=tmp_path)).status == "ok"
+    settings = Settings(data_dir=tmp_path, database_url=pg_url)
+    before = check_database(settings)
+    assert before.status == "warn" and "schema version 0 of" in before.summary and "db upgrade" in (before.fix or "")
+    pg_schema.upgrade(pg_url)
+    after = check_database(settings)
+    assert after.status == "ok" and f"version {pg_schema.LATEST} of {pg_schema.LATEST}" in after.summary
+    gone = check_database(Settings(data_dir=tmp_path, database_url=f"postgresql://d:s3cret@127.0.0.1:{free_port()}/d"))
+    assert gone.status == "fail" and "cannot connect" in gone.summary and "s3cret" not in gone.summary
+
+
+def test_nothing_above_the_store_names_an_engine() -> None:
+    """Code outside service/store opens keys, limits and the writer lock through service.store.engine
+    only (the catalogue, feeds and briefings are SQLite-only still, and open their stores directly)."""
+    engine_names = {"KeyStore", "RateLimiter", "WriterLock", "PgKeyStore", "PgRateLimiter", "PgWriterLock"}
+    offenders = []
+    for path in (REPO_ROOT / "service").rglob("*.py"):
+        if path.is_relative_to(REPO_ROOT / "service" / "store"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("service.store"):
+                names = {a.name for a in node.names}
+                if node.module.startswith(("service.store.pg", "service.store.sqlite")) or names & engine_names:
+                    offenders.append(f"{path.relative_to(REPO_ROOT)}: from {node.module} import {sorted(names)}")
+            elif isinstance(node, ast.Import) and any(a.name.startswith(("psycopg", "service.store.pg"))
+                                                       for a in node.names):
+                offenders.append(f"{path.relative_to(REPO_ROOT)}: import psycopg")
+    assert offenders == []
