@@ -12,8 +12,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from service.errors import ConfigError, FieldError
 
 
 def _default_data_dir() -> Path:
@@ -40,7 +42,8 @@ def parse_rate(text: str | None) -> tuple[int, float] | None:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="NEWSDESK_", extra="forbid", env_file=None)
+    model_config = SettingsConfigDict(env_prefix="NEWSDESK_", extra="forbid", env_file=None,
+                                      hide_input_in_errors=True)  # a URL may carry a password
 
     # --- storage -------------------------------------------------------------------------
     data_dir: Path = Field(default_factory=_default_data_dir)
@@ -52,6 +55,12 @@ class Settings(BaseSettings):
     chroma_port: int = 8000
     chroma_ssl: bool = False
     collection_prefix: str = "newsdesk"
+    database_url: str | None = Field(default=None, repr=False)
+    """``postgresql://user@host:port/db``: API keys, rate limits and the ingest writer lock live in
+    PostgreSQL, shared by every node (``newsdesk db upgrade`` applies its schema; each node also does
+    at start).  Unset: SQLite files in data_dir, for one machine.  The catalogue, feeds, briefings and
+    the call log stay in SQLite for now.  Keep the password out of the URL: libpq reads PGPASSWORD
+    and ~/.pgpass."""
 
     # --- embeddings ----------------------------------------------------------------------
     embedder: Literal["minilm", "openai"] = "minilm"
@@ -226,6 +235,16 @@ class Settings(BaseSettings):
             raise ValueError("briefing_schedule must be HH:MM")
         return v
 
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, v: str | None) -> str | None:
+        if v is None or not v.strip():
+            return None
+        scheme = v.strip().partition("://")[0].lower()
+        if scheme not in ("postgresql", "postgres"):
+            raise ValueError("database_url must be a postgresql://user@host:port/dbname URL (unset: SQLite)")
+        return v.strip()
+
     @field_validator("rate_limit_model", "rate_limit_default")
     @classmethod
     def _check_rate(cls, v: str | None) -> str | None:
@@ -260,7 +279,14 @@ class Settings(BaseSettings):
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    return Settings()
+    """The settings from the environment; an invalid one is a ConfigError naming its variable."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = [FieldError(f"NEWSDESK_{'_'.join(str(p) for p in e['loc']).upper()}" if e["loc"] else "settings",
+                               e["msg"]) for e in exc.errors()]
+        raise ConfigError("invalid setting: " + ", ".join(dict.fromkeys(p.field for p in problems)),
+                          errors=problems) from None
 
 
 REPO_ROOT = Path(__file__).resolve().parent.parent

@@ -180,3 +180,13 @@ def test_ask_as_of_a_date_searches_the_questions_period(cli: CliRunner, seed_tex
     assert body["period"] == {"since": "2025-04-22", "until": "2025-04-29", "days": 7} and body["evidence"]
     r = cli.invoke(app, ["ask", q, "--as-of", "someday"])
     assert r.exit_code == 2 and "as_of" in r.stderr
+
+
+def test_an_invalid_setting_is_a_clear_message_that_never_shows_a_password(
+        cli: CliRunner, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NEWSDESK_DATABASE_URL", "mysql://desk:hunter2@db.example/news")
+    get_settings.cache_clear()
+    result = cli.invoke(app, ["ingest", "x.txt"])
+    assert result.exit_code == 6, result.output
+    assert "NEWSDESK_DATABASE_URL" in result.output and "postgresql://" in result.output
+    assert "hunter2" not in result.output and "Traceback" not in result.output
