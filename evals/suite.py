@@ -28,7 +28,7 @@ class Strict(BaseModel):
 
 class DatasetSpec(Strict):
     format: Literal["hotpotqa", "realtimeqa", "cases", "frank", "frank-cnndm", "conversations", "multinews", "neus",
-                    "allsides"]
+                    "allsides", "qags"]
     path: str = Field(description="JSONL file relative to the repo root (the dev sample).")
     full: str | None = Field(default=None, description="The complete file, relative to --data-dir.")
     source: str = Field(description="Where the data comes from, and its licence.")

@@ -6,14 +6,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 from evals.cases import Dataset
-from evals.datasets import allsides, frank, hotpotqa, multinews, native, neus, realtimeqa
+from evals.datasets import allsides, frank, hotpotqa, multinews, native, neus, qags, realtimeqa
 from service.errors import ConfigError, NotFound
 
 Loader = Callable[[Path], Dataset]
 LOADERS: dict[str, Loader] = {
     "hotpotqa": hotpotqa.load, "realtimeqa": realtimeqa.load, "cases": native.load, "frank": frank.load,
     "conversations": native.load_conversations, "frank-cnndm": frank.load_cnndm, "multinews": multinews.load,
-    "neus": neus.load, "allsides": allsides.load,
+    "neus": neus.load, "allsides": allsides.load, "qags": qags.load,
 }
 
 

@@ -1,4 +1,4 @@
-"""The summary suites of issue 23 (item 4): Multi-News, NeuS, AllSides and FRANK CNN/DM readers, the
+"""The summary suites of issue 23 (item 4): Multi-News, NeuS, AllSides, FRANK and QAGS CNN/DM readers, the
 round-robin lead baseline, and the summarize task scoring ours and the lead in the same run."""
 
 from __future__ import annotations
@@ -124,3 +124,19 @@ def test_summarize_task_scores_ours_and_the_lead_on_a_neus_case(services: Servic
         assert m[f"{name}_gain"] == pytest.approx(m[name] - m[f"lead_{name}"], abs=1e-5)
     assert m["quote_fidelity"] == 1.0 and m["summary_words"] > 0
     assert m["support_mean"] is None or 0.0 <= m["support_mean"] <= 1.0
+
+
+def test_qags_suite_scores_a_summary_without_a_reference(services: Services) -> None:
+    suite = load_suite("qags-summary@1")
+    assert suite.primary == "support_mean" and suite.limit == 24
+    assert not {m.name for m in suite.metrics} & {"rougeL", "lead_rougeL"}
+    data = load_dataset(suite.dataset.format, suite.dataset_path(None))
+    assert len(data.cases) == 40 and not any(c.gold.reference for c in data.cases)
+    assert all(c.id == c.article_ids[0] and c.id.startswith("qags-") for c in data.cases)
+    case = data.cases[0]
+    ingest_corpus(services, data.corpus([case]), _Quiet())
+    ctx = TaskContext(services, data, CacheLedger(), 8, "short")
+    row = summarize.run_case(ctx, case, Variant("summary@v2", "fake"))
+    m = row["metrics"]
+    assert row["error"] is None and "rougeL" not in m and "lead_rougeL" not in m
+    assert m["quote_fidelity"] == 1.0 and m["summary_words"] > 0
