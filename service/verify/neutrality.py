@@ -108,8 +108,24 @@ def is_attributed(text: str) -> bool:
     return ATTRIBUTION.search(text) is not None
 
 
+_NOMINAL = frozenset("the a an this that its their his her our no".split())
+"""A cue right after one of these is a noun or a relative clause ("the dispute arose", "a false
+claim", "the board that denied him"): background, not someone answering a claim."""
+
+
+def counter_cues(text: str) -> set[str]:
+    """Stems of the counter-claim cues that ``text`` uses as acts ("denied" -> "deni")."""
+    out = set()
+    for m in COUNTER.finditer(text):
+        before = text[: m.start()].split()[-1:]
+        if before and before[0].lower().strip("(\"'“") in _NOMINAL:
+            continue
+        out.add(stem(m.group(0).split()[0].lower()))
+    return out
+
+
 def is_counterclaim(text: str) -> bool:
-    return COUNTER.search(text) is not None
+    return bool(counter_cues(text))
 
 
 def names(text: str) -> set[str]:
@@ -149,17 +165,20 @@ def find_contested_pairs(hits: Sequence[SentenceHit], vectors: np.ndarray) -> li
     """Each counter-claim sentence with the claim it answers, when one is clear enough.
 
     A candidate claim must share a name with the counter-claim or sit just before it in the
-    same article; its score is cosine + adjacency and shared-name bonuses.
+    same article; its score is cosine + adjacency and shared-name bonuses.  A candidate that uses
+    the same cue as the counter-claim reports the same act ("the court dismissed the case", twice,
+    from two outlets), so it is no claim the counter-claim answers.
     """
     name_sets = [names(h.text) for h in hits]
+    cue_sets = [counter_cues(h.text) for h in hits]
     pairs: list[ContestedPair] = []
     for d, counter in enumerate(hits):
-        if not is_counterclaim(counter.text):
+        if not cue_sets[d]:
             continue
         best, best_score = -1, PAIR_MIN_SCORE
         sims = vectors @ vectors[d]
         for c, claim in enumerate(hits):
-            if c == d or claim.text == counter.text:
+            if c == d or claim.text == counter.text or cue_sets[c] & cue_sets[d]:
                 continue
             adjacent = claim.article_id == counter.article_id and 0 < counter.index - claim.index <= 2
             shared = len(name_sets[c] & name_sets[d])

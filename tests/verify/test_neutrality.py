@@ -15,6 +15,7 @@ from service.runtime import Services
 from service.verify.citations import VerifiedSentence
 from service.verify.neutrality import (
     align,
+    counter_cues,
     enforce,
     find_contested_pairs,
     introduced_loaded,
@@ -108,6 +109,19 @@ def test_align_gives_uncited_text_pseudo_citations(embedder: MiniLMEmbedding) ->
     texts = ["On Monday the council approved the budget.", "Stocks rallied in Tokyo."]
     got = align(texts, vectors(embedder, [hit("x", i, t) for i, t in enumerate(texts)]), hits, vectors(embedder, hits))
     assert [h.id for h in got[0]] == ["a:0"] and got[1] == []
+
+
+def test_two_outlets_reporting_one_act_are_not_a_claim_and_its_counter(embedder: MiniLMEmbedding) -> None:
+    # the same ruling in two outlets' words both carry "rejected": they agree, neither answers the other
+    ruling = hit("a", 1, "The appeals court rejected Trump's claims that the Vance subpoena was issued in bad faith.")
+    same = hit("b", 1, "The 2nd Circuit broadly rejected Trump's arguments that the Vance subpoena was overly broad.")
+    background = hit("c", 2, "The dispute arose in 2018 after Vance began a criminal probe of the Trump Organization.")
+    hits = [ruling, same, background]
+    pairs = {(p.claim.id, p.counter.id) for p in find_contested_pairs(hits, vectors(embedder, hits))}
+    assert not pairs & {("a:1", "b:1"), ("b:1", "a:1")}  # before: each was the other's "claim"
+    assert not any(counter == "c:2" for _, counter in pairs)  # before: the background was a counter
+    assert counter_cues(background.text) == set() and counter_cues(same.text) == {"reject"}
+    assert counter_cues("Ukraine denied Russia's claim.") == {"deni"}
 
 
 @pytest.mark.parametrize("text", ["Kerry denied the report.", "The claim was disputed by the union."])
