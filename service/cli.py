@@ -190,16 +190,19 @@ def logs(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """List logged model calls, or show one."""
-    from service.logs.calls import CallLog
+    from service.store.engine import open_call_log
 
-    log = CallLog(get_settings().logs_path)
+    log = open_call_log(get_settings())
+    try:
+        row = log.get(call_id) if call_id is not None else None
+        rows = log.list(limit=limit, offset=offset) if call_id is None else []
+    finally:
+        log.close()
     if call_id is not None:
-        row = log.get(call_id)
         if row is None:
             raise NotFound(f"no logged call with id {call_id}")
         out.print_json(json.dumps(row, default=str))
         return
-    rows = log.list(limit=limit, offset=offset)
     if as_json:
         out.print_json(json.dumps(rows, default=str))
         return
@@ -419,8 +422,8 @@ app.add_typer(db_app, name="db")
 @fail_on_domain_errors
 def db_upgrade() -> None:
     """Apply pending PostgreSQL migrations; safe to run again, or on two nodes at once (each node also
-    applies them at start). They cover API keys and rate limits only for now: the catalogue, feeds,
-    briefings and the call log stay in SQLite under the data dir. Without NEWSDESK_DATABASE_URL there
+    applies them at start). They cover keys, limits, feeds, briefings and the call log; the catalogue
+    stays in SQLite under the data dir for now. Without NEWSDESK_DATABASE_URL there
     is nothing to do."""
     from service.store.engine import upgrade
 

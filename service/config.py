@@ -56,11 +56,11 @@ class Settings(BaseSettings):
     chroma_ssl: bool = False
     collection_prefix: str = "newsdesk"
     database_url: str | None = Field(default=None, repr=False)
-    """``postgresql://user@host:port/db``: API keys, rate limits and the ingest writer lock live in
-    PostgreSQL, shared by every node (``newsdesk db upgrade`` applies its schema; each node also does
-    at start).  Unset: SQLite files in data_dir, for one machine.  The catalogue, feeds, briefings and
-    the call log stay in SQLite for now.  Keep the password out of the URL: libpq reads PGPASSWORD
-    and ~/.pgpass."""
+    """``postgresql://user@host:port/db``: API keys, rate limits, the ingest writer lock, feeds and
+    briefings with their claims, and the model call log live in PostgreSQL, shared by every node
+    (``newsdesk db upgrade`` applies its schema; each node also does at start).  Unset: SQLite files
+    in data_dir, for one machine.  The catalogue stays in SQLite for now.  Keep the password out of
+    the URL: libpq reads PGPASSWORD and ~/.pgpass."""
 
     # --- embeddings ----------------------------------------------------------------------
     embedder: Literal["minilm", "openai"] = "minilm"

@@ -22,7 +22,7 @@ from service.retrieval.rerank import build_reranker
 from service.retrieval.search import Retriever
 from service.store.articles import ArticleStore
 from service.store.catalog import Catalog
-from service.store.engine import open_keys, open_limiter, writer_lock
+from service.store.engine import open_call_log, open_keys, open_limiter, writer_lock
 from service.store.keys import Keys
 from service.store.limits import Limiter
 from service.tokens import seed_tiktoken_cache
@@ -101,5 +101,5 @@ def build_services(settings: Settings, *, embedder: Any | None = None) -> Servic
         log.warning("repaired %d interrupted article writes", repaired)
     reranker = build_reranker(settings.reranker, threads=settings.embed_threads)
     return Services(settings, catalog, client, embedder, store, Retriever(catalog, collections, embedder, reranker),
-                    MeteredCallLog(settings.logs_path), SupportChecker(embedder),
+                    open_call_log(settings, MeteredCallLog), SupportChecker(embedder),
                     keys=keys, limiter=limiter)

@@ -10,7 +10,8 @@ from service.errors import Conflict, FetchFailed, InvalidInput, NotFound
 from service.feeds.fetch import check_url
 from service.feeds.interval import parse_interval
 from service.feeds.urls import canonical_url
-from service.store.feeds import feed_id_for, feed_store
+from service.store.engine import open_feeds
+from service.store.feeds import feed_id_for
 
 
 def add_feed(settings: Settings, url: str, *, source: str | None = None, every: str | int | None = None,
@@ -26,7 +27,7 @@ def add_feed(settings: Settings, url: str, *, source: str | None = None, every: 
     source = (source or "").strip() or None
     if source is not None and len(source) > 200:
         raise InvalidInput.for_field("source", "longer than 200 characters")
-    store = feed_store(settings)
+    store = open_feeds(settings)
     feed_id = feed_id_for(url)
     if not store.add(feed_id, url, source, every_s, now=time.time() if now is None else now):
         existing = store.by_url(url)
@@ -35,7 +36,7 @@ def add_feed(settings: Settings, url: str, *, source: str | None = None, every: 
 
 
 def get_feed(settings: Settings, feed_id: str) -> dict[str, Any]:
-    feed = feed_store(settings).get(feed_id)
+    feed = open_feeds(settings).get(feed_id)
     if feed is None:
         raise NotFound(f"feed {feed_id!r} does not exist")
     return feed
@@ -43,7 +44,7 @@ def get_feed(settings: Settings, feed_id: str) -> dict[str, Any]:
 
 def find_feed(settings: Settings, ref: str) -> dict[str, Any]:
     """A feed by id or by URL (the CLI accepts either)."""
-    store = feed_store(settings)
+    store = open_feeds(settings)
     found = store.get(ref)
     if found is None and ref.startswith(("http://", "https://")):
         found = store.by_url(canonical_url(ref))
@@ -53,10 +54,10 @@ def find_feed(settings: Settings, ref: str) -> dict[str, Any]:
 
 
 def list_feeds(settings: Settings) -> list[dict[str, Any]]:
-    return feed_store(settings).list_feeds()
+    return open_feeds(settings).list_feeds()
 
 
 def remove_feed(settings: Settings, feed_id: str) -> None:
     """Stop following a feed. Its articles stay."""
-    if not feed_store(settings).remove(feed_id):
+    if not open_feeds(settings).remove(feed_id):
         raise NotFound(f"feed {feed_id!r} does not exist")

@@ -35,7 +35,8 @@ from service.ingest.article import ArticleInput, derive_id
 from service.ingest.dates import DateError, parse_date
 from service.ingest.pipeline import ingest_batch
 from service.runtime import Services
-from service.store.feeds import FeedStore, feed_store
+from service.store.engine import open_feeds
+from service.store.feeds import Feeds
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +107,7 @@ def poll_feed(services: Services, feed_id: str, *, worker: str, now: float | Non
     With ``only_if_due`` (the scheduler), a feed another worker holds or has just polled is
     skipped and None returned; otherwise a held feed is a Conflict.
     """
-    store = feed_store(services.settings)
+    store = open_feeds(services.settings)
     now = time.time() if now is None else now
     if store.get(feed_id) is None:
         raise NotFound(f"feed {feed_id!r} does not exist")
@@ -133,7 +134,7 @@ def poll_feed(services: Services, feed_id: str, *, worker: str, now: float | Non
         store.release(feed_id, worker)
 
 
-def _poll(services: Services, store: FeedStore, feed: dict[str, Any], worker: str, now: float,
+def _poll(services: Services, store: Feeds, feed: dict[str, Any], worker: str, now: float,
           fetcher: Fetcher) -> PollReport:
     settings = services.settings
     t0 = time.perf_counter()
@@ -210,7 +211,7 @@ def _poll(services: Services, store: FeedStore, feed: dict[str, Any], worker: st
     return report
 
 
-def _failed(services: Services, store: FeedStore, feed: dict[str, Any], report: PollReport, kind: str, error: str,
+def _failed(services: Services, store: Feeds, feed: dict[str, Any], report: PollReport, kind: str, error: str,
             http_status: int | None, retry_after: float | None, t0: float) -> PollReport:
     delay = backoff_delay(feed["every_s"], feed["failures"] + 1, cap_s=services.settings.feed_backoff_max_s,
                           retry_after=retry_after)
@@ -230,7 +231,7 @@ def _failed(services: Services, store: FeedStore, feed: dict[str, Any], report: 
 Built = tuple[EntryResult, dict[str, Any] | None, FeedEntry]
 
 
-def _build_all(services: Services, store: FeedStore, feed: dict[str, Any], parsed: ParsedFeed,
+def _build_all(services: Services, store: Feeds, feed: dict[str, Any], parsed: ParsedFeed,
                todo: list[FeedEntry], seen: dict[str, dict[str, Any]], fetcher: Fetcher, worker: str) -> list[Built]:
     """Fetch and extract pages a few at a time (network-bound), renewing the claim as we go."""
     last_renew = time.monotonic()
@@ -318,7 +319,7 @@ def _build(services: Services, feed: dict[str, Any], parsed: ParsedFeed, entry: 
     return res, raw, entry
 
 
-def _ingest(services: Services, store: FeedStore, feed: dict[str, Any], built: list[Built], ours: set[str],
+def _ingest(services: Services, store: Feeds, feed: dict[str, Any], built: list[Built], ours: set[str],
             now: float) -> None:
     """Ingest through the shared path (one embedding batch); record which entries became articles."""
     batch: list[tuple[EntryResult, dict[str, Any], FeedEntry]] = []

@@ -16,7 +16,7 @@ import time
 from service.errors import NewsdeskError
 from service.feeds.poll import PollReport, poll_feed
 from service.runtime import Services
-from service.store.feeds import feed_store
+from service.store.engine import open_feeds
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ class FeedPoller:
         """Poll every due feed this worker can claim; the reports of those it polled."""
         now = time.time() if now is None else now
         done: list[PollReport] = []
-        for feed_id in feed_store(self.services.settings).due(now):
+        for feed_id in open_feeds(self.services.settings).due(now):
             if self._stop.is_set():
                 break
             try:
@@ -46,7 +46,7 @@ class FeedPoller:
         return done
 
     def _wait_s(self) -> float:
-        due = feed_store(self.services.settings).next_due_at()
+        due = open_feeds(self.services.settings).next_due_at()
         if due is None:
             return self.tick_s
         return min(self.tick_s, max(1.0, due - time.time()))

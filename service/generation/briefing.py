@@ -57,8 +57,9 @@ from service.logs.calls import call_model
 from service.prompts import PromptTemplate, load_prompt
 from service.retrieval.search import SentenceHit
 from service.runtime import Services
-from service.store.briefings import BriefingStore, scope_key
+from service.store.briefings import Briefings, scope_key
 from service.store.catalog import Filters
+from service.store.engine import open_briefings
 from service.verify.citations import VerifiedSentence
 from service.verify.headline import headline_problem
 from service.verify.neutrality import (
@@ -117,8 +118,9 @@ def _ms(start: float) -> float:
     return round((time.perf_counter() - start) * 1000, 1)
 
 
-def briefing_store(services: Services) -> BriefingStore:
-    return BriefingStore(services.settings.data_dir / "briefings.sqlite3")
+def briefing_store(services: Services) -> Briefings:
+    """This node's briefings, or every node's with NEWSDESK_DATABASE_URL (shared: not closed here)."""
+    return open_briefings(services.settings)
 
 
 def zone(name: str) -> ZoneInfo:

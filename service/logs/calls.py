@@ -1,8 +1,10 @@
-"""SQLite log of every model call, in the manner of simonw/llm's ``logs.db``.
+"""The log of every model call, in the manner of simonw/llm's ``logs.db``: a SQLite file, or
+with ``NEWSDESK_DATABASE_URL`` a PostgreSQL table shared by every node (the rows are kept by a
+:class:`CallRows`; ``service.store.engine.open_call_log`` picks it).
 
-Schema changes are ordered migration functions, applied once each and recorded in a
-``_migrations`` table.  Each operation opens its own connection (WAL mode), so one
-:class:`CallLog` can be shared between threads.
+SQLite schema changes are ordered migration functions, applied once each and recorded in a
+``_migrations`` table (PostgreSQL's are in service/store/pg_schema.py).  The SQLite file keeps
+one connection behind a lock (WAL mode), so one :class:`CallLog` can be shared between threads.
 
 :func:`call_model` and :func:`stream_model` are what generation code calls: they run the
 backend and write one row per call -- failures included (with the error text), after which
@@ -20,6 +22,7 @@ import logging
 import sqlite3
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -118,11 +121,49 @@ def prompt_hash(messages: Sequence[ChatMessage]) -> str:
     return hashlib.sha256(messages_json(messages).encode("utf-8")).hexdigest()
 
 
-class CallLog:
-    """The call log at ``path`` (created and migrated on construction)."""
+_COLUMNS = ("ts", "backend", "model", "prompt_name", "prompt_version", "prompt_hash", "retrieved_ids", "request",
+            "response", "prompt_tokens", "completion_tokens", "latency_ms", "error", "cached", "finish_reason",
+            "params")
+INSERT = f"INSERT INTO calls ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
+"""The row insert, with ``?`` placeholders (the same table on both engines)."""
+
+
+class CallRows(ABC):
+    """Where the rows of the call log are kept: a SQLite file (:class:`SqliteCallRows`) or, with
+    ``NEWSDESK_DATABASE_URL``, PostgreSQL (service/store/pg_calls.py).  Rows are read by column
+    name, as stored (JSON text); :class:`CallLog` decodes them."""
+
+    where: str
+    """The file or the database (without its password), for messages."""
+    errors: tuple[type[Exception], ...] = (OSError,)
+    """What a failed write raises: logged by :func:`call_model`, never raised to the caller."""
+
+    @abstractmethod
+    def insert(self, row: tuple[Any, ...]) -> int: ...
+
+    @abstractmethod
+    def select(self, limit: int, offset: int) -> Sequence[Any]:
+        """Newest first."""
+
+    @abstractmethod
+    def one(self, call_id: int) -> Any | None: ...
+
+    @abstractmethod
+    def count(self) -> int: ...
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release the connection or pool."""
+
+
+class SqliteCallRows(CallRows):
+    """The call log's SQLite file at ``path`` (created and migrated on construction)."""
+
+    errors = (sqlite3.Error, OSError)
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
+        self.where = str(self.path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         self._db: sqlite3.Connection | None = None
@@ -151,6 +192,42 @@ class CallLog:
             if self._db is not None:
                 self._db.close()
                 self._db = None
+
+    def insert(self, row: tuple[Any, ...]) -> int:
+        with self._connect() as db, db:
+            return int(db.execute(INSERT, row).lastrowid or 0)
+
+    def select(self, limit: int, offset: int) -> Sequence[Any]:
+        with self._connect() as db:
+            return db.execute("SELECT * FROM calls ORDER BY id DESC LIMIT ? OFFSET ?", (limit, offset)).fetchall()
+
+    def one(self, call_id: int) -> Any | None:
+        with self._connect() as db:
+            return db.execute("SELECT * FROM calls WHERE id = ?", (call_id,)).fetchone()
+
+    def count(self) -> int:
+        with self._connect() as db:
+            return int(db.execute("SELECT COUNT(*) FROM calls").fetchone()[0])
+
+
+class CallLog:
+    """The call log: a SQLite file at ``path`` (created and migrated on construction), or the
+    given ``rows`` (``service.store.engine.open_call_log`` picks the engine)."""
+
+    def __init__(self, path: Path | str | None = None, *, rows: CallRows | None = None) -> None:
+        if rows is None:
+            if path is None:
+                raise TypeError("CallLog needs a path or rows")
+            rows = SqliteCallRows(path)
+        self.rows = rows
+        self.path = getattr(rows, "path", None)
+
+    @property
+    def where(self) -> str:
+        return self.rows.where
+
+    def close(self) -> None:
+        self.rows.close()
 
     def record(
         self,
@@ -189,35 +266,21 @@ class CallLog:
             finish_reason,
             json.dumps(params or {}, ensure_ascii=False, sort_keys=True),
         )
-        with self._connect() as db, db:
-            cursor = db.execute(
-                """
-                INSERT INTO calls (ts, backend, model, prompt_name, prompt_version, prompt_hash,
-                    retrieved_ids, request, response, prompt_tokens, completion_tokens,
-                    latency_ms, error, cached, finish_reason, params)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """,
-                row,
-            )
-            return int(cursor.lastrowid or 0)
+        return self.rows.insert(row)
 
     def list(self, limit: int = 20, offset: int = 0) -> builtins.list[dict[str, Any]]:
         """Newest first."""
-        with self._connect() as db:
-            rows = db.execute("SELECT * FROM calls ORDER BY id DESC LIMIT ? OFFSET ?", (limit, offset)).fetchall()
-        return [_row(r) for r in rows]
+        return [_row(r) for r in self.rows.select(limit, offset)]
 
     def get(self, call_id: int) -> dict[str, Any] | None:
-        with self._connect() as db:
-            row = db.execute("SELECT * FROM calls WHERE id = ?", (call_id,)).fetchone()
+        row = self.rows.one(call_id)
         return _row(row) if row is not None else None
 
     def count(self) -> int:
-        with self._connect() as db:
-            return int(db.execute("SELECT COUNT(*) FROM calls").fetchone()[0])
+        return self.rows.count()
 
 
-def _row(row: sqlite3.Row) -> dict[str, Any]:
+def _row(row: Any) -> dict[str, Any]:
     out = dict(row)
     out["retrieved_ids"] = json.loads(out["retrieved_ids"])
     out["request"] = json.loads(out["request"])
@@ -238,8 +301,8 @@ def _safe_record(log_: CallLog | None, **fields: Any) -> int | None:
         return None
     try:
         return log_.record(**fields)
-    except (sqlite3.Error, OSError):
-        logger.exception("could not write the model call log at %s", log_.path)
+    except log_.rows.errors:
+        logger.exception("could not write the model call log at %s", log_.where)
         return None
 
 

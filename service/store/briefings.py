@@ -1,17 +1,21 @@
-"""Stored daily briefings and the run claims that keep a scheduled build from running twice.
+"""Stored daily briefings and the run claims that keep a scheduled build from running twice:
+one contract, :class:`Briefings`, whose SQL both engines run.
 
-SQLite in ``settings.data_dir / "briefings.sqlite3"``; every operation opens its own
-connection, so one store (or several processes) can share the file.  A run is claimed with a
-single ``INSERT OR IGNORE`` (or the take-over of a stale claim) inside ``BEGIN IMMEDIATE``:
-of any number of workers racing for the same day, exactly one gets it (service/store/claims.py).
+SQLite in ``settings.data_dir / "briefings.sqlite3"`` (:class:`BriefingStore`); every operation
+opens its own connection, so one store (or several processes) can share the file.  With
+``NEWSDESK_DATABASE_URL``, PostgreSQL (service/store/pg_briefings.py), shared by every node; code
+above service/store opens it with ``service.store.engine.open_briefings``.  A run is claimed with
+a single statement (an insert, or the take-over of a stale claim): of any number of workers
+racing for the same day, on any node, exactly one gets it (service/store/claims.py).
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
+from abc import ABC, abstractmethod
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -34,24 +38,23 @@ def scope_key(timezone: str, sources: tuple[str, ...] | list[str]) -> str:
     return f"tz={timezone};sources={','.join(sorted(sources))}"
 
 
-class BriefingStore:
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        sqlite.create(path, _SCHEMA)
+class Briefings(ABC):
+    """The briefing store on either engine: ``_tx`` gives a connection inside one transaction
+    whose ``execute`` takes ``?`` placeholders; all the SQL below is common to both."""
 
-    @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        db = sqlite.connect(self.path)
-        try:
-            with sqlite.transaction(db):
-                yield db
-        finally:
-            db.close()
+    @abstractmethod
+    def _tx(self) -> AbstractContextManager[Any]: ...
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release what the store holds (a PostgreSQL pool)."""
 
     # -- briefings -----------------------------------------------------------------------
     def save(self, date: str, scope: str, payload: dict[str, Any]) -> None:
         with self._tx() as db:
-            db.execute("INSERT OR REPLACE INTO briefings(date, scope, payload, created_at) VALUES (?,?,?,?)",
+            db.execute("INSERT INTO briefings(date, scope, payload, created_at) VALUES (?,?,?,?) "
+                       "ON CONFLICT (date, scope) DO UPDATE SET payload=excluded.payload, "
+                       "created_at=excluded.created_at",
                        (date, scope, json.dumps(payload, ensure_ascii=False), _now()))
 
     def get(self, date: str, scope: str) -> dict[str, Any] | None:
@@ -92,6 +95,26 @@ class BriefingStore:
     def runs(self) -> list[dict[str, Any]]:
         with self._tx() as db:
             return [dict(r) for r in db.execute("SELECT * FROM briefing_runs ORDER BY date, scope")]
+
+
+class BriefingStore(Briefings):
+    """Briefings in the SQLite file ``path``."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        sqlite.create(path, _SCHEMA)
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        db = sqlite.connect(self.path)
+        try:
+            with sqlite.transaction(db):
+                yield db
+        finally:
+            db.close()
+
+    def close(self) -> None:
+        """Nothing to release: every operation opens and closes its own connection."""
 
 
 def _now() -> str:

@@ -2,16 +2,22 @@
 when ``NEWSDESK_DATABASE_URL`` is set (any number of nodes).  Code above ``service/store`` opens
 stores through these functions and never learns which engine runs.
 
-For now PostgreSQL holds API keys, rate limits and the ingest writer lock; the catalogue, feeds,
-briefings and the call log stay in SQLite files under the data dir.
+For now PostgreSQL holds API keys, rate limits, the ingest writer lock, feeds and briefings with
+their claims, and the model call log; the catalogue stays in SQLite files under the data dir.
 """
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from service.config import Settings
+from service.logs.calls import CallLog
 from service.store import pg
+from service.store.briefings import Briefings, BriefingStore
+from service.store.feeds import Feeds, feed_store
 from service.store.keys import Keys, KeyStore
 from service.store.limits import Limiter, RateLimiter
 from service.store.writelock import ExclusiveLock, WriterLock
@@ -47,6 +53,60 @@ def writer_lock(settings: Settings) -> ExclusiveLock:
 
         return PgWriterLock(url)
     return WriterLock(settings.data_dir / "ingest.lock")
+
+
+_Shared = TypeVar("_Shared", Feeds, Briefings)
+_SHARED: dict[tuple[str, str], Feeds | Briefings] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def _shared(kind: str, url: str, make: Callable[[str], _Shared]) -> _Shared:
+    """One PostgreSQL store of ``kind`` per process and URL: callers open the feed and briefing
+    stores per operation, as the SQLite stores allow, and a pool per call would cost a connect."""
+    with _SHARED_LOCK:
+        store = _SHARED.get((kind, url))
+        if store is None:
+            store = _SHARED[(kind, url)] = make(url)
+        return store  # type: ignore[return-value]  # stored under its own kind
+
+
+def close_shared(url: str | None = None) -> None:
+    """Close the shared PostgreSQL stores (of ``url``, or all): at exit, or when a test drops
+    its database."""
+    with _SHARED_LOCK:
+        for key in [k for k in _SHARED if url is None or k[1] == url]:
+            _SHARED.pop(key).close()
+
+
+def open_feeds(settings: Settings) -> Feeds:
+    """Followed feeds, their entries and poll claims (shared: the caller does not close it)."""
+    if (url := _pg_url(settings)) is not None:
+        from service.store.pg_feeds import PgFeedStore  # psycopg: only with a URL
+
+        return _shared("feeds", url, PgFeedStore)
+    return feed_store(settings)
+
+
+def open_briefings(settings: Settings) -> Briefings:
+    """Stored briefings and their run claims (shared: the caller does not close it)."""
+    if (url := _pg_url(settings)) is not None:
+        from service.store.pg_briefings import PgBriefingStore  # psycopg: only with a URL
+
+        return _shared("briefings", url, PgBriefingStore)
+    return BriefingStore(settings.data_dir / "briefings.sqlite3")
+
+
+_Log = TypeVar("_Log", bound=CallLog)
+
+
+def open_call_log(settings: Settings, cls: type[_Log] = CallLog) -> _Log:  # type: ignore[assignment]
+    """The model call log (the caller closes it); ``cls`` may add to what a row write does
+    (service/ops/metrics.py counts the calls)."""
+    if (url := _pg_url(settings)) is not None:
+        from service.store.pg_calls import PgCallRows  # psycopg: only with a URL
+
+        return cls(rows=PgCallRows(url))
+    return cls(settings.logs_path)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,9 +1,12 @@
-"""Followed feeds, the entries seen in each, and the per-feed poll claims.
+"""Followed feeds, the entries seen in each, and the per-feed poll claims: one contract,
+:class:`Feeds`, whose SQL both engines run.
 
-SQLite in ``settings.data_dir / "feeds.sqlite3"``; like the briefing store, every operation opens
-its own connection, so threads and processes can share the file.  A poll holds a claim on its
-feed (:mod:`service.store.claims`, released when the poll ends, renewed while it runs): of any
-number of workers that find a feed due, exactly one polls it.
+SQLite in ``settings.data_dir / "feeds.sqlite3"`` (:class:`FeedStore`); like the briefing store,
+every operation opens its own connection, so threads and processes can share the file.  With
+``NEWSDESK_DATABASE_URL``, PostgreSQL (service/store/pg_feeds.py), shared by every node.  Code
+above service/store opens the store with ``service.store.engine.open_feeds``.  A poll holds a
+claim on its feed (:mod:`service.store.claims`, released when the poll ends, renewed while it
+runs): of any number of workers (or nodes) that find a feed due, exactly one polls it.
 """
 
 from __future__ import annotations
@@ -11,8 +14,9 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -48,7 +52,7 @@ _STORES_LOCK = threading.Lock()
 
 
 def feed_store(settings: Settings) -> FeedStore:
-    """The data dir's feed store (it holds no connection, so one per file is shared)."""
+    """The data dir's SQLite feed store (it holds no connection, so one per file is shared)."""
     path = settings.data_dir / "feeds.sqlite3"
     with _STORES_LOCK:
         store = _STORES.get(path)
@@ -61,26 +65,28 @@ def feed_id_for(url: str) -> str:
     return "f" + hashlib.sha256(url.encode()).hexdigest()[:12]
 
 
-class FeedStore:
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        sqlite.create(path, _SCHEMA)
+class Feeds(ABC):
+    """The feed store on either engine: ``_tx`` gives a connection inside one transaction whose
+    ``execute`` takes ``?`` placeholders; all the SQL below is common to SQLite and PostgreSQL."""
 
-    @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        db = sqlite.connect(self.path, foreign_keys=True)
-        try:
-            with sqlite.transaction(db):
-                yield db
-        finally:
-            db.close()
+    _FEED_LOCK = ""
+    """Appended to the read of a feed row that must not vanish before the transaction ends
+    (PostgreSQL: ``FOR KEY SHARE``; SQLite's write lock already covers the file)."""
+
+    @abstractmethod
+    def _tx(self) -> AbstractContextManager[Any]: ...
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release what the store holds (a PostgreSQL pool)."""
 
     # -- feeds ---------------------------------------------------------------------------
     def add(self, feed_id: str, url: str, source: str | None, every_s: int, *, now: float) -> bool:
         """False when the URL is already followed."""
         with self._tx() as db:
-            return bool(db.execute("INSERT OR IGNORE INTO feeds(id, url, source, every_s, created_at, next_poll_at) "
-                                   "VALUES (?,?,?,?,?,?)", (feed_id, url, source, every_s, now, now)).rowcount)
+            return bool(db.execute("INSERT INTO feeds(id, url, source, every_s, created_at, next_poll_at) "
+                                   "VALUES (?,?,?,?,?,?) ON CONFLICT DO NOTHING",
+                                   (feed_id, url, source, every_s, now, now)).rowcount)
 
     def get(self, feed_id: str) -> dict[str, Any] | None:
         with self._tx() as db:
@@ -163,7 +169,7 @@ class FeedStore:
     def record_entries(self, feed_id: str, rows: Sequence[tuple[str, str, str, str]], *, now: float) -> None:
         """(entry_key, article_id, fingerprint, text_from) for entries that became articles."""
         with self._tx() as db:
-            if db.execute("SELECT 1 FROM feeds WHERE id=?", (feed_id,)).fetchone() is None:
+            if db.execute(f"SELECT 1 FROM feeds WHERE id=?{self._FEED_LOCK}", (feed_id,)).fetchone() is None:
                 return  # the feed was removed while it was being polled
             db.executemany(
                 "INSERT INTO feed_entries(feed_id, entry_key, article_id, fingerprint, text_from, first_seen_at, "
@@ -171,6 +177,26 @@ class FeedStore:
                 "article_id=excluded.article_id, fingerprint=excluded.fingerprint, text_from=excluded.text_from, "
                 "last_seen_at=excluded.last_seen_at",
                 [(feed_id, key, aid, fp, src, now, now) for key, aid, fp, src in rows])
+
+
+class FeedStore(Feeds):
+    """Feeds in the SQLite file ``path``."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        sqlite.create(path, _SCHEMA)
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        db = sqlite.connect(self.path, foreign_keys=True)
+        try:
+            with sqlite.transaction(db):
+                yield db
+        finally:
+            db.close()
+
+    def close(self) -> None:
+        """Nothing to release: every operation opens and closes its own connection."""
 
 
 def _with_claim(row: dict[str, Any], claim: dict[str, Any] | None) -> dict[str, Any]:

@@ -12,7 +12,8 @@ none of it.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -95,3 +96,30 @@ def open_pool(url: str, *, name: str, session: tuple[str, ...] = ()) -> Connecti
         pool.close()
         raise ConfigError(f"cannot open a connection pool to PostgreSQL at {redact(url)}: {_reason(exc)}") from exc
     return pool
+
+
+class Qmark:
+    """A psycopg connection that takes SQLite's ``?`` placeholders, so SQL that both engines
+    understand is written once (service/store/claims.py, feeds.py, briefings.py).  Rows are
+    dicts; ``execute`` returns the cursor (``rowcount``, ``fetchone``, iteration)."""
+
+    def __init__(self, conn: psycopg.Connection[dict[str, Any]]) -> None:
+        self.conn = conn
+
+    @staticmethod
+    def sql(query: str) -> str:
+        return query.replace("%", "%%").replace("?", "%s")
+
+    def execute(self, query: str, params: Sequence[Any] = ()) -> psycopg.Cursor[dict[str, Any]]:
+        return self.conn.execute(self.sql(query), tuple(params))  # type: ignore[arg-type]  # constant SQL
+
+    def executemany(self, query: str, rows: Iterable[Sequence[Any]]) -> None:
+        with self.conn.cursor() as cur:
+            cur.executemany(self.sql(query), [tuple(r) for r in rows])  # type: ignore[arg-type]
+
+
+@contextmanager
+def transaction(pool: ConnectionPool) -> Iterator[Qmark]:
+    """A pooled connection in one transaction (committed, or rolled back on any exception)."""
+    with pool.connection() as conn, conn.transaction():
+        yield Qmark(conn)

@@ -8,7 +8,9 @@ when it opens, as the SQLite stores create their tables; a database newer than t
 refused rather than written to.
 
 The tables keep the SQLite column types (ISO text times, epoch seconds as double precision), so
-the rows mean the same on both engines.  For now the schema covers API keys and rate limits only.
+the rows mean the same on both engines.  For now the schema covers API keys, rate limits, feeds
+(entries and poll claims), briefings (and their run claims) and the model call log; the catalogue
+is still SQLite.
 """
 
 from __future__ import annotations
@@ -34,6 +36,40 @@ MIGRATIONS: tuple[Migration, ...] = (
             created_at TEXT COLLATE "C" NOT NULL, revoked_at TEXT, last_used_at DOUBLE PRECISION)""",
         """CREATE TABLE rate_limits (
             bucket TEXT NOT NULL, ident TEXT NOT NULL, tat DOUBLE PRECISION NOT NULL, PRIMARY KEY (bucket, ident))""",
+    )),
+    Migration(2, "feeds and briefings with their claims", (
+        """CREATE TABLE feeds (
+            id TEXT COLLATE "C" PRIMARY KEY, url TEXT NOT NULL UNIQUE, source TEXT, every_s INTEGER NOT NULL,
+            title TEXT, site_url TEXT, created_at DOUBLE PRECISION NOT NULL, next_poll_at DOUBLE PRECISION NOT NULL,
+            last_polled_at DOUBLE PRECISION, last_success_at DOUBLE PRECISION, last_error_at DOUBLE PRECISION,
+            last_error TEXT, last_error_kind TEXT, last_http_status INTEGER, etag TEXT, last_modified TEXT,
+            body_hash TEXT, failures INTEGER NOT NULL DEFAULT 0, polls INTEGER NOT NULL DEFAULT 0)""",
+        "CREATE INDEX feeds_due ON feeds(next_poll_at)",
+        """CREATE TABLE feed_entries (
+            feed_id TEXT NOT NULL REFERENCES feeds(id) ON DELETE CASCADE, entry_key TEXT NOT NULL,
+            article_id TEXT NOT NULL, fingerprint TEXT NOT NULL, text_from TEXT NOT NULL,
+            first_seen_at DOUBLE PRECISION NOT NULL, last_seen_at DOUBLE PRECISION NOT NULL,
+            PRIMARY KEY (feed_id, entry_key))""",
+        """CREATE TABLE feed_claims (
+            feed_id TEXT NOT NULL PRIMARY KEY, worker TEXT NOT NULL, state TEXT NOT NULL,
+            claimed_at DOUBLE PRECISION NOT NULL, finished_at DOUBLE PRECISION, error TEXT)""",
+        """CREATE TABLE briefings (
+            date TEXT COLLATE "C" NOT NULL, scope TEXT COLLATE "C" NOT NULL, payload TEXT NOT NULL,
+            created_at TEXT NOT NULL, PRIMARY KEY (date, scope))""",
+        """CREATE TABLE briefing_runs (
+            date TEXT COLLATE "C" NOT NULL, scope TEXT COLLATE "C" NOT NULL, worker TEXT NOT NULL,
+            state TEXT NOT NULL, claimed_at DOUBLE PRECISION NOT NULL, finished_at DOUBLE PRECISION, error TEXT,
+            PRIMARY KEY (date, scope))""",
+    )),
+    Migration(3, "the model call log", (
+        """CREATE TABLE calls (
+            id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, ts TEXT NOT NULL, backend TEXT NOT NULL,
+            model TEXT NOT NULL, prompt_name TEXT, prompt_version TEXT, prompt_hash TEXT NOT NULL,
+            retrieved_ids TEXT NOT NULL DEFAULT '[]', request TEXT NOT NULL, response TEXT,
+            prompt_tokens INTEGER, completion_tokens INTEGER, latency_ms DOUBLE PRECISION, error TEXT,
+            cached INTEGER NOT NULL DEFAULT 0, finish_reason TEXT, params TEXT NOT NULL DEFAULT '{}')""",
+        "CREATE INDEX calls_ts ON calls (ts)",
+        "CREATE INDEX calls_prompt ON calls (prompt_name, prompt_version)",
     )),
 )
 LATEST = MIGRATIONS[-1].version

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from service.config import Settings
+from service.store.engine import close_shared
 from tests.pg.cluster import PgCluster, missing_reason
 
 ENGINES = ("sqlite", "postgresql")
@@ -38,6 +39,7 @@ def pg_url(pg_cluster: PgCluster) -> Iterator[str]:
     with psycopg.connect(pg_cluster.url("postgres"), autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
     yield pg_cluster.url(name)
+    close_shared(pg_cluster.url(name))  # the feed and briefing stores' pools of this database
     with psycopg.connect(pg_cluster.url("postgres"), autocommit=True) as admin:
         admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
 

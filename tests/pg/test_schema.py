@@ -39,7 +39,8 @@ def test_migrations_apply_once_and_record_their_version(pg_url: str) -> None:
     assert tables(pg_url) == set()
     assert pg_schema.upgrade(pg_url) == (0, pg_schema.LATEST)
     assert pg_schema.version(pg_url) == pg_schema.LATEST
-    assert tables(pg_url) == {"schema_version", "api_keys", "rate_limits"}
+    assert tables(pg_url) == {"schema_version", "api_keys", "rate_limits", "feeds", "feed_entries", "feed_claims",
+                              "briefings", "briefing_runs", "calls"}
     assert pg_schema.upgrade(pg_url) == (pg_schema.LATEST, pg_schema.LATEST)  # again: nothing to do, no error
     assert applied(pg_url) == [(m.version, m.name) for m in pg_schema.MIGRATIONS]
 
