@@ -106,12 +106,8 @@ class BriefingStore(Briefings):
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
-        db = sqlite.connect(self.path)
-        try:
-            with sqlite.transaction(db):
-                yield db
-        finally:
-            db.close()
+        with sqlite.file_transaction(self.path) as db:
+            yield db
 
     def close(self) -> None:
         """Nothing to release: every operation opens and closes its own connection."""

@@ -188,12 +188,8 @@ class FeedStore(Feeds):
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
-        db = sqlite.connect(self.path, foreign_keys=True)
-        try:
-            with sqlite.transaction(db):
-                yield db
-        finally:
-            db.close()
+        with sqlite.file_transaction(self.path, foreign_keys=True) as db:
+            yield db
 
     def close(self) -> None:
         """Nothing to release: every operation opens and closes its own connection."""

@@ -16,6 +16,8 @@ is still SQLite.
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from service.errors import ConfigError
@@ -111,3 +113,20 @@ def ensure(url: str) -> None:
         if url not in _ready:
             upgrade(url)
             _ready.add(url)
+
+
+class PooledStore:
+    """A store on a pool of its own over the migrated schema; each operation is one transaction."""
+
+    def __init__(self, url: str, *, name: str) -> None:
+        self.url = url
+        ensure(url)
+        self._pool = pg.open_pool(url, name=name)
+
+    @contextmanager
+    def _tx(self) -> Iterator[pg.Qmark]:
+        with pg.transaction(self._pool) as db:
+            yield db
+
+    def close(self) -> None:
+        self._pool.close()

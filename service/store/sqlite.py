@@ -39,6 +39,17 @@ def transaction(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     db.execute("COMMIT")
 
 
+@contextmanager
+def file_transaction(path: Path, *, foreign_keys: bool = False) -> Iterator[sqlite3.Connection]:
+    """A connection of its own to ``path`` for one :func:`transaction`, closed after."""
+    db = connect(path, foreign_keys=foreign_keys)
+    try:
+        with transaction(db):
+            yield db
+    finally:
+        db.close()
+
+
 def create(path: Path, schema: Sequence[str], *, timeout_s: float = 30.0) -> None:
     """Make the file (and its folder) exist in WAL mode with ``schema`` applied."""
     path.parent.mkdir(parents=True, exist_ok=True)
