@@ -80,6 +80,16 @@ class UpstreamUnavailable(NewsdeskError):
     exit_code = 5
 
 
+class DatabaseUnavailable(NewsdeskError):
+    """The shared PostgreSQL (NEWSDESK_DATABASE_URL) is not answering: down, restarting or out of
+    connections. Nothing was written; the request can be retried."""
+
+    status = 503
+    slug = "database-unavailable"
+    title = "Database unavailable"
+    exit_code = 5
+
+
 class ModelCrashed(NewsdeskError):
     """The local model's worker process died (a signal, an abort, the OOM killer) while serving the
     request. The worker is being restarted; stored data is untouched."""

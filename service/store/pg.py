@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
-from service.errors import ConfigError
+from service.errors import ConfigError, DatabaseUnavailable
 
 if TYPE_CHECKING:
     import psycopg
@@ -26,6 +26,9 @@ if TYPE_CHECKING:
 POOL_MAX = 8
 """Connections per pool and process: above the default threadpool of a worker (6)."""
 CONNECT_TIMEOUT_S = 10
+POOL_WAIT_S = 3.0
+"""How long a request waits for a pooled connection before it is told 503: the pool reconnects in
+the background, so a request fails fast while the database is away."""
 INSTALL_HINT = "install the PostgreSQL driver: pip install 'newsdesk[postgres]'"
 
 
@@ -87,7 +90,7 @@ def open_pool(url: str, *, name: str, session: tuple[str, ...] = ()) -> Connecti
             for stmt in session:
                 conn.execute(stmt)
 
-    pool = ConnectionPool(url, min_size=1, max_size=POOL_MAX, name=name, open=False, timeout=CONNECT_TIMEOUT_S,
+    pool = ConnectionPool(url, min_size=1, max_size=POOL_MAX, name=name, open=False, timeout=POOL_WAIT_S,
                           kwargs={"autocommit": True, "row_factory": dict_row, "connect_timeout": CONNECT_TIMEOUT_S},
                           configure=configure, check=ConnectionPool.check_connection)
     try:
@@ -118,8 +121,27 @@ class Qmark:
             cur.executemany(self.sql(query), [tuple(r) for r in rows])  # type: ignore[arg-type]
 
 
+RETRY_AFTER_S = 5.0
+"""What a 503 tells a client to wait when the database does not answer (a restart takes 1-2 s)."""
+
+
+@contextmanager
+def connection(pool: ConnectionPool) -> Iterator[psycopg.Connection[dict[str, Any]]]:
+    """A pooled connection; a server that does not answer is :class:`DatabaseUnavailable` (HTTP 503
+    with Retry-After), not a 500."""
+    psycopg = require_driver()
+    from psycopg_pool import PoolTimeout
+
+    try:
+        with pool.connection() as conn:
+            yield conn
+    except (psycopg.OperationalError, PoolTimeout) as exc:
+        raise DatabaseUnavailable(f"PostgreSQL is not answering: {_reason(exc)}",
+                                  retry_after=RETRY_AFTER_S) from exc
+
+
 @contextmanager
 def transaction(pool: ConnectionPool) -> Iterator[Qmark]:
     """A pooled connection in one transaction (committed, or rolled back on any exception)."""
-    with pool.connection() as conn, conn.transaction():
+    with connection(pool) as conn, conn.transaction():
         yield Qmark(conn)

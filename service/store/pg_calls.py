@@ -12,12 +12,13 @@ from typing import Any
 
 import psycopg
 
+from service.errors import DatabaseUnavailable
 from service.logs.calls import INSERT, CallRows
 from service.store import pg, pg_schema
 
 
 class PgCallRows(CallRows):
-    errors = (psycopg.Error, OSError)
+    errors = (psycopg.Error, OSError, DatabaseUnavailable)  # a log write never fails the call
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -26,20 +27,20 @@ class PgCallRows(CallRows):
         self._pool = pg.open_pool(url, name="newsdesk-calls", session=("SET synchronous_commit = off",))
 
     def insert(self, row: tuple[Any, ...]) -> int:
-        with self._pool.connection() as conn:
+        with pg.connection(self._pool) as conn:
             got = pg.Qmark(conn).execute(INSERT + " RETURNING id", row).fetchone()
         return int(got["id"]) if got else 0
 
     def select(self, limit: int, offset: int) -> Sequence[Any]:
-        with self._pool.connection() as conn:
+        with pg.connection(self._pool) as conn:
             return conn.execute("SELECT * FROM calls ORDER BY id DESC LIMIT %s OFFSET %s", (limit, offset)).fetchall()
 
     def one(self, call_id: int) -> Any | None:
-        with self._pool.connection() as conn:
+        with pg.connection(self._pool) as conn:
             return conn.execute("SELECT * FROM calls WHERE id = %s", (call_id,)).fetchone()
 
     def count(self) -> int:
-        with self._pool.connection() as conn:
+        with pg.connection(self._pool) as conn:
             got = conn.execute("SELECT COUNT(*) AS n FROM calls").fetchone()
         return int(got["n"]) if got else 0
 

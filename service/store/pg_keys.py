@@ -21,26 +21,26 @@ class PgKeyStore(Keys):
         self._pool = pg.open_pool(url, name="newsdesk-keys")
 
     def _insert(self, key_id: str, name: str, scope: str, digest: str, created_at: str) -> bool:
-        with self._pool.connection() as db:
+        with pg.connection(self._pool) as db:
             return db.execute("INSERT INTO api_keys(id, name, scope, hash, created_at) VALUES (%s,%s,%s,%s,%s) "
                               "ON CONFLICT (id) DO NOTHING", (key_id, name, scope, digest, created_at)).rowcount > 0
 
     def _rows(self) -> Sequence[Row]:
-        with self._pool.connection() as db:
+        with pg.connection(self._pool) as db:
             return db.execute("SELECT * FROM api_keys ORDER BY created_at, id").fetchall()
 
     def _get(self, key_id: str) -> Row | None:
-        with self._pool.connection() as db:
+        with pg.connection(self._pool) as db:
             row: Row | None = db.execute("SELECT * FROM api_keys WHERE id=%s", (key_id,)).fetchone()
             return row
 
     def _mark_revoked(self, key_id: str, at: str) -> bool:
-        with self._pool.connection() as db:
+        with pg.connection(self._pool) as db:
             return db.execute("UPDATE api_keys SET revoked_at=%s WHERE id=%s AND revoked_at IS NULL",
                               (at, key_id)).rowcount > 0
 
     def _touch(self, key_id: str, now: float) -> None:
-        with self._pool.connection() as db:
+        with pg.connection(self._pool) as db:
             try:
                 with db.transaction():
                     db.execute("SELECT set_config('synchronous_commit', 'off', true), "

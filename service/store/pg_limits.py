@@ -37,7 +37,7 @@ class PgRateLimiter:
         """Count one request. None when it is allowed; else the seconds until one would be."""
         count, period = limit
         interval = period / count
-        with self._pool.connection() as db:
+        with pg.connection(self._pool) as db:
             row = db.execute(_HIT, {"now": now, "bucket": bucket, "ident": ident, "interval": interval,
                                     "period": period}).fetchone()
         assert row is not None
@@ -51,7 +51,7 @@ class PgRateLimiter:
 
     def prune(self, *, now: float | None = None) -> int:
         """Drop rows whose allowance is full again (their TAT is in the past)."""
-        with self._pool.connection() as db:
+        with pg.connection(self._pool) as db:
             return db.execute("DELETE FROM rate_limits WHERE tat < COALESCE(%s::float8, "
                               "extract(epoch FROM statement_timestamp())::float8)", (now,)).rowcount
 

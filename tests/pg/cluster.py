@@ -11,6 +11,8 @@ import os
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from vectorstore.server import free_port
@@ -63,18 +65,33 @@ class PgCluster:
         if self._as_root:
             shutil.chown(self.dir, "postgres", "postgres")
         self.dir.chmod(0o700)
-        data, log = self.dir / "data", self.dir / "log"
+        data = self.dir / "data"
         made = self._run("initdb", "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8",
                          "--locale=C", "-N")
         if made.returncode != 0:
             raise RuntimeError(f"initdb failed: {made.stderr or made.stdout}")
+        self._serve()
+        return self.url("postgres")
+
+    def _serve(self) -> None:
+        data, log = self.dir / "data", self.dir / "log"
         opts = (f"-c listen_addresses={self.host} -p {self.port} -k {self.dir} -c jit=off -c fsync=off "
                 f"-c synchronous_commit=on -c max_connections=200")
         started = self._run("pg_ctl", "-D", str(data), "-l", str(log), "-w", "-t", "30", "-o", opts, "start")
         if started.returncode != 0:
             text = log.read_text(errors="replace") if log.exists() else ""
             raise RuntimeError(f"pg_ctl start failed: {started.stderr or started.stdout}\n{text[-2000:]}")
-        return self.url("postgres")
+
+    @contextmanager
+    def down(self) -> Iterator[None]:
+        """The server stopped (fast: open sessions are cut) for the block, then started again."""
+        done = self._run("pg_ctl", "-D", str(self.dir / "data"), "stop", "-m", "fast", "-w", "-t", "30")
+        if done.returncode != 0:
+            raise RuntimeError(f"pg_ctl stop failed: {done.stderr or done.stdout}")
+        try:
+            yield
+        finally:
+            self._serve()
 
     def restart(self) -> None:
         """Stop (fast: open sessions are cut) and start again on the same port and options."""

@@ -4,6 +4,7 @@ service/store names an engine's classes; a bad URL is a clear ConfigError that h
 from __future__ import annotations
 
 import ast
+import time
 from contextlib import closing
 from pathlib import Path
 
@@ -12,9 +13,10 @@ from pydantic import ValidationError
 
 from service.config import REPO_ROOT, Settings
 from service.doctor import check_database
-from service.errors import ConfigError
-from service.logs.calls import SqliteCallRows
-from service.store import pg_schema
+from service.errors import ConfigError, DatabaseUnavailable
+from service.llm.base import ChatMessage
+from service.logs.calls import SqliteCallRows, _safe_record
+from service.store import pg, pg_schema
 from service.store.briefings import BriefingStore
 from service.store.engine import (
     open_briefings,
@@ -104,6 +106,35 @@ def test_the_stores_reconnect_after_postgresql_restarts(tmp_path: Path, pg_clust
         assert [limiter.hit("b", "k", (2, 3600.0)) is None for _ in range(2)] == [True, False]
         with writer_lock(settings) as lock:
             assert lock.locked()
+
+
+def test_a_database_that_does_not_answer_is_a_503_to_retry(tmp_path: Path, pg_cluster: PgCluster,
+                                                           pg_url: str) -> None:
+    """While PostgreSQL is down, every store says DatabaseUnavailable (503, Retry-After), never a
+    driver error (a 500); the call log still only logs; all work again once it is back."""
+    settings = Settings(data_dir=tmp_path, database_url=pg_url)
+    with closing(open_keys(settings)) as keys, closing(open_limiter(settings)) as limiter:
+        made = keys.create("patient", "read")
+        feeds, log = open_feeds(settings), open_call_log(settings)
+        with pg_cluster.down():
+            for call in (lambda: keys.verify(made.key), lambda: limiter.hit("b", "k", (5, 60.0)), feeds.list_feeds):
+                with pytest.raises(DatabaseUnavailable) as got:
+                    call()
+                assert got.value.status == 503 and got.value.retry_after == pg.RETRY_AFTER_S
+            # what every model call does: the log write fails quietly (before: PoolTimeout escaped)
+            hello = [ChatMessage("user", "Hi")]
+            assert _safe_record(log, backend="fake", model="m", messages=hello, response="-") is None
+        # the pools reconnect in the background, with backoff: the first calls may still be told 503
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                assert keys.verify(made.key).id == made.id and limiter.hit("b", "k", (5, 60.0)) is None
+                assert feeds.list_feeds() == []
+                break
+            except DatabaseUnavailable:
+                assert time.monotonic() < deadline, "the stores did not recover within 60 s"
+                time.sleep(0.5)
+        log.close()
 
 
 def test_doctor_reports_the_engine_and_the_schema(tmp_path: Path, pg_url: str) -> None:
