@@ -5,14 +5,11 @@ from __future__ import annotations
 
 import multiprocessing
 import threading
-import time
-from collections import Counter
 
 from fastapi.testclient import TestClient
 
 from service.config import Settings
 from service.feeds.manage import add_feed
-from service.feeds.poll import PollReport
 from service.feeds.scheduler import FeedPoller
 from service.main import create_app
 from service.runtime import Services, build_services
@@ -20,6 +17,7 @@ from service.store.feeds import feed_store
 from tests.feeds.claim_worker import race
 from tests.feeds.conftest import STORIES
 from tests.feeds.feed_server import FeedServer, page, rss, wait_for
+from tests.feeds.pollers import poll_side_by_side
 
 ROUNDS = 3
 
@@ -35,26 +33,7 @@ def test_two_pollers_racing_poll_each_due_feed_once(feed_services: Services, fee
     ids = [add_feed(feed_services.settings, feed_server.url(p))["id"] for p in paths]
     store = feed_store(feed_services.settings)
     workers = [FeedPoller(feed_services, worker=f"w{i}") for i in range(2)]
-    polled: Counter[tuple[int, str]] = Counter()
-    by_worker: Counter[str] = Counter()
-    lock = threading.Lock()
-    for rnd in range(ROUNDS):
-        for fid in ids:
-            store.set_next_poll(fid, 0.0)  # all due again
-        start = threading.Barrier(2)
-
-        def run(p: FeedPoller, rnd: int = rnd, start: threading.Barrier = start) -> None:
-            start.wait()
-            reports: list[PollReport] = p.poll_due(now=time.time())
-            with lock:
-                polled.update((rnd, r.feed_id) for r in reports)
-                by_worker.update(r.worker for r in reports)
-
-        threads = [threading.Thread(target=run, args=(w,)) for w in workers]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(60)
+    polled, by_worker = poll_side_by_side(workers, ids, lambda fid: store.set_next_poll(fid, 0.0), ROUNDS)
     assert all(polled[(rnd, fid)] == 1 for rnd in range(ROUNDS) for fid in ids), polled
     assert set(by_worker) == {"w0", "w1"}  # both really polled, side by side
     for path in paths:

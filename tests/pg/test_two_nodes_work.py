@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections import Counter
 from collections.abc import Iterator
 from contextlib import ExitStack
 from datetime import date
@@ -20,7 +19,6 @@ from typer.testing import CliRunner
 from service.cli import app as cli_app
 from service.config import Settings, get_settings
 from service.feeds.manage import add_feed
-from service.feeds.poll import PollReport
 from service.feeds.scheduler import FeedPoller
 from service.generation.briefing import BriefingParams
 from service.generation.schedule import BriefingScheduler
@@ -31,6 +29,7 @@ from service.runtime import Services, build_services
 from service.store.engine import open_briefings, open_feeds
 from tests.feeds.conftest import STORIES
 from tests.feeds.feed_server import FeedServer, page, rss, serve
+from tests.feeds.pollers import poll_side_by_side
 
 ROUNDS = 3
 
@@ -66,26 +65,9 @@ def test_a_followed_feed_is_polled_once_across_two_nodes(two_nodes: tuple[Servic
         feed_server.set(f"/news/{it.slug}", page(it))
     ids = [add_feed(a.settings, feed_server.url(p))["id"] for p in paths]  # followed through node A
     pollers = [FeedPoller(a, worker="node-a"), FeedPoller(b, worker="node-b")]
-    polled: Counter[tuple[int, str]] = Counter()
-    by_node: Counter[str] = Counter()
-    lock = threading.Lock()
-    for rnd in range(ROUNDS):
-        for fid in ids:
-            open_feeds(b.settings).set_next_poll(fid, 0.0)  # all due again, from node B
-        start = threading.Barrier(2)
-
-        def run(p: FeedPoller, rnd: int = rnd, start: threading.Barrier = start) -> None:
-            start.wait()
-            reports: list[PollReport] = p.poll_due(now=time.time())
-            with lock:
-                polled.update((rnd, r.feed_id) for r in reports)
-                by_node.update(r.worker for r in reports)
-
-        threads = [threading.Thread(target=run, args=(p,)) for p in pollers]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(60)
+    # all due again each round, from node B
+    polled, by_node = poll_side_by_side(pollers, ids, lambda fid: open_feeds(b.settings).set_next_poll(fid, 0.0),
+                                        ROUNDS)
     assert all(polled[(rnd, fid)] == 1 for rnd in range(ROUNDS) for fid in ids), polled
     assert set(by_node) == {"node-a", "node-b"}, by_node  # both nodes really polled, side by side
     for path in paths:
