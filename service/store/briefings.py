@@ -12,12 +12,9 @@ racing for the same day, on any node, exactly one gets it (service/store/claims.
 from __future__ import annotations
 
 import json
-import sqlite3
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from service.store import sqlite
@@ -97,20 +94,10 @@ class Briefings(ABC):
             return [dict(r) for r in db.execute("SELECT * FROM briefing_runs ORDER BY date, scope")]
 
 
-class BriefingStore(Briefings):
+class BriefingStore(sqlite.FileStore, Briefings):
     """Briefings in the SQLite file ``path``."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        sqlite.create(path, _SCHEMA)
-
-    @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        with sqlite.file_transaction(self.path) as db:
-            yield db
-
-    def close(self) -> None:
-        """Nothing to release: every operation opens and closes its own connection."""
+    schema = _SCHEMA
 
 
 def _now() -> str:

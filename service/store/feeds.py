@@ -12,11 +12,10 @@ runs): of any number of workers (or nodes) that find a feed due, exactly one pol
 from __future__ import annotations
 
 import hashlib
-import sqlite3
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -179,20 +178,11 @@ class Feeds(ABC):
                 [(feed_id, key, aid, fp, src, now, now) for key, aid, fp, src in rows])
 
 
-class FeedStore(Feeds):
+class FeedStore(sqlite.FileStore, Feeds):
     """Feeds in the SQLite file ``path``."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        sqlite.create(path, _SCHEMA)
-
-    @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        with sqlite.file_transaction(self.path, foreign_keys=True) as db:
-            yield db
-
-    def close(self) -> None:
-        """Nothing to release: every operation opens and closes its own connection."""
+    schema = _SCHEMA
+    foreign_keys = True
 
 
 def _with_claim(row: dict[str, Any], claim: dict[str, Any] | None) -> dict[str, Any]:

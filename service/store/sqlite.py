@@ -11,7 +11,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 
@@ -76,6 +76,24 @@ def _wal(db: sqlite3.Connection, timeout_s: float) -> None:
             if "locked" not in str(exc) or time.monotonic() > deadline:
                 raise
             time.sleep(0.02)
+
+
+class FileStore:
+    """A store in one SQLite file (created with ``schema``); each operation opens a connection of
+    its own for one transaction, so there is nothing to hold between calls."""
+
+    schema: Sequence[str] = ()
+    foreign_keys = False
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        create(path, self.schema)
+
+    def _tx(self) -> AbstractContextManager[sqlite3.Connection]:
+        return file_transaction(self.path, foreign_keys=self.foreign_keys)
+
+    def close(self) -> None:
+        """Nothing to release."""
 
 
 class PerThread:
