@@ -90,7 +90,8 @@ def words(text: str) -> list[str]:
     return [w.lower().strip("'-") for w in _WORD.findall(text.replace("\u2019", "'"))]
 
 
-def _vocabulary(texts: Sequence[str]) -> set[str]:
+def vocabulary(texts: Sequence[str]) -> set[str]:
+    """Every word of ``texts``, lowercased, and its stem."""
     vocab: set[str] = set()
     for t in texts:
         for w in words(t):
@@ -100,7 +101,7 @@ def _vocabulary(texts: Sequence[str]) -> set[str]:
 
 def introduced_loaded(text: str, sources: Sequence[str]) -> list[str]:
     """Loaded words of ``text`` that none of ``sources`` contains (as a word or a stem)."""
-    vocab = _vocabulary(sources)
+    vocab = vocabulary(sources)
     return [w for w in loaded_words(text) if w not in vocab and stem(w) not in vocab]
 
 

@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
 
-from service.verify.neutrality import loaded_words, words
+from service.verify.neutrality import loaded_words, vocabulary
 from service.verify.text import stem
 
 LEANS_PATH = Path(__file__).with_name("outlet_leans.json")
@@ -51,10 +51,7 @@ def one_sided_words(text: str, by_outlet: Mapping[str, Sequence[str]]) -> dict[s
     (``by_outlet``: each outlet's texts) has more than one side: word -> that side."""
     by_side: dict[str, set[str]] = {}
     for outlet, texts in by_outlet.items():
-        vocab = by_side.setdefault(side_of(outlet), set())
-        for t in texts:
-            for w in words(t):
-                vocab.update((w, stem(w)))
+        by_side.setdefault(side_of(outlet), set()).update(vocabulary(texts))
     if len(by_side) < 2:
         return {}
     out: dict[str, str] = {}
