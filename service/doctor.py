@@ -191,6 +191,8 @@ def check_chroma(settings: Settings) -> Check:
 
 
 def check_catalog(settings: Settings) -> Check:
+    if settings.database_url:  # the catalogue is in PostgreSQL, which check_database reports on
+        return Check("catalogue", "ok", "in PostgreSQL with the rest of the shared state (see database)")
     path = settings.catalog_path
     if not path.exists():
         return Check("catalogue", "ok", f"{path}: empty (created on first start)")
@@ -218,6 +220,10 @@ def check_database(settings: Settings) -> Check:
         detail = exc.detail if isinstance(exc, NewsdeskError) else f"{type(exc).__name__}: {exc}"
         return Check("database", "fail", detail, [], "start PostgreSQL or fix NEWSDESK_DATABASE_URL")
     summary = f"PostgreSQL at {state.where}: schema version {state.version} of {state.latest}"
+    if state.version == state.latest and not settings.chroma_host:
+        return Check("database", "warn", summary + "; but the vectors are in this node's own Chroma, so another "
+                     "node lists articles it cannot find by meaning", [],
+                     "point every node at one Chroma server: NEWSDESK_CHROMA_HOST and NEWSDESK_CHROMA_PORT")
     if state.version == state.latest:
         return Check("database", "ok", summary)
     if (state.version or 0) < (state.latest or 0):

@@ -21,8 +21,8 @@ from service.ops.metrics import MeteredCallLog
 from service.retrieval.rerank import build_reranker
 from service.retrieval.search import Retriever
 from service.store.articles import ArticleStore
-from service.store.catalog import Catalog
-from service.store.engine import open_call_log, open_keys, open_limiter, writer_lock
+from service.store.catalog_base import BaseCatalog
+from service.store.engine import open_call_log, open_catalog, open_keys, open_limiter, writer_lock
 from service.store.keys import Keys
 from service.store.limits import Limiter
 from service.tokens import seed_tiktoken_cache
@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 @dataclass
 class Services:
     settings: Settings
-    catalog: Catalog
+    catalog: BaseCatalog
     chroma: ClientAPI
     embedder: Any
     store: ArticleStore
@@ -91,7 +91,7 @@ def build_services(settings: Settings, *, embedder: Any | None = None) -> Servic
     client = make_client(path=settings.chroma_path, host=host, port=port, ssl=settings.chroma_ssl,
                          timeout_s=settings.chroma_timeout_s)
     collections = open_collections(client, embedder, settings.collection_prefix)
-    catalog = Catalog(settings.catalog_path, busy_timeout_s=settings.sqlite_busy_timeout_s)
+    catalog = open_catalog(settings)
     store = ArticleStore(catalog, collections, embedder, chunk_tokens=settings.chunk_tokens,
                          overlap_tokens=settings.chunk_overlap_tokens, encoding=settings.encoding,
                          lock=writer_lock(settings), sentence_vectors=settings.sentence_vectors,

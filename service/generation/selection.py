@@ -18,7 +18,7 @@ import numpy as np
 
 from service.retrieval.search import SentenceHit
 from service.store.articles import sentence_vector_id
-from service.store.catalog import Catalog
+from service.store.catalog_base import BaseCatalog
 from service.tokens import count_tokens
 
 MARKER_TOKENS = 4
@@ -28,12 +28,12 @@ DUPLICATE_AT = 0.9
 
 
 def row_to_hit(row: dict[str, Any]) -> SentenceHit:
-    """A :meth:`Catalog.article_sentences` row as a :class:`SentenceHit` (score 0)."""
+    """A :meth:`BaseCatalog.article_sentences` row as a :class:`SentenceHit` (score 0)."""
     return SentenceHit(row["article_id"], int(row["idx"]), row["text"], int(row["start"]), int(row["end"]),
                        row["title"], row["url"], row["source"], row["published_iso"])
 
 
-def article_hits(catalog: Catalog, article_ids: Sequence[str]) -> list[SentenceHit]:
+def article_hits(catalog: BaseCatalog, article_ids: Sequence[str]) -> list[SentenceHit]:
     """Indexed (never boilerplate) sentences of the given articles, in the order of ``article_ids``."""
     rows = catalog.article_sentences(list(article_ids))
     rank = {aid: n for n, aid in enumerate(article_ids)}
@@ -41,7 +41,7 @@ def article_hits(catalog: Catalog, article_ids: Sequence[str]) -> list[SentenceH
     return sorted(hits, key=lambda h: (rank.get(h.article_id, len(rank)), h.index))
 
 
-def sentence_vectors(catalog: Catalog, collection: Any, embedder: Any, hits: Sequence[SentenceHit]) -> np.ndarray:
+def sentence_vectors(catalog: BaseCatalog, collection: Any, embedder: Any, hits: Sequence[SentenceHit]) -> np.ndarray:
     """Unit vectors of ``hits`` (rows in order), from Chroma where stored, else embedded now."""
     if not hits:
         return np.zeros((0, 1), dtype=np.float32)

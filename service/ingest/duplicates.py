@@ -6,7 +6,7 @@ Jaccard 0.5 share one with probability 0.87, at 0.7 with 0.99998).  A candidate 
 its shingle *containment* -- shared shingles over the smaller set -- reaches ``COPY_AT``: a paper
 that trims the agency's story or adds a local paragraph still reprints it.
 
-Links are symmetric and stored in the catalogue; :meth:`Catalog.copy_outlets` maps each article
+Links are symmetric and stored in the catalogue; :meth:`BaseCatalog.copy_origins` maps each article
 to the outlet of the earliest copy, so a briefing counts outlets, not copies.
 """
 
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from service.store.catalog import Catalog
+from service.store.catalog_base import BaseCatalog
 
 SHINGLE_WORDS = 5
 PERMUTATIONS = 128
@@ -63,7 +63,7 @@ def containment(a: set[int], b: set[int]) -> float:
     return len(a & b) / min(len(a), len(b))
 
 
-def link_copies(catalog: Catalog, article_ids: Sequence[str]) -> list[Copy]:
+def link_copies(catalog: BaseCatalog, article_ids: Sequence[str]) -> list[Copy]:
     """Index the given (just written) articles and link each to the stored copies it matches."""
     found: list[Copy] = []
     for aid in dict.fromkeys(article_ids):

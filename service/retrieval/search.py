@@ -22,7 +22,7 @@ from chromadb.api.models.Collection import Collection
 
 from service.retrieval.question import QuestionType, answer_type_match, question_type
 from service.retrieval.rerank import Reranker
-from service.store.catalog import TITLE_WEIGHT, Catalog, Filters
+from service.store.catalog_base import TITLE_WEIGHT, BaseCatalog, Filters
 from vectorstore.client import CHUNKS, SENTENCES
 
 LEXICAL_MIN_SHARE = 0.15  # BM25 hits below this share of the best BM25 score are dropped
@@ -186,7 +186,7 @@ def passage_text(row: Mapping[str, Any], title: bool = RERANK_TITLE) -> str:
     return f"{row['title']}: {row['text']}" if title and row["title"] else row["text"]
 
 
-def score_head(catalog: Catalog, reranker: Reranker, query: str, cands: Mapping[Key, Candidate],
+def score_head(catalog: BaseCatalog, reranker: Reranker, query: str, cands: Mapping[Key, Candidate],
                fused: Mapping[Key, float], *, title: bool = RERANK_TITLE) -> list[Key]:
     """Score the best :data:`RERANK_TOP` of ``fused`` (boilerplate left out) with ``reranker``,
     filling their ``e5``; that head, best first by ``fused``."""
@@ -200,7 +200,7 @@ def score_head(catalog: Catalog, reranker: Reranker, query: str, cands: Mapping[
 
 
 class Retriever:
-    def __init__(self, catalog: Catalog, collections: dict[str, Collection], embedder: Any,
+    def __init__(self, catalog: BaseCatalog, collections: dict[str, Collection], embedder: Any,
                  reranker: Reranker | None = None) -> None:
         self.catalog = catalog
         self.chunks = collections[CHUNKS]

@@ -36,7 +36,7 @@ from chromadb.api.types import Where
 
 from service.errors import NotFound
 from service.ingest.article import ArticleInput, ProcessedArticle, join_sentences, process
-from service.store.catalog import Catalog, epoch
+from service.store.catalog_base import BaseCatalog, epoch
 from service.store.writelock import ExclusiveLock, WriterLock
 from vectorstore.client import CHUNKS, SENTENCES
 
@@ -66,7 +66,7 @@ def chunk_vector_id(article_id: str, version: str, n: int) -> str:
 
 
 class ArticleStore:
-    def __init__(self, catalog: Catalog, collections: dict[str, Collection], embedder: Any, *,
+    def __init__(self, catalog: BaseCatalog, collections: dict[str, Collection], embedder: Any, *,
                  chunk_tokens: int, overlap_tokens: int, encoding: str = "cl100k_base",
                  lock: ExclusiveLock | None = None, sentence_vectors: SentenceVectors = "separate",
                  late_window_tokens: int = 64) -> None:

@@ -2,8 +2,9 @@
 when ``NEWSDESK_DATABASE_URL`` is set (any number of nodes).  Code above ``service/store`` opens
 stores through these functions and never learns which engine runs.
 
-For now PostgreSQL holds API keys, rate limits, the ingest writer lock, feeds and briefings with
-their claims, and the model call log; the catalogue stays in SQLite files under the data dir.
+PostgreSQL holds API keys, rate limits, the ingest writer lock, feeds and briefings with their
+claims, the model call log and the article catalogue (with its BM25 index); vectors are in Chroma
+either way (a server shared by the nodes: ``NEWSDESK_CHROMA_HOST``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from service.config import Settings
 from service.logs.calls import CallLog
 from service.store import pg
 from service.store.briefings import Briefings, BriefingStore
+from service.store.catalog import Catalog
+from service.store.catalog_base import BaseCatalog
 from service.store.feeds import Feeds, feed_store
 from service.store.keys import Keys, KeyStore
 from service.store.limits import Limiter, RateLimiter
@@ -36,6 +39,15 @@ def open_keys(settings: Settings) -> Keys:
 
         return PgKeyStore(url)
     return KeyStore(settings.catalog_path, busy_timeout_s=settings.sqlite_busy_timeout_s)
+
+
+def open_catalog(settings: Settings) -> BaseCatalog:
+    """The article catalogue (the caller closes it)."""
+    if (url := _pg_url(settings)) is not None:
+        from service.store.pg_catalog import PgCatalog  # psycopg: only with a URL
+
+        return PgCatalog(url)
+    return Catalog(settings.catalog_path, busy_timeout_s=settings.sqlite_busy_timeout_s)
 
 
 def open_limiter(settings: Settings) -> Limiter:

@@ -8,9 +8,9 @@ when it opens, as the SQLite stores create their tables; a database newer than t
 refused rather than written to.
 
 The tables keep the SQLite column types (ISO text times, epoch seconds as double precision), so
-the rows mean the same on both engines.  For now the schema covers API keys, rate limits, feeds
-(entries and poll claims), briefings (and their run claims) and the model call log; the catalogue
-is still SQLite.
+the rows mean the same on both engines.  The schema covers API keys, rate limits, feeds (entries and
+poll claims), briefings (and their run claims), the model call log, and the article catalogue with
+its lexical index (service/store/pg_lexical.py).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 from service.errors import ConfigError
 from service.store import pg
+from service.store.pg_lexical import CATALOG_TABLES
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +74,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         "CREATE INDEX calls_ts ON calls (ts)",
         "CREATE INDEX calls_prompt ON calls (prompt_name, prompt_version)",
     )),
+    Migration(4, "the article catalogue and its BM25 postings", CATALOG_TABLES),
 )
 LATEST = MIGRATIONS[-1].version
 _LOCK = pg.lock_key("newsdesk:schema")

@@ -1,5 +1,6 @@
-"""A throwaway PostgreSQL for the session, a fresh database for each test, and ``engine_settings``:
-the same test once on SQLite and once on PostgreSQL, so the contract is one."""
+"""A throwaway PostgreSQL for the session, a fresh database for each test, ``engine_settings``:
+the same test once on SQLite and once on PostgreSQL, so the contract is one; and a ``chroma run``
+on loopback for the session, the vector server that several nodes share."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import pytest
 from service.config import Settings
 from service.store.engine import close_shared
 from tests.pg.cluster import PgCluster, missing_reason
+from vectorstore.server import ChromaServer
 
 ENGINES = ("sqlite", "postgresql")
 
@@ -49,3 +51,12 @@ def engine_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
     url = request.getfixturevalue("pg_url") if request.param == "postgresql" else None
     return Settings(data_dir=tmp_path / "data", llm_backend="fake", database_url=url)
 
+
+
+@pytest.fixture(scope="session")
+def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChromaServer]:
+    """``chroma run`` on a free loopback port (heartbeat polled every 0.1 s up to 30 s; stopped
+    with SIGTERM, then SIGKILL).  Tests share it: each uses a collection prefix of its own."""
+    root = tmp_path_factory.mktemp("chroma")
+    with ChromaServer(root / "data", log_file=root / "chroma.log") as server:
+        yield server

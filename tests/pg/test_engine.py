@@ -144,19 +144,22 @@ def test_doctor_reports_the_engine_and_the_schema(tmp_path: Path, pg_url: str) -
     assert before.status == "warn" and "schema version 0 of" in before.summary and "db upgrade" in (before.fix or "")
     pg_schema.upgrade(pg_url)
     after = check_database(settings)
-    assert after.status == "ok" and f"version {pg_schema.LATEST} of {pg_schema.LATEST}" in after.summary
+    assert after.status == "warn" and f"version {pg_schema.LATEST} of {pg_schema.LATEST}" in after.summary
+    assert "NEWSDESK_CHROMA_HOST" in (after.fix or "")  # a shared catalogue needs shared vectors
+    shared = check_database(Settings(data_dir=tmp_path, database_url=pg_url, chroma_host="127.0.0.1", chroma_port=1))
+    assert shared.status == "ok" and f"version {pg_schema.LATEST} of {pg_schema.LATEST}" in shared.summary
     gone = check_database(Settings(data_dir=tmp_path, database_url=f"postgresql://d:s3cret@127.0.0.1:{free_port()}/d"))
     assert gone.status == "fail" and "cannot connect" in gone.summary and "s3cret" not in gone.summary
 
 
 def test_nothing_above_the_store_names_an_engine() -> None:
-    """Code outside service/store opens keys, limits, the writer lock, feeds, briefings and the call
-    log through service.store.engine only (the catalogue is SQLite-only still, and opens directly).
+    """Code outside service/store opens the catalogue, keys, limits, the writer lock, feeds,
+    briefings and the call log through service.store.engine only.
     service/logs keeps the call log's SQLite rows; building a CallLog elsewhere would bypass the
     engine (a subclass is passed to ``open_call_log`` instead)."""
     engine_names = {"KeyStore", "RateLimiter", "WriterLock", "PgKeyStore", "PgRateLimiter", "PgWriterLock",
                     "FeedStore", "feed_store", "PgFeedStore", "BriefingStore", "PgBriefingStore",
-                    "SqliteCallRows", "PgCallRows"}
+                    "SqliteCallRows", "PgCallRows", "Catalog", "PgCatalog"}
     built_here_only = {"CallLog", "MeteredCallLog", "FeedStore", "BriefingStore", "SqliteCallRows"}
     offenders = set()
     for path in (REPO_ROOT / "service").rglob("*.py"):

@@ -40,7 +40,8 @@ def test_migrations_apply_once_and_record_their_version(pg_url: str) -> None:
     assert pg_schema.upgrade(pg_url) == (0, pg_schema.LATEST)
     assert pg_schema.version(pg_url) == pg_schema.LATEST
     assert tables(pg_url) == {"schema_version", "api_keys", "rate_limits", "feeds", "feed_entries", "feed_claims",
-                              "briefings", "briefing_runs", "calls"}
+                              "briefings", "briefing_runs", "calls", "articles", "sentences", "lexical_postings",
+                              "lexical_stats", "journal", "article_bands", "article_copies"}
     assert pg_schema.upgrade(pg_url) == (pg_schema.LATEST, pg_schema.LATEST)  # again: nothing to do, no error
     assert applied(pg_url) == [(m.version, m.name) for m in pg_schema.MIGRATIONS]
 

@@ -4,6 +4,7 @@ database's writer lock."""
 
 from __future__ import annotations
 
+import secrets
 import threading
 from collections.abc import Iterator
 from contextlib import ExitStack, closing
@@ -18,15 +19,18 @@ from service.main import create_app
 from service.runtime import build_services
 from service.store.engine import open_keys
 from service.store.pg_writelock import PgWriterLock
+from vectorstore.server import ChromaServer
 
 ARTICLE = {"id": "pg-1", "title": "Budget", "source": "AP", "published_at": "2026-11-01",
            "text": "The council approved the budget on Monday. The mayor said taxes will not rise."}
 
 
 @pytest.fixture
-def nodes(tmp_path: Path, pg_url: str, embedder: Any) -> Iterator[tuple[TestClient, TestClient, str]]:
+def nodes(tmp_path: Path, pg_url: str, embedder: Any,
+          chroma_server: ChromaServer) -> Iterator[tuple[TestClient, TestClient, str]]:
     common = {"llm_backend": "fake", "auth": "required", "rate_limit_default": "4/minute",
-              "rate_limit_model": None, "database_url": pg_url}
+              "rate_limit_model": None, "database_url": pg_url, "chroma_host": chroma_server.host,
+              "chroma_port": chroma_server.port, "collection_prefix": f"t{secrets.token_hex(4)}"}
     with ExitStack() as stack:
         apps = []
         for name in ("a", "b"):

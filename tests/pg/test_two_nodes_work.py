@@ -5,6 +5,7 @@ logged on one are listed on the other (``newsdesk logs``)."""
 from __future__ import annotations
 
 import json
+import secrets
 import threading
 import time
 from collections.abc import Iterator
@@ -30,6 +31,7 @@ from service.store.engine import open_briefings, open_feeds
 from tests.feeds.conftest import STORIES
 from tests.feeds.feed_server import FeedServer, page, rss, serve
 from tests.feeds.pollers import poll_side_by_side
+from vectorstore.server import ChromaServer
 
 ROUNDS = 3
 
@@ -40,14 +42,16 @@ def feed_server() -> Iterator[FeedServer]:
 
 
 @pytest.fixture
-def two_nodes(tmp_path: Path, pg_url: str, embedder: Any,
+def two_nodes(tmp_path: Path, pg_url: str, embedder: Any, chroma_server: ChromaServer,
               monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Services, Services]]:
     monkeypatch.setenv("NEWSDESK_FETCH_ALLOW_LOOPBACK", "true")  # the feed server is on loopback
+    prefix = f"t{secrets.token_hex(4)}"  # the session's Chroma server is shared by the tests
     with ExitStack() as stack:
         nodes = []
         for name in ("a", "b"):
             settings = Settings(data_dir=tmp_path / name, llm_backend="fake", feed_poll=False, fetch_timeout_s=3.0,
-                                database_url=pg_url)
+                                database_url=pg_url, chroma_host=chroma_server.host, chroma_port=chroma_server.port,
+                                collection_prefix=prefix)
             svc = build_services(settings, embedder=embedder)
             stack.callback(svc.close)
             nodes.append(svc)
@@ -75,7 +79,8 @@ def test_a_followed_feed_is_polled_once_across_two_nodes(two_nodes: tuple[Servic
     # what one node polled, the other sees: the polls, and the entries it need not ingest again
     feeds = {f["id"]: f for f in open_feeds(b.settings).list_feeds()}
     assert [feeds[fid]["polls"] for fid in ids] == [ROUNDS] * 3 and all(feeds[f]["entries_seen"] == 1 for f in ids)
-    assert a.store.stats()["articles"] + b.store.stats()["articles"] == 3  # each story once, on one node
+    # each story ingested once, by one node, into the one catalogue and the one Chroma both read
+    assert a.store.stats()["articles"] == 3 and a.store.stats() == b.store.stats()
 
 
 def test_a_scheduled_briefing_day_is_built_once_across_two_nodes(two_nodes: tuple[Services, Services]) -> None:
