@@ -46,6 +46,7 @@ from service.generation.selection import Weights, article_hits
 from service.ingest.article import ArticleInput
 from service.retrieval.search import SentenceHit
 from service.runtime import build_services
+from service.verify.neutrality import complete_pairs
 
 SUITES = ("frank-cnndm-summary@1", "neus-summary@1", "allsides-summary@1", "multinews-summary@1")
 RIDGE = 1.0
@@ -162,10 +163,12 @@ HAND = {
 
 
 def picks(row: dict[str, Any], weights: Weights, scores: np.ndarray | None = None) -> str:
+    """The key sentences as summary@v2 is given them: contested pairs completed (:func:`S.fuse`)."""
     pool = row["pool"]
     count = S.LENGTHS[row["length"]].key_sentences
     idx = S.key_sentences(pool, count=count, budget_tokens=10_000, weights=weights, scores=scores)
-    return " ".join(pool.hits[i].text for i in S.by_article(pool.hits, idx))
+    chosen = [pool.hits[i] for i in S.by_article(pool.hits, idx)]
+    return " ".join(h.text for h in complete_pairs(chosen, pool.pairs))
 
 
 def evaluate(rows: list[dict[str, Any]], params: dict[str, Any] | None) -> dict[str, Any]:

@@ -12,13 +12,14 @@ A fix to any step reaches all three tasks.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from service.generation.evidence import Evidence
 from service.llm.base import Completion
-from service.logs.calls import call_model
+from service.logs.calls import call_model, call_model_until
 from service.prompts import PromptTemplate
 from service.retrieval.search import SentenceHit
 from service.runtime import Services
@@ -69,13 +70,53 @@ def verify_completion(services: Services, evidence: Evidence, completion: Comple
 
 def write_verified(services: Services, evidence: Evidence, tpl: PromptTemplate, *, model: str | None,
                    max_tokens: int, values: dict[str, str], clean: Callable[[Completion], str] | None = None,
-                   question: str | None = None) -> Generated:
-    """One logged model call over ``evidence``, its draft parsed and verified."""
+                   question: str | None = None, keep: int | None = None) -> Generated:
+    """One logged model call over ``evidence``, its draft parsed and verified.
+
+    ``keep``: the caller uses only the first ``keep`` verified sentences, so the model is stopped
+    as soon as its reply holds them (:class:`FirstVerified`) instead of writing on to its end.
+    """
     messages = render_messages(tpl, evidence, values)
-    completion = call_model(services.backend(model), messages, log=services.call_log, prompt_name=tpl.name,
-                            prompt_version=tpl.version, retrieved_ids=evidence.ids, temperature=tpl.temperature,
-                            max_tokens=max_tokens)
+    meta = {"log": services.call_log, "prompt_name": tpl.name, "prompt_version": tpl.version,
+            "retrieved_ids": evidence.ids, "temperature": tpl.temperature, "max_tokens": max_tokens}
+    if keep is None:
+        completion = call_model(services.backend(model), messages, **meta)
+    else:
+        enough = FirstVerified(services, evidence, keep, question=question, clean=clean)
+        completion = call_model_until(services.backend(model), messages, enough=enough, **meta)
     return verify_completion(services, evidence, completion, question=question, clean=clean)
+
+
+_SENTENCE_DONE = re.compile(r"\]\s+(?=[^\s\[])")
+"""A marker group followed by the start of more text: every marker of the sentence before it is in."""
+
+
+class FirstVerified:
+    """``enough`` for :func:`call_model_until`: the cut after the first sentence boundary at
+    which the reply so far holds ``keep`` verified sentences.  Boundaries are tried in order and
+    each is verified once, so a reply cut at the same place whether it streamed in token by token
+    or came whole from a cache."""
+
+    def __init__(self, services: Services, evidence: Evidence, keep: int, *, question: str | None = None,
+                 clean: Callable[[Completion], str] | None = None) -> None:
+        self.services, self.evidence, self.keep = services, evidence, keep
+        self.question, self.clean = question, clean
+        self.tried = 0
+        """The last boundary verified (a boundary never moves once the text after it has begun)."""
+
+    def __call__(self, text: str) -> int | None:
+        for match in _SENTENCE_DONE.finditer(text):
+            cut = match.start() + 1
+            if cut <= self.tried:
+                continue
+            self.tried = cut
+            if text.count("]", 0, cut) < self.keep:  # fewer marker groups than sentences to keep
+                continue
+            part = Completion(text[:cut], "", "", finish_reason="stop")
+            if len(verify_completion(self.services, self.evidence, part, question=self.question,
+                                     clean=self.clean).verified) >= self.keep:
+                return cut
+        return None
 
 
 def number_citations(services: Services, verified: Sequence[VerifiedSentence]

@@ -254,10 +254,11 @@ def cut_truncated(completion: Completion) -> str:
 
 def generate_verified(services: Services, evidence: Evidence, tpl: PromptTemplate, *, model: str | None,
                       max_tokens: int, values: dict[str, str],
-                      clean: Callable[[str], str] | None = None) -> Generated:
-    """The shared core's write -> verify, with the clean-up of truncated and bulleted replies."""
+                      clean: Callable[[str], str] | None = None, keep: int | None = None) -> Generated:
+    """The shared core's write -> verify, with the clean-up of truncated and bulleted replies
+    (``keep``: stop the model once it has written that many verified sentences)."""
     return write_verified(services, evidence, tpl, model=model, max_tokens=max_tokens, values=values,
-                          clean=lambda completion: (clean or strip_bullets)(cut_truncated(completion)))
+                          clean=lambda completion: (clean or strip_bullets)(cut_truncated(completion)), keep=keep)
 
 
 def _evidence(pool: Pool, indexes: Sequence[int]) -> Evidence:
@@ -272,9 +273,11 @@ def _cited_indexes(pool: Pool, generated: Sequence[Generated]) -> list[int]:
 
 
 def add_usage(total: dict[str, int | None], completion: Completion) -> None:
+    """Add a call's tokens; a count one call did not report makes the total unknown (None)."""
     for key, value in (("prompt_tokens", completion.usage.prompt_tokens),
                        ("completion_tokens", completion.usage.completion_tokens)):
-        total[key] = (total.get(key) or 0) + (value or 0)
+        before = total.get(key, 0)
+        total[key] = None if value is None or before is None else before + value
 
 
 def extractive(services: Services, pool: Pool, groups: Sequence[Sequence[int]], n: int) -> list[VerifiedSentence]:
@@ -357,7 +360,7 @@ def map_reduce(services: Services, pool: Pool, groups: list[list[int]], tpl: Pro
     else:
         final_idx = groups[0] if groups else []
     final = generate_verified(services, _evidence(pool, final_idx), tpl, model=model,
-                              max_tokens=spec.max_tokens, values=values)
+                              max_tokens=spec.max_tokens, values=values, keep=spec.max_sentences)
     return partials, final
 
 
@@ -369,7 +372,8 @@ def fuse(services: Services, pool: Pool, picked: Sequence[int], tpl: PromptTempl
     a failed or lazy rewrite loses no content."""
     chosen = [pool.hits[i] for i in by_article(pool.hits, picked)]
     evidence = Evidence(tuple(complete_pairs(chosen, pool.pairs)))
-    gen = generate_verified(services, evidence, tpl, model=model, max_tokens=spec.max_tokens, values=values)
+    gen = generate_verified(services, evidence, tpl, model=model, max_tokens=spec.max_tokens, values=values,
+                            keep=spec.max_sentences)  # the model stops once it has written what is kept
     kept = gen.verified[: spec.max_sentences]
     cited = {h.id for v in kept for h in v.citations}
     lost = [pool.hits[i] for i in picked if pool.hits[i].id not in cited]

@@ -6,7 +6,7 @@ SQLite schema changes are ordered migration functions, applied once each and rec
 ``_migrations`` table (PostgreSQL's are in service/store/pg_schema.py).  The SQLite file keeps
 one connection behind a lock (WAL mode), so one :class:`CallLog` can be shared between threads.
 
-:func:`call_model` and :func:`stream_model` are what generation code calls: they run the
+:func:`call_model`, :func:`call_model_until` and :func:`stream_model` are what generation code calls: they run the
 backend and write one row per call -- failures included (with the error text), after which
 the error is re-raised.  A failure to *write* the log is logged, never raised: the call log
 observes requests, it must not fail them.
@@ -403,6 +403,51 @@ def stream_model(
         return completion
 
     return StreamHandle(logged())
+
+
+def call_model_until(
+    backend: ChatBackend,
+    messages: Sequence[ChatMessage],
+    *,
+    enough: Callable[[str], int | None],
+    log: CallLog | None,
+    prompt_name: str | None,
+    prompt_version: str | None,
+    retrieved_ids: Sequence[str] = (),
+    temperature: float = 0.0,
+    max_tokens: int = 512,
+) -> Completion:
+    """:func:`call_model` for a caller that keeps only the start of a reply: the reply is
+    streamed, and once ``enough(text so far)`` returns a cut, the stream is closed (a local model
+    stops decoding at once) and the reply is ``text[:cut]``, with ``finish_reason="enough"``.
+
+    ``enough`` must return the same cut for a text however it arrived (token by token, or whole
+    from a cache), so a live run and a cached one keep the same reply.  Logged as one completed
+    call; a closed stream reports no usage, so ``completion_tokens`` counts the deltas received
+    (one token each from llama.cpp and OpenAI streams) and ``prompt_tokens`` is unknown.
+    """
+    meta = _call_meta(messages, prompt_name, prompt_version, retrieved_ids, temperature, max_tokens, None)
+    start = time.perf_counter()
+    handle = backend.stream(messages, temperature=temperature, max_tokens=max_tokens)
+    cut: int | None = None
+    deltas = 0
+    try:
+        with handle:
+            for _ in handle:
+                deltas += 1
+                if (cut := enough(handle.text)) is not None:
+                    break
+    except Exception as exc:
+        _safe_record(log, backend=backend.name, model=backend.model, response=handle.text or None,
+                     latency_ms=elapsed_ms(start), error=_error_text(exc), **meta)
+        raise
+    if cut is None:
+        completion = handle.completion
+    else:
+        completion = Completion(handle.text[:cut], backend.model, backend.name, Usage(None, deltas),
+                                elapsed_ms(start), "enough")
+    _record_completion(log, completion, meta)
+    return completion
 
 
 def score_choices(

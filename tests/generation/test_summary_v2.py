@@ -80,3 +80,65 @@ def test_key_sentences_the_model_leaves_out_are_quoted_after_its_own(seeded: Ser
     cited = {h.text for v, _ in res.sentences for h in v.citations}
     assert res.sentences[0][0].text.startswith("Russia said") and not res.extractive_fallback
     assert all(any(text == c for c in cited) for text in markers)  # every key sentence is in the summary
+
+
+def _reply_with_every_key_sentence_twice(markers: dict[str, str]) -> tuple[str, list[str]]:
+    """A reply that copies each key sentence, then goes on: more than a short summary keeps."""
+    sentences = [f"{text} [{m}]" for text, m in markers.items()]
+    return " ".join(sentences + sentences), sentences
+
+
+def test_the_model_is_stopped_once_it_has_written_the_sentences_a_summary_keeps(seeded: Services) -> None:
+    params = SummaryParams(article_ids=("seed",), length="short", **V2)
+    summarize(seeded, params)
+    reply, sentences = _reply_with_every_key_sentence_twice(prompt_markers(seeded))
+    keep = LENGTHS["short"].max_sentences
+    assert len(sentences) >= keep
+    fake(seeded).push(reply)
+    res = summarize(seeded, params)
+    assert fake(seeded).calls[-1].stream  # streamed, so it can be stopped
+    row = seeded.call_log.list(limit=1)[0]
+    assert row["finish_reason"] == "enough" and row["error"] is None
+    assert row["response"] == " ".join(sentences[:keep])  # cut after the third verified sentence
+    assert res.usage["completion_tokens"] is not None
+    assert res.usage["completion_tokens"] < len(reply.split())  # the rest was never read
+    # what is kept is what the whole reply would have given: its first three verified sentences
+    assert [v.text for v, _ in res.sentences[:keep]] == [s.rsplit(" [", 1)[0] for s in sentences[:keep]]
+
+
+def test_a_sentence_that_fails_verification_does_not_count_towards_the_stop(seeded: Services) -> None:
+    params = SummaryParams(article_ids=("seed",), length="short", **V2)
+    summarize(seeded, params)
+    markers = prompt_markers(seeded)
+    reply, sentences = _reply_with_every_key_sentence_twice(markers)
+    first = next(iter(markers.values()))
+    invented = f"Russia and Ukraine signed a peace treaty in Kursk on Sunday. [{first}]"
+    fake(seeded).push(f"{invented} {reply}")
+    res = summarize(seeded, params)
+    row = seeded.call_log.list(limit=1)[0]
+    keep = LENGTHS["short"].max_sentences
+    assert row["finish_reason"] == "enough"
+    assert row["response"] == " ".join([invented, *sentences[:keep]])  # the failed one did not count
+    assert "peace treaty" not in res.summary
+
+
+def test_the_cut_is_the_same_whether_the_reply_streams_in_or_comes_whole(seeded: Services) -> None:
+    from service.generation.core import FirstVerified
+    from service.generation.evidence import Evidence
+    from service.retrieval.search import SentenceHit
+
+    summarize(seeded, SummaryParams(article_ids=("seed",), length="short", **V2))
+    markers = prompt_markers(seeded)
+    reply, _ = _reply_with_every_key_sentence_twice(markers)
+    rows = [r for r in seeded.catalog.article_sentences(["seed"]) if r["text"] in markers]
+    evidence = Evidence(tuple(SentenceHit(r["article_id"], r["idx"], r["text"], r["start"], r["end"], r["title"],
+                                          r["url"], r["source"], r["published_iso"]) for r in rows))
+    assert {f"[{m}]" for m in markers.values()} == {line.split(" ", 1)[0] for line in evidence.render().splitlines()
+                                                     if line.startswith("[S")}
+    whole = FirstVerified(seeded, evidence, 2)(reply)
+    streamed, by_delta = FirstVerified(seeded, evidence, 2), None
+    for end in range(1, len(reply) + 1):
+        if (by_delta := streamed(reply[:end])) is not None:
+            break
+    assert whole is not None and whole == by_delta
+
