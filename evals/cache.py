@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from service.llm.base import ChatBackend, ChatMessage, Completion, StreamGen, Usage, elapsed_ms
-from service.logs.calls import CallLog, prompt_hash
+from service.logs.calls import CallLog, CallRows, prompt_hash
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS responses (
@@ -184,10 +184,12 @@ class CachingBackend(ChatBackend):
 class EvalCallLog(CallLog):
     """The service's call log, with ``cached=1`` on the rows of cache hits."""
 
-    def __init__(self, path: Path, ledger: CacheLedger) -> None:
-        super().__init__(path)
+    def __init__(self, path: Path | None = None, ledger: CacheLedger | None = None, *,
+                 rows: CallRows | None = None) -> None:
+        super().__init__(path, rows=rows)  # rows: service.store.engine.open_call_log(settings, EvalCallLog)
         self.ledger = ledger
 
     def record(self, **fields: Any) -> int:
-        fields["cached"] = bool(fields.get("cached")) or self.ledger.take_pending()
+        taken = self.ledger.take_pending() if self.ledger is not None else False
+        fields["cached"] = bool(fields.get("cached")) or taken
         return super().record(**fields)

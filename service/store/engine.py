@@ -9,6 +9,7 @@ either way (a server shared by the nodes: ``NEWSDESK_CHROMA_HOST``).
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -90,6 +91,36 @@ def close_shared(url: str | None = None) -> None:
             _SHARED.pop(key).close()
 
 
+_USERS: dict[str, int] = {}
+
+
+def share(settings: Settings) -> Callable[[], None]:
+    """Count one more user (a :class:`~service.runtime.Services`) of the shared stores of the
+    settings' database; the function returned releases it once, and the last user's release
+    closes those stores (another user in the process keeps them open)."""
+    url = settings.database_url
+    if not url:
+        return lambda: None
+    with _SHARED_LOCK:
+        _USERS[url] = _USERS.get(url, 0) + 1
+    released = threading.Event()
+
+    def release() -> None:
+        with _SHARED_LOCK:
+            if released.is_set():
+                return
+            released.set()
+            _USERS[url] -= 1
+            if _USERS[url] > 0:
+                return
+            del _USERS[url]
+            stores = [_SHARED.pop(k) for k in [k for k in _SHARED if k[1] == url]]
+        for store in stores:
+            store.close()
+
+    return release
+
+
 def open_feeds(settings: Settings) -> Feeds:
     """Followed feeds, their entries and poll claims (shared: the caller does not close it)."""
     if (url := _pg_url(settings)) is not None:
@@ -119,6 +150,17 @@ def open_call_log(settings: Settings, cls: type[_Log] = CallLog) -> _Log:  # typ
 
         return cls(rows=PgCallRows(url))
     return cls(settings.logs_path)
+
+
+def isolated(settings: Settings, name: str) -> Settings:
+    """``settings`` for a store of its own named ``name``: SQLite's is its data dir already; on
+    PostgreSQL its rows go to a schema ``name`` of the database (created when missing), so two
+    stores with separate data dirs do not share one catalogue (evals/retrieval.py builds one per
+    dev set)."""
+    if (url := _pg_url(settings)) is None:
+        return settings
+    schema = re.sub(r"[^a-z0-9_]", "_", name.lower())[:63]
+    return settings.model_copy(update={"database_url": pg.in_schema(url, schema)})
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,10 +12,11 @@ none of it.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from service.errors import ConfigError, DatabaseUnavailable
 
@@ -40,6 +41,20 @@ def redact(url: str) -> str:
     host = parts.netloc.rpartition("@")[2]
     user = f"{parts.username}:***@" if parts.username else ":***@"
     return urlunsplit(parts._replace(netloc=user + host))
+
+
+def in_schema(url: str, schema: str) -> str:
+    """``url`` with its sessions in ``schema`` (created when missing): a database of its own
+    inside one, for stores that must not share rows (an evaluation's per-set catalogues)."""
+    if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", schema):
+        raise ValueError(f"not a plain schema name: {schema!r}")
+    with connect(url) as conn:
+        conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")  # type: ignore[arg-type]  # checked above
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query) if k != "options"]
+    options = dict(parse_qsl(parts.query)).get("options", "")
+    query.append(("options", f"{options} -c search_path={schema}".strip()))
+    return urlunsplit(parts._replace(query=urlencode(query, quote_via=quote)))
 
 
 def lock_key(name: str) -> int:
