@@ -125,7 +125,7 @@ class Settings(BaseSettings):
     """Tests only: the model worker serves a scripted stand-in instead of llama.cpp."""
 
     answer_prompt_version: str = "v3"
-    summary_prompt_version: str = "v2"
+    summary_prompt_version: str = "v3"
 
     # --- retrieval & verification ----------------------------------------------------------
     top_k: int = Field(default=8, ge=1, le=100)

@@ -61,6 +61,9 @@ class PromptTemplate(BaseModel):
     """What a summary prompt is given: as many central sentences as fit the input budget, which
     the model selects from and rewrites (``budget``), or only the few key sentences chosen
     beforehand, which the model fuses into prose (``key_sentences``, summary@v2)."""
+    quote_single: bool = False
+    """``key_sentences`` prompts: a written sentence that cites one key sentence is replaced by that
+    sentence, verbatim (summary@v3).  Only a sentence that merges several stays in the model's words."""
     messages: list[PromptMessage] = Field(min_length=1)
 
     @model_validator(mode="after")

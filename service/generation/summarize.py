@@ -7,7 +7,9 @@ Two designs, chosen by the prompt file's ``input``:
   central across the articles, one per outlet before a second from any, near-duplicates merged,
   both sides of a contested pair kept -- are chosen without the model; the model only fuses,
   orders and connects them in one short call.  A key sentence that no verified sentence cites
-  (its rewrite failed verification, or the model left it out) is quoted.
+  (its rewrite failed verification, or the model left it out) is quoted.  summary@v3, the
+  default, keeps only the model's merges: a sentence it wrote from one key sentence becomes
+  that key sentence, verbatim (``quote_single``).
 - ``budget`` (summary@v1): as many central sentences as fit the input budget go to the model,
   which selects and writes (map-reduce when the selection does not fit one call).
 
@@ -22,7 +24,7 @@ import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -364,6 +366,21 @@ def map_reduce(services: Services, pool: Pool, groups: list[list[int]], tpl: Pro
     return partials, final
 
 
+def quote_single(written: Sequence[VerifiedSentence], checker: Any) -> list[VerifiedSentence]:
+    """summary@v3: a written sentence that cites one key sentence becomes that sentence, verbatim
+    (once); a sentence that merges several stays as written.  On every summary suite, both
+    folds, the model's trimmed copies scored below the sentences they copy (docs/summaries.md)."""
+    out: list[VerifiedSentence] = []
+    quoted: set[str] = set()
+    for v in written:
+        if len(v.citations) != 1:
+            out.append(v)
+        elif v.citations[0].id not in quoted:
+            quoted.add(v.citations[0].id)
+            out += restate(v.citations, checker)
+    return out
+
+
 def fuse(services: Services, pool: Pool, picked: Sequence[int], tpl: PromptTemplate, spec: LengthSpec,
          values: dict[str, str], model: str | None) -> tuple[Generated, list[VerifiedSentence]]:
     """summary@v2: the model fuses the key sentences (plus the other side of any contested pair
@@ -375,6 +392,8 @@ def fuse(services: Services, pool: Pool, picked: Sequence[int], tpl: PromptTempl
     gen = generate_verified(services, evidence, tpl, model=model, max_tokens=spec.max_tokens, values=values,
                             keep=spec.max_sentences)  # the model stops once it has written what is kept
     kept = gen.verified[: spec.max_sentences]
+    if tpl.quote_single:
+        kept = quote_single(kept, services.checker)
     cited = {h.id for v in kept for h in v.citations}
     lost = [pool.hits[i] for i in picked if pool.hits[i].id not in cited]
     return gen, kept + restate(lost, services.checker)

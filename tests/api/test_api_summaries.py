@@ -20,7 +20,7 @@ def test_summary_has_the_documented_shape_and_exact_quotes(client: TestClient, s
     assert r.status_code == 200, r.text
     body = r.json()
     assert set(body) >= {"summary", "sentences", "citations", "neutrality", "model", "prompt", "usage", "timings"}
-    assert body["prompt"] == "summary@v2" and body["articles"] == ["seed"]
+    assert body["prompt"] == "summary@v3" and body["articles"] == ["seed"]
     assert body["neutrality"]["contested"][0]["claim_id"] == "seed:2"
     article = client.get("/v1/articles/seed").json()
     for c in body["citations"]:

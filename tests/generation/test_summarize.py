@@ -1,6 +1,6 @@
 """summary@v1's pipeline (the model selects and writes over a token budget; map-reduce when the
 input is large) through the fake backend, real Chroma, embedder and support checker.  The
-default, summary@v2, is tested in test_summary_v2.py."""
+default, summary@v3 (summary@v2 plus quoting), is tested in test_summary_v2.py."""
 
 from __future__ import annotations
 

@@ -142,3 +142,28 @@ def test_the_cut_is_the_same_whether_the_reply_streams_in_or_comes_whole(seeded:
             break
     assert whole is not None and whole == by_delta
 
+
+def test_v3_quotes_a_sentence_written_from_one_key_sentence_and_keeps_a_merge(services: Services) -> None:
+    services.store.ingest_many([
+        ArticleInput(id="a", source="Outlet A", title="Port reopens", published_at="2025-05-05",
+                     text="The port reopened on Tuesday after a two-week strike, the port authority said in a "
+                          "statement. Shipping companies expect delays to last into next month."),
+        ArticleInput(id="b", source="Outlet B", title="Dockworkers return", published_at="2025-05-05",
+                     text="Dockworkers returned to the port on Tuesday, ending a strike that began two weeks "
+                          "earlier."),
+    ])
+    params = SummaryParams(article_ids=("a", "b"), length="short", prompt_version="v3", model="fake")
+    summarize(services, params)
+    markers = prompt_markers(services)
+    port, docks = marker_of(markers, "port reopened"), marker_of(markers, "Dockworkers")
+    delays = marker_of(markers, "Shipping companies")
+    merged = ("The port reopened on Tuesday, the port authority said, and dockworkers returned to the port, "
+              "ending a strike that began two weeks earlier.")
+    fake(services).push(f"{merged} [{port}][{docks}] Shipping companies expect delays. [{delays}]")
+    res = summarize(services, params)
+    texts = [v.text for v, _ in res.sentences]
+    assert res.prompt == "summary@v3"
+    assert texts[0] == merged  # a merge of two key sentences stays in the model's words
+    # the trimmed copy of one key sentence is that sentence, whole, and its quote is exact
+    assert texts[1] == "Shipping companies expect delays to last into next month."
+    assert all(c.quote == c.hit.text for c in res.citations)
