@@ -480,12 +480,13 @@ def render_report(results: dict[str, Any]) -> str:
 
 
 def _speed_rows(sp: dict[str, Any]) -> list[str]:
-    """Median seconds per case and prompt version, and v2's ratio to v1 where both ran."""
+    """Median seconds per case and prompt version, and the last version's ratio to the first."""
     by: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
     for r in sp["rows"]:
         by[(r["case"], r["prompt"])].append(r)
     load = ", ".join(f"{x:.2f}" for x in sp.get("load", []))
-    out = [f"### Summary speed, summary@v1 against summary@v2 ({sp['measured_at'][:16]} UTC, {sp['machine']})", "",
+    prompts = list(dict.fromkeys(r["prompt"] for r in sp["rows"]))
+    out = [f"### Summary speed, {' against '.join(prompts)} ({sp['measured_at'][:16]} UTC, {sp['machine']})", "",
            f"`python -m benchmarks.summaries_bench speed`: each summary timed end to end (gather, select, the model "
            f"call, verify, cite) {len(next(iter(by.values())))} times, in one run, with the model loaded and its "
            f"prompt cache taken by an unrelated call first; load average at the end {load}. *seed* is the Kursk "
@@ -499,9 +500,11 @@ def _speed_rows(sp: dict[str, Any]) -> list[str]:
         medians[(case, prompt)] = statistics.median(secs)
         u = rows[0]["usage"]
         out.append(f"| {case} | {prompt} | {medians[(case, prompt)]:.1f} | {max(secs):.1f} | "
-                   f"{u['prompt_tokens']} / {u['completion_tokens']} | {rows[0]['sentences']} |")
-    ratios = [f"{case}: v2 takes {medians[(case, 'summary@v2')] / medians[(case, 'summary@v1')]:.2f}× v1's time"
-              for case in ("seed", "seven") if (case, "summary@v1") in medians and (case, "summary@v2") in medians]
+                   f"{'?' if u['prompt_tokens'] is None else u['prompt_tokens']} / {u['completion_tokens']} | "
+                   f"{rows[0]['sentences']} |")
+    base, last = prompts[0], prompts[-1]
+    ratios = [f"{case}: {last} takes {medians[(case, last)] / medians[(case, base)]:.2f}× {base}'s time"
+              for case in ("seed", "seven") if len(prompts) > 1 and (case, base) in medians and (case, last) in medians]
     if ratios:
         out += ["", "Same-run ratios: " + "; ".join(ratios) + "."]
     return [*out, ""]
