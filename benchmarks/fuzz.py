@@ -24,15 +24,18 @@ from typing import Any
 from benchmarks.harness import make_key, start_service
 
 PHASES = "examples,coverage,fuzzing,stateful"
+CHECKS = "not_a_server_error,problem_json_for_4xx"
 
 
-def run(data_dir: Path, *, max_examples: int, seed: int = 1, phases: str = PHASES, workers: int = 1) -> dict[str, Any]:
+def run(data_dir: Path, *, max_examples: int, seed: int = 1, phases: str = PHASES, workers: int = 1,
+        checks: str = CHECKS, **settings: Any) -> dict[str, Any]:
+    """``settings``: more NEWSDESK_* settings of the service (``database_url``, ``chroma_host`` ...)."""
     svc = start_service(data_dir, seed=True, auth="required", rate_limit_default="off", rate_limit_model="off",
-                        max_inflight_requests=1000, model_queue_size=1000)
-    key = make_key(data_dir, "admin", "fuzz")
+                        max_inflight_requests=1000, model_queue_size=1000, **settings)
+    key = make_key(data_dir, "admin", "fuzz", database_url=settings.get("database_url"))
     report_dir = data_dir / "st-report"
     cmd = [str(Path(sys.executable).with_name("schemathesis")), "run", f"{svc.url}/openapi.json",
-           "-H", f"Authorization: Bearer {key}", "--checks", "not_a_server_error,problem_json_for_4xx",
+           "-H", f"Authorization: Bearer {key}", "--checks", checks,
            "--phases", phases, "-n", str(max_examples), "--seed", str(seed), "--no-color", "--workers", "1",
            "--request-timeout", "60", "--report", "junit", "--report-dir", str(report_dir)]
     env = {**os.environ, "SCHEMATHESIS_HOOKS": "benchmarks.st_hooks", "PYTHONPATH": str(Path.cwd())}

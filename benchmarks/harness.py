@@ -104,8 +104,18 @@ def wait_healthy(svc: Service, timeout_s: float) -> None:
     raise TimeoutError(f"newsdesk serve did not become ready in {timeout_s:g}s:\n{svc.log_text()[-3000:]}")
 
 
-def make_key(data_dir: Path, scope: str, name: str = "test") -> str:
-    """A key in the data dir's catalogue (what `newsdesk keys create` does)."""
+def make_key(data_dir: Path, scope: str, name: str = "test", *, database_url: str | None = None) -> str:
+    """A key in the data dir's catalogue, or with ``database_url`` in that PostgreSQL database
+    (what `newsdesk keys create` does)."""
+    if database_url:
+        from service.config import Settings
+        from service.store.engine import open_keys
+
+        keys = open_keys(Settings(data_dir=data_dir, database_url=database_url))
+        try:
+            return keys.create(name, scope).key
+        finally:
+            keys.close()
     store = KeyStore(data_dir / "catalog.sqlite3")
     try:
         return store.create(name, scope).key

@@ -48,6 +48,13 @@ class ArticleInput(BaseModel):
             raise ValueError("text contains NUL bytes; binary content is not an article")
         return v
 
+    @field_validator("title", "source", "url")
+    @classmethod
+    def _no_nul(cls, v: str | None) -> str | None:
+        if v is not None and "\x00" in v:
+            raise ValueError("contains a NUL character (U+0000)")
+        return v
+
     @field_validator("published_at", mode="before")
     @classmethod
     def _iso_strings(cls, v: object) -> object:

@@ -66,12 +66,13 @@ class Filters:
         ``mark`` is the placeholder (``?`` for sqlite3 and Qmark, ``%s`` for plain psycopg)."""
         clauses: list[str] = []
         args: list[Any] = []
-        if self.sources:
-            clauses.append(f"{alias}.source IN ({','.join([mark] * len(self.sources))})")
-            args += self.sources
-        if self.article_ids:
-            clauses.append(f"{alias}.id IN ({','.join([mark] * len(self.article_ids))})")
-            args += self.article_ids
+        for column, wanted in (("source", self.sources), ("id", self.article_ids)):
+            if not wanted:
+                continue
+            # nothing stored holds U+0000 (ingest refuses it), and PostgreSQL cannot compare it
+            values = [v for v in wanted if "\x00" not in v]
+            clauses.append(f"{alias}.{column} IN ({','.join([mark] * len(values))})" if values else "1=0")
+            args += values
         if self.since is not None:
             clauses.append(f"{alias}.published_at >= {mark}")
             args.append(self.since)

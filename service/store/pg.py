@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
-from service.errors import ConfigError, DatabaseUnavailable
+from service.errors import ConfigError, DatabaseUnavailable, InvalidInput
 
 if TYPE_CHECKING:
     import psycopg
@@ -30,6 +30,11 @@ CONNECT_TIMEOUT_S = 10
 POOL_WAIT_S = 3.0
 """How long a request waits for a pooled connection before it is told 503: the pool reconnects in
 the background, so a request fails fast while the database is away."""
+RECONNECT_GIVE_UP_S = 4.0
+"""How long the pool retries one lost connection before it gives up; the next request that waits
+starts a new attempt at once.  With psycopg_pool's default (300 s) the delay between attempts
+doubles (1, 2, 4, 8, 16 s ...) for the whole outage, so a node kept answering 503 long after the
+database was back (13 s after a 20 s outage in tests/pg/test_crash_pg.py; 0.1 s with this cap)."""
 INSTALL_HINT = "install the PostgreSQL driver: pip install 'newsdesk[postgres]'"
 
 
@@ -106,6 +111,7 @@ def open_pool(url: str, *, name: str, session: tuple[str, ...] = ()) -> Connecti
                 conn.execute(stmt)
 
     pool = ConnectionPool(url, min_size=1, max_size=POOL_MAX, name=name, open=False, timeout=POOL_WAIT_S,
+                          reconnect_timeout=RECONNECT_GIVE_UP_S,
                           kwargs={"autocommit": True, "row_factory": dict_row, "connect_timeout": CONNECT_TIMEOUT_S},
                           configure=configure, check=ConnectionPool.check_connection)
     try:
@@ -153,6 +159,13 @@ def connection(pool: ConnectionPool) -> Iterator[psycopg.Connection[dict[str, An
     except (psycopg.OperationalError, PoolTimeout) as exc:
         raise DatabaseUnavailable(f"PostgreSQL is not answering: {_reason(exc)}",
                                   retry_after=RETRY_AFTER_S) from exc
+    except psycopg.DataError as exc:
+        if "NUL" not in str(exc):
+            raise
+        # PostgreSQL text cannot hold U+0000; SQLite can. The fields a client sends are checked at
+        # the edge with their names (ArticleInput, Filters); this is the last guard, not a 500.
+        raise InvalidInput("a text value contains a NUL character (U+0000), which the database cannot "
+                           "store or compare") from exc
 
 
 @contextmanager

@@ -117,6 +117,13 @@ def ensure(url: str) -> None:
             _ready.add(url)
 
 
+def reached(url: str) -> bool:
+    """Whether a store of this process has opened ``url`` (so the URL is right, and a connection
+    that fails now means the server is down or restarting)."""
+    with _ready_lock:
+        return url in _ready
+
+
 class PooledStore:
     """A store on a pool of its own over the migrated schema; each operation is one transaction."""
 

@@ -13,7 +13,8 @@ from typing import Any
 
 from psycopg import OperationalError
 
-from service.store import pg
+from service.errors import ConfigError, DatabaseUnavailable
+from service.store import pg, pg_schema
 from service.store.writelock import ExclusiveLock
 
 _KEEPALIVE = {"tcp_keepalives_idle": "10", "tcp_keepalives_interval": "5", "tcp_keepalives_count": "4"}
@@ -27,9 +28,19 @@ class PgWriterLock(ExclusiveLock):
         self._conn: Any = None
 
     def _acquire(self) -> None:
-        conn = pg.connect(self.url, options=_KEEPALIVE)
+        try:
+            conn = pg.connect(self.url, options=_KEEPALIVE)
+        except ConfigError as exc:
+            # a URL that this process's stores opened is right: failing now, the server is down or
+            # restarting, a 503 the client may retry (before: a 500 "configuration-error")
+            if not (isinstance(exc.__cause__, OperationalError) and pg_schema.reached(self.url)):
+                raise
+            raise _unavailable(exc.__cause__) from exc
         try:
             conn.execute("SELECT pg_advisory_lock(%s)", (self.key,))  # blocks while another node writes
+        except OperationalError as exc:  # the server went away while we waited for the lock
+            conn.close()
+            raise _unavailable(exc) from exc
         except BaseException:
             conn.close()
             raise
@@ -44,3 +55,9 @@ class PgWriterLock(ExclusiveLock):
                 pass
             finally:
                 conn.close()
+
+
+def _unavailable(exc: Exception) -> DatabaseUnavailable:
+    reason = " ".join(str(exc).split()) or type(exc).__name__
+    return DatabaseUnavailable(f"PostgreSQL is not answering (ingest writer lock): {reason}",
+                               retry_after=pg.RETRY_AFTER_S)

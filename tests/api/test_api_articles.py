@@ -235,6 +235,8 @@ BAD_INPUTS = {
     "not UTF-8": (dict(content=b'{"text": "caf\xe9 au lait"}', headers=JSON), 422, "body"),
     "binary (NUL bytes)": (dict(content=b'{"text": "a\x00\x01\x02b"}', headers=JSON), 422, "body"),
     "NUL escaped in text": (dict(json={"text": "a\u0000b"}), 422, "text"),
+    "NUL in title": (dict(json={"text": "Fine.", "title": "a\u0000b"}), 422, "title"),
+    "NUL in source": (dict(json={"text": "Fine.", "source": "\u0000"}), 422, "source"),
     "invalid JSON": (dict(content=b'{"text": "unterminated', headers=JSON), 422, "body"),
     "empty body": (dict(content=b"", headers=JSON), 422, "body"),
     "JSON scalar": (dict(json=5), 422, "body"),

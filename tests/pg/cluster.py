@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from vectorstore.server import free_port
@@ -100,6 +102,25 @@ class PgCluster:
         if done.returncode != 0:
             raise RuntimeError(f"pg_ctl restart failed: {done.stderr or done.stdout}")
 
+    def kill9(self) -> int:
+        """SIGKILL the postmaster and every backend it forked, as a crash would (no shutdown
+        checkpoint: the next start replays the WAL).  Returns how many processes were killed."""
+        pid = int((self.dir / "data" / "postmaster.pid").read_text().split()[0])
+        victims = [pid, *_children(pid)]
+        for p in victims:
+            with suppress(ProcessLookupError):
+                os.kill(p, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while any(Path(f"/proc/{p}").exists() and _state(p) != "Z" for p in victims):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"PostgreSQL processes survived SIGKILL: {victims}")
+            time.sleep(0.05)
+        return len(victims)
+
+    def start_again(self) -> None:
+        """Start the server on the same port, options and data (after :meth:`kill9`: crash recovery)."""
+        self._serve()
+
     def url(self, database: str) -> str:
         return f"postgresql://postgres@{self.host}:{self.port}/{database}"
 
@@ -109,3 +130,24 @@ class PgCluster:
                 self._run("pg_ctl", "-D", str(self.dir / "data"), "stop", "-m", "fast", "-w", "-t", "30")
         finally:
             shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def _state(pid: int) -> str:
+    """The process state letter of /proc/PID/stat ("Z": a zombie), or "" when it is gone."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except (OSError, IndexError):
+        return ""
+
+
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (PostgreSQL's backends and helpers)."""
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        if len(fields) > 1 and fields[1] == str(pid):
+            out.append(int(stat.parent.name))
+    return out

@@ -182,3 +182,24 @@ def test_a_second_catalogue_on_the_same_engine_sees_the_writes(engine_settings: 
         assert other.lexical_search("bridge reopened", Filters(), 5)[0][:2] == ("late", 0)
         assert other.unpublish("late")
         assert filled.get_article("late") is None and filled.lexical_search("bridge", Filters(), 5) == []
+
+
+def test_a_filter_value_with_a_nul_character_matches_nothing_on_either_engine(filled: BaseCatalog) -> None:
+    """PostgreSQL cannot compare U+0000 (the fuzzer's 500); nothing stored holds one, so it matches
+    nothing, and the other values of the filter still count."""
+    rows, total = filled.list_articles(Filters(sources=("\x00",)), limit=10, offset=0)
+    assert (rows, total) == ([], 0)
+    rows, total = filled.list_articles(Filters(sources=("AP", "A\x00P")), limit=10, offset=0)
+    assert total == 2 and {r["id"] for r in rows} == {"budget", "trade"}
+    assert filled.lexical_search("budget", Filters(article_ids=("budget\x00",)), 5) == []
+
+
+def test_a_nul_character_that_reaches_postgresql_is_invalid_input_not_a_500(engine_settings: Settings,
+                                                                          filled: BaseCatalog) -> None:
+    from service.errors import InvalidInput
+
+    if not engine_settings.database_url:
+        assert filled.get_article("a\x00b") is None  # SQLite compares it, and finds nothing
+        return
+    with pytest.raises(InvalidInput, match="NUL"):
+        filled.get_article("a\x00b")

@@ -115,12 +115,19 @@ def test_a_database_that_does_not_answer_is_a_503_to_retry(tmp_path: Path, pg_cl
     settings = Settings(data_dir=tmp_path, database_url=pg_url)
     with closing(open_keys(settings)) as keys, closing(open_limiter(settings)) as limiter:
         made = keys.create("patient", "read")
-        feeds, log = open_feeds(settings), open_call_log(settings)
+        feeds, log, lock = open_feeds(settings), open_call_log(settings), writer_lock(settings)
+
+        def write() -> None:
+            with lock:  # an ingest or delete (before: a 500 "configuration-error" from connect)
+                pass
+
         with pg_cluster.down():
-            for call in (lambda: keys.verify(made.key), lambda: limiter.hit("b", "k", (5, 60.0)), feeds.list_feeds):
+            for call in (lambda: keys.verify(made.key), lambda: limiter.hit("b", "k", (5, 60.0)), feeds.list_feeds,
+                         write):
                 with pytest.raises(DatabaseUnavailable) as got:
                     call()
                 assert got.value.status == 503 and got.value.retry_after == pg.RETRY_AFTER_S
+            assert not lock.locked()  # a failed take leaves the lock free for the next writer
             # what every model call does: the log write fails quietly (before: PoolTimeout escaped)
             hello = [ChatMessage("user", "Hi")]
             assert _safe_record(log, backend="fake", model="m", messages=hello, response="-") is None
@@ -130,6 +137,7 @@ def test_a_database_that_does_not_answer_is_a_503_to_retry(tmp_path: Path, pg_cl
             try:
                 assert keys.verify(made.key).id == made.id and limiter.hit("b", "k", (5, 60.0)) is None
                 assert feeds.list_feeds() == []
+                write()
                 break
             except DatabaseUnavailable:
                 assert time.monotonic() < deadline, "the stores did not recover within 60 s"
