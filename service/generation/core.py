@@ -87,8 +87,9 @@ def write_verified(services: Services, evidence: Evidence, tpl: PromptTemplate, 
     return verify_completion(services, evidence, completion, question=question, clean=clean)
 
 
-_SENTENCE_DONE = re.compile(r"\]\s+(?=[^\s\[])")
-"""A marker group followed by the start of more text: every marker of the sentence before it is in."""
+_SENTENCE_DONE = re.compile(r"\][.!?]?(?=\s+[^\s\[])")
+"""A marker group (and a full stop the model put after it) followed by the start of more text:
+every marker of the sentence before it is in."""
 
 
 class FirstVerified:
@@ -106,7 +107,7 @@ class FirstVerified:
 
     def __call__(self, text: str) -> int | None:
         for match in _SENTENCE_DONE.finditer(text):
-            cut = match.start() + 1
+            cut = match.end()
             if cut <= self.tried:
                 continue
             self.tried = cut

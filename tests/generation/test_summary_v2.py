@@ -3,8 +3,11 @@ real Chroma, embedder and support checker)."""
 
 from __future__ import annotations
 
+from service.generation.core import FirstVerified
+from service.generation.evidence import Evidence
 from service.generation.summarize import LENGTHS, SummaryParams, summarize
 from service.ingest.article import ArticleInput
+from service.retrieval.search import SentenceHit
 from service.runtime import Services
 from tests.generation.fakes import fake, marker_of, prompt_markers
 
@@ -122,25 +125,35 @@ def test_a_sentence_that_fails_verification_does_not_count_towards_the_stop(seed
     assert "peace treaty" not in res.summary
 
 
-def test_the_cut_is_the_same_whether_the_reply_streams_in_or_comes_whole(seeded: Services) -> None:
-    from service.generation.core import FirstVerified
-    from service.generation.evidence import Evidence
-    from service.retrieval.search import SentenceHit
-
+def _key_evidence(seeded: Services) -> tuple[Evidence, dict[str, str]]:
+    """The Evidence the seed's short summary shows the model, and its {text: marker}."""
     summarize(seeded, SummaryParams(article_ids=("seed",), length="short", **V2))
     markers = prompt_markers(seeded)
-    reply, _ = _reply_with_every_key_sentence_twice(markers)
     rows = [r for r in seeded.catalog.article_sentences(["seed"]) if r["text"] in markers]
     evidence = Evidence(tuple(SentenceHit(r["article_id"], r["idx"], r["text"], r["start"], r["end"], r["title"],
                                           r["url"], r["source"], r["published_iso"]) for r in rows))
     assert {f"[{m}]" for m in markers.values()} == {line.split(" ", 1)[0] for line in evidence.render().splitlines()
                                                      if line.startswith("[S")}
+    return evidence, markers
+
+
+def test_the_cut_is_the_same_whether_the_reply_streams_in_or_comes_whole(seeded: Services) -> None:
+    evidence, markers = _key_evidence(seeded)
+    reply, _ = _reply_with_every_key_sentence_twice(markers)
     whole = FirstVerified(seeded, evidence, 2)(reply)
     streamed, by_delta = FirstVerified(seeded, evidence, 2), None
     for end in range(1, len(reply) + 1):
         if (by_delta := streamed(reply[:end])) is not None:
             break
     assert whole is not None and whole == by_delta
+
+
+def test_a_full_stop_after_the_markers_stays_with_its_sentence(seeded: Services) -> None:
+    evidence, markers = _key_evidence(seeded)
+    (first, m1), (second, m2) = list(markers.items())[:2]
+    reply = f"{first.rstrip('.')} [{m1}]. {second.rstrip('.')} [{m2}]. More text"
+    cut = FirstVerified(seeded, evidence, 1)(reply)
+    assert cut is not None and reply[:cut].endswith(f"[{m1}].")
 
 
 def test_v3_quotes_a_sentence_written_from_one_key_sentence_and_keeps_a_merge(services: Services) -> None:
