@@ -65,18 +65,6 @@ def _proc_cpu(pid: int) -> float:
         return 0.0
 
 
-def _children(pid: int) -> list[int]:
-    out = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rpartition(")")[2].split()
-        except OSError:
-            continue
-        if len(fields) > 1 and fields[1] == str(pid):
-            out.append(int(stat.parent.name))
-    return out
-
-
 class ServerCpu:
     """CPU seconds of the Chroma server and of the postmaster with its backends.  Backends that
     exit between two readings take their CPU with them: the pools keep theirs open, so this is
@@ -87,8 +75,10 @@ class ServerCpu:
         self.pg_pid = int((pg_datadir / "postmaster.pid").read_text().split()[0])
 
     def read(self) -> dict[str, dict[int, float]]:
+        from tests.pg.cluster import children  # the PostgreSQL helpers live with the tests that use them
+
         return {"chroma": {self.chroma_pid: _proc_cpu(self.chroma_pid)},
-                "postgres": {p: _proc_cpu(p) for p in [self.pg_pid, *_children(self.pg_pid)]}}
+                "postgres": {p: _proc_cpu(p) for p in [self.pg_pid, *children(self.pg_pid)]}}
 
     @staticmethod
     def delta(before: dict[str, dict[int, float]], after: dict[str, dict[int, float]]) -> dict[str, float]:

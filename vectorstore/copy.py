@@ -24,7 +24,9 @@ BATCH = 1000
 
 
 @dataclass(frozen=True, slots=True)
-class VectorCount:
+class Count:
+    """How many of ``name`` (a collection, a table) the source and the target hold."""
+
     name: str
     source: int
     target: int
@@ -99,17 +101,17 @@ def copy_collection(src: Collection, target: ClientAPI, say: Callable[[str], Non
     return copied
 
 
-def vector_counts(source: ClientAPI, target: ClientAPI) -> list[VectorCount]:
+def vector_counts(source: ClientAPI, target: ClientAPI) -> list[Count]:
     """Vectors per Newsdesk collection on both sides; a source vector missing from the target
     counts as absent even when the target holds as many vectors."""
-    out: list[VectorCount] = []
+    out: list[Count] = []
     names = {c.name for c in target.list_collections()}
     for src in newsdesk_collections(source):
         if src.name not in names:
-            out.append(VectorCount(src.name, src.count(), 0))
+            out.append(Count(src.name, src.count(), 0))
             continue
         dst = target.get_collection(src.name, embedding_function=None)  # type: ignore[arg-type]
         found = sum(len(dst.get(ids=part, include=[])["ids"]) for part in _ids(src))
         n = src.count()
-        out.append(VectorCount(src.name, n, dst.count() if found == n else found))
+        out.append(Count(src.name, n, dst.count() if found == n else found))
     return out

@@ -27,21 +27,15 @@ from service.config import Settings
 from service.errors import ConfigError, Conflict
 from service.store import pg, pg_copy, pg_schema
 from service.store.writelock import WriterLock
+from vectorstore.copy import Count
 
 Say = Callable[[str], None]
 
 
 @dataclass(frozen=True, slots=True)
-class Row:
-    kind: str
+class Row(Count):
+    kind: str = "table"
     """"table", "index" or "vectors"."""
-    name: str
-    source: int
-    target: int
-
-    @property
-    def ok(self) -> bool:
-        return self.source == self.target
 
 
 @dataclass
@@ -147,9 +141,9 @@ def copy_desk(settings: Settings, url: str, *, chroma_host: str | None = None, c
         pg_copy.copy_rows(desk, url, say)
         for c in pg_copy.counts(desk, url):
             kind = "index" if c.name in (pg_copy.LEXICAL, "lexical_stats.docs") else "table"
-            report.rows.append(Row(kind, c.name, c.source, c.target))
+            report.rows.append(Row(c.name, c.source, c.target, kind))
         if source_chroma is not None:
-            report.rows += [Row("vectors", v.name, v.source, v.target)
+            report.rows += [Row(v.name, v.source, v.target, "vectors")
                             for v in vector_counts(source_chroma, target_chroma)]
         if not desk.count("catalog.sqlite3", "articles"):
             report.notes.append(f"the desk in {settings.data_dir} has no articles")

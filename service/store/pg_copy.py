@@ -36,6 +36,7 @@ from typing import Any
 from service.store import pg
 from service.store.catalog_base import ARTICLE_COLUMNS
 from service.store.pg_lexical import index_article, unindex_article
+from vectorstore.copy import Count
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,17 +230,6 @@ def copy_rows(desk: SqliteDesk, url: str, say: Callable[[str], None] = lambda _:
         conn.execute("SELECT setval(pg_get_serial_sequence('calls', 'id'), GREATEST((SELECT max(id) FROM calls), 1), "
                      "(SELECT max(id) FROM calls) IS NOT NULL)")
         say(f"calls: {len(calls)}")
-
-
-@dataclass(frozen=True, slots=True)
-class Count:
-    name: str
-    source: int
-    target: int
-
-    @property
-    def ok(self) -> bool:
-        return self.source == self.target
 
 
 def counts(desk: SqliteDesk, url: str) -> list[Count]:

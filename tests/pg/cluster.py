@@ -106,7 +106,7 @@ class PgCluster:
         """SIGKILL the postmaster and every backend it forked, as a crash would (no shutdown
         checkpoint: the next start replays the WAL).  Returns how many processes were killed."""
         pid = int((self.dir / "data" / "postmaster.pid").read_text().split()[0])
-        victims = [pid, *_children(pid)]
+        victims = [pid, *children(pid)]
         for p in victims:
             with suppress(ProcessLookupError):
                 os.kill(p, signal.SIGKILL)
@@ -140,7 +140,7 @@ def _state(pid: int) -> str:
         return ""
 
 
-def _children(pid: int) -> list[int]:
+def children(pid: int) -> list[int]:
     """The processes whose parent is ``pid`` (PostgreSQL's backends and helpers)."""
     out = []
     for stat in Path("/proc").glob("[0-9]*/stat"):
