@@ -152,7 +152,7 @@ def ask(
 ) -> None:
     """Answer a question with verified, numbered citations."""
     from service.api.ask import to_response
-    from service.generation.answer import AskParams, answer
+    from service.generation.answer import EMPTY_DESK, AskParams, answer
 
     filters = Filters(sources=tuple(source or ()), article_ids=tuple(article or ()),
                       since=parse_bound(since, "since"), until=parse_bound(until, "until", upper=True))
@@ -167,6 +167,9 @@ def ask(
     if short is not None and not res.abstained:
         out.print(f"[bold]{rich_escape(short.text)}[/]")
     out.print(res.answer if not res.abstained else f"[yellow]{res.answer}[/] ({res.abstain_reason})")
+    if res.abstain_reason == EMPTY_DESK:
+        out.print(f"[dim]the desk in {rich_escape(str(get_settings().data_dir))} is empty: ingest articles "
+                  "(newsdesk ingest seeds/), or set NEWSDESK_DATA_DIR to the desk the server uses[/]")
     shown = res.citations if not res.abstained else res.evidence[:3]
     if shown:
         out.print("\n[bold]Sources[/]" if not res.abstained else "\n[bold]Nearest sentences (not an answer)[/]")

@@ -182,6 +182,13 @@ def test_ask_as_of_a_date_searches_the_questions_period(cli: CliRunner, seed_tex
     assert r.exit_code == 2 and "as_of" in r.stderr
 
 
+def test_ask_on_an_empty_desk_names_the_data_dir_it_opened(cli: CliRunner, tmp_path: Path) -> None:
+    r = cli.invoke(app, ["ask", "How many troops did North Korea send?", "--model", "fake"])
+    assert r.exit_code == 0, r.output
+    flat = " ".join(r.output.split())
+    assert "no articles are indexed yet" in flat and str(tmp_path / "data") in flat and "NEWSDESK_DATA_DIR" in flat
+
+
 def test_an_invalid_setting_is_a_clear_message_that_never_shows_a_password(
         cli: CliRunner, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NEWSDESK_DATABASE_URL", "mysql://desk:hunter2@db.example/news")

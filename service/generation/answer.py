@@ -246,7 +246,7 @@ def answer(services: Services, params: AskParams) -> AnswerResult:
     params, followup = _stand_alone(services, backend, params)
     prep = prepare(services, params)
     if below_floor(services, prep):
-        return _with(_abstain(services, prep, _nothing_relevant(prep), t0), followup)
+        return _with(_abstain(services, prep, _nothing_relevant(services, prep), t0), followup)
     choose(services, backend, prep)
     t1 = time.perf_counter()
     completion = call_model(backend, prep.messages, log=services.call_log, prompt_name=prep.tpl.name,
@@ -263,7 +263,7 @@ def answer_stream(services: Services, params: AskParams) -> Iterator[str | Answe
     params, followup = _stand_alone(services, backend, params)
     prep = prepare(services, params)
     if below_floor(services, prep):
-        yield _with(_abstain(services, prep, _nothing_relevant(prep), t0), followup)
+        yield _with(_abstain(services, prep, _nothing_relevant(services, prep), t0), followup)
         return
     choose(services, backend, prep)
     t1 = time.perf_counter()
@@ -282,7 +282,13 @@ def answer_stream(services: Services, params: AskParams) -> Iterator[str | Answe
     yield _with(finish(services, prep, completion, t0), followup)
 
 
-def _nothing_relevant(prep: Prepared) -> str:
+EMPTY_DESK = "no articles are indexed yet"
+"""The abstain reason on a desk with nothing in it (not "nothing relevant")."""
+
+
+def _nothing_relevant(services: Services, prep: Prepared) -> str:
+    if services.catalog.stats()["articles"] == 0:
+        return EMPTY_DESK
     p = prep.period
     if p is None or p.since is None:
         return "no indexed sentence is relevant enough to the question"

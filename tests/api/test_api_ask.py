@@ -132,3 +132,8 @@ def test_the_short_answer_is_the_cited_sentences_own_words(client: TestClient, s
     assert text[short["start"]:short["end"]] == "10,000-12,000"
     cited = next(c for c in body["citations"] if c["marker"] == short["marker"])
     assert cited["sentence_id"] == short["sentence_id"] and cited["start"] <= short["start"] < cited["end"]
+
+
+def test_an_empty_desk_says_so_instead_of_nothing_relevant(client: TestClient) -> None:
+    body = client.post("/v1/ask", json={"question": TROOPS_Q, "model": "fake"}).json()
+    assert body["abstained"] is True and body["abstain_reason"] == "no articles are indexed yet"
