@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from service.generation.evidence import Evidence
@@ -84,6 +84,8 @@ def write_verified(services: Services, evidence: Evidence, tpl: PromptTemplate, 
     else:
         enough = FirstVerified(services, evidence, keep, question=question, clean=clean)
         completion = call_model_until(services.backend(model), messages, enough=enough, **meta)
+        if enough.found is not None and enough.found.completion.text == completion.text:
+            return replace(enough.found, completion=completion)  # the cut reply, verified once
     return verify_completion(services, evidence, completion, question=question, clean=clean)
 
 
@@ -104,6 +106,8 @@ class FirstVerified:
         self.question, self.clean = question, clean
         self.tried = 0
         """The last boundary verified (a boundary never moves once the text after it has begun)."""
+        self.found: Generated | None = None
+        """The verified reply up to the cut, once there is one."""
 
     def __call__(self, text: str) -> int | None:
         for match in _SENTENCE_DONE.finditer(text):
@@ -114,8 +118,9 @@ class FirstVerified:
             if text.count("]", 0, cut) < self.keep:  # fewer marker groups than sentences to keep
                 continue
             part = Completion(text[:cut], "", "", finish_reason="stop")
-            if len(verify_completion(self.services, self.evidence, part, question=self.question,
-                                     clean=self.clean).verified) >= self.keep:
+            gen = verify_completion(self.services, self.evidence, part, question=self.question, clean=self.clean)
+            if len(gen.verified) >= self.keep:
+                self.found = gen
                 return cut
         return None
 

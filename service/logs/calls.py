@@ -319,6 +319,13 @@ def _call_meta(messages: Sequence[ChatMessage], prompt_name: str | None, prompt_
     }
 
 
+def _record_failure(log_: CallLog | None, backend: ChatBackend, meta: dict[str, Any], start: float,
+                    error: str, response: str | None = None) -> None:
+    """The log row of a call that failed or was cancelled (``response``: the text it had sent)."""
+    _safe_record(log_, backend=backend.name, model=backend.model, response=response,
+                 latency_ms=elapsed_ms(start), error=error, **meta)
+
+
 def call_model(
     backend: ChatBackend,
     messages: Sequence[ChatMessage],
@@ -337,15 +344,7 @@ def call_model(
     try:
         completion = backend.complete(messages, temperature=temperature, max_tokens=max_tokens, stop=stop)
     except Exception as exc:
-        _safe_record(
-            log,
-            backend=backend.name,
-            model=backend.model,
-            response=None,
-            latency_ms=elapsed_ms(start),
-            error=_error_text(exc),
-            **meta,
-        )
+        _record_failure(log, backend, meta, start, _error_text(exc))
         raise
     _record_completion(log, completion, meta)
     return completion
@@ -377,26 +376,11 @@ def stream_model(
             yield from inner
         except GeneratorExit:
             inner.close()
-            _safe_record(
-                log,
-                backend=backend.name,
-                model=backend.model,
-                response=inner.text,
-                latency_ms=elapsed_ms(start),
-                error=f"cancelled: stream closed by the caller after {len(inner.text)} chars",
-                **meta,
-            )
+            _record_failure(log, backend, meta, start,
+                            f"cancelled: stream closed by the caller after {len(inner.text)} chars", inner.text)
             raise
         except Exception as exc:
-            _safe_record(
-                log,
-                backend=backend.name,
-                model=backend.model,
-                response=inner.text or None,
-                latency_ms=elapsed_ms(start),
-                error=_error_text(exc),
-                **meta,
-            )
+            _record_failure(log, backend, meta, start, _error_text(exc), inner.text or None)
             raise
         completion = inner.completion
         _record_completion(log, completion, meta)
@@ -438,8 +422,7 @@ def call_model_until(
                 if (cut := enough(handle.text)) is not None:
                     break
     except Exception as exc:
-        _safe_record(log, backend=backend.name, model=backend.model, response=handle.text or None,
-                     latency_ms=elapsed_ms(start), error=_error_text(exc), **meta)
+        _record_failure(log, backend, meta, start, _error_text(exc), handle.text or None)
         raise
     if cut is None:
         completion = handle.completion
@@ -471,8 +454,7 @@ def score_choices(
     try:
         probs = backend.choice_probs(messages, prefill, numbers)
     except Exception as exc:
-        _safe_record(log, backend=backend.name, model=backend.model, response=None,
-                     latency_ms=elapsed_ms(start), error=_error_text(exc), **meta)
+        _record_failure(log, backend, meta, start, _error_text(exc))
         raise
     if probs is not None:
         _safe_record(log, backend=backend.name, model=backend.model,
